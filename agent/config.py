@@ -1,0 +1,126 @@
+"""The agent's one config file: pydantic models and a loader that reports file:line errors.
+
+The ``drivers:`` list is a discriminated union on ``driver:`` over every registered driver's own
+config model, built once from the ``edgepost.drivers`` entry points.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from agent.commands.config import CommandsConfig
+from agent.errors import ConfigError
+from agent.outbox.config import OutboxConfig
+from agent.uplink.config import UplinkConfig
+from agent.yamlsource import YamlDocument, load_yaml_file, parse_yaml, validation_problems
+from drivers.base import DriverConfigBase
+from drivers.registry import driver_names, load_config_model
+
+DEFAULT_CONFIG_PATH = Path("/etc/edgepost/config.yaml")
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    site: str = ""
+
+
+class LoggingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["logfmt", "json"] = "logfmt"
+    rate_limit_s: float = Field(60.0, ge=0, description="identical repeated log lines are folded for this long")
+
+
+class ControlConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    socket: Path = Path("/run/edgepost/control.sock")
+    group: str | None = "edgepost"
+
+
+class MetricsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prometheus_port: int | None = Field(None, ge=1, le=65535, description="listen on 127.0.0.1 only")
+    textfile: Path | None = Field(None, description="node-exporter textfile collector output")
+    interval_s: float = Field(15.0, gt=0)
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    heartbeat_s: float = Field(
+        300.0, gt=0, description="a point unchanged within its deadband is still reported this often"
+    )
+    queue_size: int = Field(10_000, ge=10, description="records waiting for the outbox before drivers block")
+
+
+class AgentConfigBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gateway: GatewayConfig
+    state_dir: Path = Path("/var/lib/edgepost")
+    drivers: list[DriverConfigBase] = Field(default_factory=list)
+    pipeline: PipelineConfig = PipelineConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    uplink: UplinkConfig = UplinkConfig()
+    commands: CommandsConfig = CommandsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    control: ControlConfig = ControlConfig()
+    metrics: MetricsConfig = MetricsConfig()
+
+    @model_validator(mode="after")
+    def _unique_driver_names(self) -> AgentConfigBase:
+        seen: set[str] = set()
+        for entry in self.drivers:
+            if entry.name in seen:
+                raise ValueError(f"two drivers are named {entry.name!r}; names must be unique")
+            seen.add(entry.name)
+        return self
+
+
+@cache
+def agent_config_model() -> type[AgentConfigBase]:
+    """The full config model: ``drivers`` typed as the union of all registered driver configs."""
+    models = tuple(load_config_model(name) for name in driver_names())
+    entry: Any = Annotated[Union[models], Field(discriminator="driver")] if len(models) > 1 else models[0]  # noqa: UP007
+    model: type[AgentConfigBase] = create_model(
+        "AgentConfig",
+        __base__=AgentConfigBase,
+        drivers=(list[entry], Field(default_factory=list)),
+    )
+    return model
+
+
+def validate_document(doc: YamlDocument, base_dir: Path | None = None) -> AgentConfigBase:
+    if not isinstance(doc.data, dict):
+        raise ConfigError([f"{doc.where(())} <document>: expected a mapping of config sections"])
+    try:
+        config = agent_config_model().model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(doc, exc)) from None
+    return config
+
+
+def parse_config(text: str, source: str = "<config>") -> AgentConfigBase:
+    try:
+        doc = parse_yaml(text, source)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    return validate_document(doc)
+
+
+def load_config(path: Path = DEFAULT_CONFIG_PATH) -> AgentConfigBase:
+    """Load and validate ``path``. Raises ``ConfigError`` whose lines name file:line:col and field."""
+    try:
+        doc = load_yaml_file(path)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    return validate_document(doc)

@@ -1,0 +1,1 @@
+"""Pluggable device drivers (Modbus, camera)."""

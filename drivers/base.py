@@ -1,0 +1,123 @@
+"""The driver plugin contract.
+
+A driver turns one kind of field equipment (a Modbus bus, a camera) into typed ``Reading``/``Event``
+records handed to a ``RecordSink``. It knows nothing about MQTT or SQLite. Drivers are found through
+the ``edgepost.drivers`` entry-point group; each brings its own pydantic config model whose
+``driver`` field is a ``Literal`` naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Generic, Protocol, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.errors import EdgepostError, PermanentError
+from agent.records import JsonValue, PointValue, Reading, Record
+
+
+class DriverConfigBase(BaseModel):
+    """Base of every driver's config model. Subclasses add ``driver: Literal["name"]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+
+
+class RecordSink(Protocol):
+    """Where a driver hands its records (the pipeline). Awaiting it applies back-pressure."""
+
+    async def put(self, record: Record) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One device in the birth inventory."""
+
+    name: str
+    driver: str
+    profile: str | None = None
+    state: str = "unknown"
+    attributes: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DriverContext:
+    """What the agent gives every driver."""
+
+    gateway_id: str
+    state_dir: Path
+    config_dir: Path
+    logger: logging.Logger
+
+
+class NotSupported(PermanentError):
+    """The driver does not offer this operation (for example a write on a camera)."""
+
+
+ConfigT = TypeVar("ConfigT", bound=DriverConfigBase)
+
+
+class Driver(ABC, Generic[ConfigT]):
+    """A driver instance. Reusable but not reentrant as an async context manager."""
+
+    config_model: ClassVar[type[DriverConfigBase]]
+
+    def __init__(self, config: ConfigT, context: DriverContext) -> None:
+        self.config = config
+        self.context = context
+        self._open = False
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Acquire ports/streams/models. Raise a typed error when that fails."""
+
+    @abstractmethod
+    async def run(self, sink: RecordSink) -> None:
+        """Produce records into ``sink`` until cancelled."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release everything ``open`` acquired. Must be safe to call twice."""
+
+    def inventory(self) -> list[DeviceInfo]:
+        """Devices this driver serves, for the birth message and ``edgepost status``."""
+        return []
+
+    def status(self) -> dict[str, JsonValue]:
+        """Live state for ``edgepost status`` and metrics."""
+        return {}
+
+    async def read_point(self, device: str, point: str) -> Reading:
+        raise NotSupported(f"{self.name}: read_point is not supported")
+
+    async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> None:
+        raise NotSupported(f"{self.name}: write_point is not supported")
+
+    def set_period(self, device: str, point: str | None, period_s: float) -> None:
+        raise NotSupported(f"{self.name}: set_period is not supported")
+
+    async def __aenter__(self) -> Self:
+        if self._open:
+            raise EdgepostError(f"driver {self.name} is already open (not reentrant)")
+        await self.open()
+        self._open = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._open = False
+        await self.close()
