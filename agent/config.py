@@ -35,7 +35,7 @@ class LoggingConfig(BaseModel):
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["logfmt", "json"] = "logfmt"
-    rate_limit_s: float = Field(60.0, ge=0, description="identical repeated log lines are folded for this long")
+    rate_limit_s: float = Field(60.0, ge=0, description="identical repeated lines are folded this long")
 
 
 class ControlConfig(BaseModel):

@@ -25,7 +25,8 @@ def _logfmt_value(value: Any) -> str:
 def render(event: str, fields: dict[str, Any], fmt: Literal["logfmt", "json"] = "logfmt") -> str:
     if fmt == "json":
         return orjson.dumps({"event": event, **fields}, default=str).decode()
-    return " ".join([f"event={_logfmt_value(event)}", *(f"{k}={_logfmt_value(v)}" for k, v in fields.items())])
+    pairs = (f"{k}={_logfmt_value(v)}" for k, v in fields.items())
+    return " ".join([f"event={_logfmt_value(event)}", *pairs])
 
 
 _format: Literal["logfmt", "json"] = "logfmt"

@@ -109,7 +109,7 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> list[str | int]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             out.append(part)
-        elif isinstance(node, Mapping) and isinstance(part, str) and not out[-1:] == [part]:
+        elif isinstance(node, Mapping) and isinstance(part, str) and out[-1:] != [part]:
             # a key that is missing or unknown: keep it, it names the field
             if part.startswith(("function-", "tagged-union", "union[")) or part[:1].isupper():
                 continue

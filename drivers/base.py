@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.errors import EdgepostError, PermanentError
 from agent.records import JsonValue, PointValue, Reading, Record
+from agent.rules import PointRule
 
 
 class DriverConfigBase(BaseModel):
@@ -91,6 +92,10 @@ class Driver(ABC, Generic[ConfigT]):
 
     def inventory(self) -> list[DeviceInfo]:
         """Devices this driver serves, for the birth message and ``edgepost status``."""
+        return []
+
+    def point_rules(self) -> list[PointRule]:
+        """Deadbands and alarm thresholds of this driver's points, applied by the pipeline."""
         return []
 
     def status(self) -> dict[str, JsonValue]:
