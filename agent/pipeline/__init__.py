@@ -1,0 +1,1 @@
+"""Rules between drivers and the outbox: report-by-exception, heartbeats, threshold alarms."""

@@ -1,0 +1,71 @@
+"""Report-by-exception: drop readings that moved less than their deadband, but never go silent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.records import Quality, Reading
+
+
+@dataclass(slots=True)
+class _LastReported:
+    value: object
+    quality: Quality
+    ts: float
+
+
+class DeadbandFilter:
+    """Decides per (device, point) whether a reading is worth sending upstream.
+
+    A reading passes when it is the first, its quality changed, it left the deadband around the last
+    *reported* value (so slow drift still gets reported), a non-numeric value changed, or the point has
+    been silent for its heartbeat interval.
+    """
+
+    def __init__(self, default_heartbeat_s: float) -> None:
+        self.default_heartbeat_s = default_heartbeat_s
+        self._deadband: dict[tuple[str, str], float] = {}
+        self._heartbeat: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str], _LastReported] = {}
+        self.suppressed = 0
+
+    def configure(self, device: str, point: str, deadband: float | None, heartbeat_s: float | None) -> None:
+        key = (device, point)
+        if deadband is not None:
+            self._deadband[key] = deadband
+        else:
+            self._deadband.pop(key, None)
+        if heartbeat_s is not None:
+            self._heartbeat[key] = heartbeat_s
+
+    def passes(self, reading: Reading) -> bool:
+        key = (reading.device, reading.point)
+        last = self._last.get(key)
+        if last is None or self._changed(key, last, reading):
+            self._last[key] = _LastReported(reading.value, reading.quality, reading.ts)
+            return True
+        self.suppressed += 1
+        return False
+
+    def _changed(self, key: tuple[str, str], last: _LastReported, reading: Reading) -> bool:
+        if reading.quality is not last.quality:
+            return True
+        if reading.ts - last.ts >= self._heartbeat.get(key, self.default_heartbeat_s):
+            return True
+        band = self._deadband.get(key)
+        new, old = reading.value, last.value
+        numeric = (int, float)
+        if (
+            band is not None
+            and isinstance(new, numeric)
+            and isinstance(old, numeric)
+            and not isinstance(new, bool)
+            and not isinstance(old, bool)
+        ):
+            return abs(new - old) > band
+        return bool(new != old) if band is not None else True
+
+    def forget(self, device: str) -> None:
+        """Drop remembered values of a device (its next reading is reported in full)."""
+        for key in [k for k in self._last if k[0] == device]:
+            del self._last[key]
