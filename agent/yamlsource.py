@@ -113,6 +113,8 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> list[str | int]:
             # a key that is missing or unknown: keep it, it names the field
             if part.startswith(("function-", "tagged-union", "union[")) or part[:1].isupper():
                 continue
+            if part in {v for v in node.values() if isinstance(v, str)}:
+                continue  # a discriminated-union tag (the value of ``driver:``/``transport:``)
             out.append(part)
             node = None
     return out
