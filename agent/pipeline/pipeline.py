@@ -99,20 +99,25 @@ class Pipeline:
                 await asyncio.sleep(0.5)
                 continue
             self.counters.accepted += len(batch)
+            for _ in batch:
+                self._queue.task_done()
             batch = []
 
-    async def drain(self) -> None:
-        """Stop intake and commit everything queued (SIGTERM path)."""
+    async def drain(self, timeout_s: float = 20.0) -> bool:
+        """Stop intake and wait until ``run`` committed everything queued (SIGTERM path).
+
+        Returns False when the outbox did not take it all within ``timeout_s``.
+        """
         self._closed = True
-        remaining: list[Record] = []
-        while not self._queue.empty():
-            remaining.append(self._queue.get_nowait())
-        if remaining:
-            await self._outbox.accept(remaining)
-            self.counters.accepted += len(remaining)
-        for watcher in list(self._watchers):
-            with suppress(asyncio.QueueFull):
-                watcher.put_nowait(None)
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout_s)
+        except TimeoutError:
+            return False
+        finally:
+            for watcher in list(self._watchers):
+                with suppress(asyncio.QueueFull):
+                    watcher.put_nowait(None)
+        return True
 
     async def subscribe(self) -> AsyncIterator[Record]:
         queue: asyncio.Queue[Record | None] = asyncio.Queue(maxsize=_WATCH_QUEUE)

@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -81,7 +82,9 @@ async def test_pipeline_applies_rules_and_drain_commits_everything_queued() -> N
     )
     for i, v in enumerate([1.0, 1.2, 25.0, 25.1]):
         await pipe.put(r(v, i))
-    await pipe.drain()
+    runner = asyncio.create_task(pipe.run())
+    assert await pipe.drain(timeout_s=5)
+    runner.cancel()
     kinds = [x.kind if isinstance(x, Event) else x.value for x in outbox.accepted]
     assert kinds == [1.0, "alarm", 25.0]
     assert pipe.counters.suppressed == 2
