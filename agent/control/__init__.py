@@ -1,0 +1,1 @@
+"""Control socket: JSON lines over a unix socket between the daemon and the CLI."""

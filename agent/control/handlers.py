@@ -1,0 +1,143 @@
+"""What each control request does, against the daemon's ``Runtime`` only.
+
+Bus work (raw reads/writes, identify) goes through the driver that already owns the bus, so its
+single request queue keeps serialising frames: the CLI never opens a port the daemon holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from agent.control.protocol import (
+    BufferPurgeRequest,
+    BufferStatsRequest,
+    IdentifyRequest,
+    RawReadRequest,
+    RawWriteRequest,
+    ReadPointRequest,
+    ReloadRequest,
+    Request,
+    SnapshotRequest,
+    StatusRequest,
+    SyncNowRequest,
+    WritePointRequest,
+)
+from agent.errors import CommandError
+from agent.records import Event, JsonValue, Reading, Record
+from agent.runtime import Runtime
+from drivers.base import Driver, NotSupported
+
+
+def to_json(value: Any) -> JsonValue:
+    """Plain JSON from the dataclasses, pydantic models and enums drivers hand back."""
+    if isinstance(value, enum.Enum):
+        return to_json(value.value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, BaseModel):
+        return to_json(value.model_dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json(v) for v in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return str(value)
+
+
+def record_to_json(record: Record) -> dict[str, JsonValue]:
+    if isinstance(record, Reading):
+        return {
+            "type": "reading",
+            "device": record.device,
+            "point": record.point,
+            "value": record.value,
+            "unit": record.unit,
+            "quality": record.quality.value,
+            "ts": record.ts,
+        }
+    assert isinstance(record, Event)
+    return {
+        "type": "event",
+        "device": record.device,
+        "kind": record.kind,
+        "priority": record.priority.name.lower(),
+        "data": record.data,
+        "ts": record.ts,
+    }
+
+
+def driver_for_bus(runtime: Runtime, bus: str) -> Driver[Any]:
+    """The driver whose config declares a bus named ``bus``."""
+    known: list[str] = []
+    for driver in runtime.drivers.values():
+        for entry in getattr(driver.config, "buses", ()):
+            name = getattr(entry, "name", None)
+            if name == bus:
+                return driver
+            if isinstance(name, str):
+                known.append(name)
+    raise CommandError("unknown_bus", f"no bus named {bus!r} (daemon buses: {', '.join(known) or 'none'})")
+
+
+def _device_driver(runtime: Runtime, device: str) -> Driver[Any]:
+    driver = runtime.driver_for(device)
+    if driver is None:
+        raise CommandError("unknown_device", f"no device named {device!r} in the running config")
+    return driver
+
+
+def _method(driver: Driver[Any], name: str) -> Callable[..., Awaitable[Any]]:
+    method = getattr(driver, name, None)
+    if method is None or not callable(method):
+        raise NotSupported(f"{driver.name}: {name} is not supported by this driver")
+    return method  # type: ignore[no-any-return]
+
+
+async def handle(runtime: Runtime, request: Request) -> JsonValue:
+    """Answer one non-streaming request. Errors propagate as typed ``EdgepostError``s."""
+    if isinstance(request, StatusRequest):
+        return runtime.status()
+    if isinstance(request, ReadPointRequest):
+        reading = await _device_driver(runtime, request.device).read_point(request.device, request.point)
+        return record_to_json(reading)
+    if isinstance(request, WritePointRequest):
+        driver = _device_driver(runtime, request.device)
+        await driver.write_point(request.device, request.point, request.value, request.verify)
+        return {"device": request.device, "point": request.point, "value": request.value}
+    if isinstance(request, RawReadRequest):
+        raw_read = _method(driver_for_bus(runtime, request.bus), "raw_read")
+        values = await raw_read(request.bus, request.unit, request.table, request.address, request.count)
+        return to_json(values)
+    if isinstance(request, RawWriteRequest):
+        raw_write = _method(driver_for_bus(runtime, request.bus), "raw_write")
+        await raw_write(request.bus, request.unit, request.table, request.address, request.values)
+        return {"written": len(request.values)}
+    if isinstance(request, IdentifyRequest):
+        identify = _method(driver_for_bus(runtime, request.bus), "identify")
+        return to_json(await identify(request.bus, request.unit))
+    if isinstance(request, SyncNowRequest):
+        await runtime.sync_now()
+        return None
+    if isinstance(request, BufferStatsRequest):
+        return to_json(await runtime.outbox_stats())
+    if isinstance(request, BufferPurgeRequest):
+        return {"purged": await runtime.purge(request.device, request.before)}
+    if isinstance(request, SnapshotRequest):
+        snapshot = _method(_device_driver(runtime, request.camera), "snapshot")
+        jpeg = await snapshot(request.camera)
+        if not isinstance(jpeg, bytes):
+            raise NotSupported(f"{request.camera}: the driver returned no JPEG")
+        return {"jpeg_base64": base64.b64encode(jpeg).decode()}
+    if isinstance(request, ReloadRequest):
+        problems = await runtime.reload()
+        return {"reloaded": not problems, "problems": list(problems)}
+    raise CommandError("unknown_op", f"operation {request.op!r} is not handled here")

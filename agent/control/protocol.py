@@ -1,0 +1,125 @@
+"""Control-socket messages: one JSON object per line, validated with pydantic at both ends.
+
+A client sends one request line; the server answers with one ``Response`` line, or, for ``watch``,
+one ``Response`` per record until either side closes. ``error.kind`` carries the error class name so
+the CLI can map it to an exit code without parsing the message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from agent.records import JsonValue, PointValue
+from drivers.modbus.profile import Table
+
+MAX_LINE_BYTES = 16 * 1024 * 1024  # an export or status of a big site stays well under this
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StatusRequest(_Request):
+    op: Literal["status"] = "status"
+
+
+class WatchRequest(_Request):
+    op: Literal["watch"] = "watch"
+    device: str | None = Field(None, description="only records of this device")
+
+
+class ReadPointRequest(_Request):
+    op: Literal["read_point"] = "read_point"
+    device: str
+    point: str
+
+
+class WritePointRequest(_Request):
+    op: Literal["write_point"] = "write_point"
+    device: str
+    point: str
+    value: PointValue
+    verify: bool = False
+
+
+class RawReadRequest(_Request):
+    op: Literal["raw_read"] = "raw_read"
+    bus: str
+    unit: int = Field(ge=0, le=255)
+    table: Table
+    address: int = Field(ge=0, le=0xFFFF)
+    count: int = Field(1, ge=1, le=2000)
+
+
+class RawWriteRequest(_Request):
+    op: Literal["raw_write"] = "raw_write"
+    bus: str
+    unit: int = Field(ge=0, le=255)
+    table: Table
+    address: int = Field(ge=0, le=0xFFFF)
+    values: list[int] = Field(min_length=1, max_length=123)
+
+
+class IdentifyRequest(_Request):
+    op: Literal["identify"] = "identify"
+    bus: str
+    unit: int = Field(ge=1, le=247)
+
+
+class SyncNowRequest(_Request):
+    op: Literal["sync_now"] = "sync_now"
+
+
+class BufferStatsRequest(_Request):
+    op: Literal["buffer_stats"] = "buffer_stats"
+
+
+class BufferPurgeRequest(_Request):
+    op: Literal["buffer_purge"] = "buffer_purge"
+    device: str | None = None
+    before: float | None = None
+
+
+class SnapshotRequest(_Request):
+    op: Literal["camera_snapshot"] = "camera_snapshot"
+    camera: str
+
+
+class ReloadRequest(_Request):
+    op: Literal["reload"] = "reload"
+
+
+Request = Annotated[
+    StatusRequest
+    | WatchRequest
+    | ReadPointRequest
+    | WritePointRequest
+    | RawReadRequest
+    | RawWriteRequest
+    | IdentifyRequest
+    | SyncNowRequest
+    | BufferStatsRequest
+    | BufferPurgeRequest
+    | SnapshotRequest
+    | ReloadRequest,
+    Field(discriminator="op"),
+]
+request_adapter: TypeAdapter[Request] = TypeAdapter(Request)
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str = Field(description="error class name, e.g. DeviceTimeout")
+    message: str
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ok: bool
+    result: JsonValue = None
+    error: ErrorBody | None = None
+    more: bool = Field(False, description="a streaming answer (watch) continues after this line")
