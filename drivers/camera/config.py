@@ -9,12 +9,12 @@ change of decode resolution.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.base import DriverConfigBase
+from drivers.camera.inference.config import InferenceConfig
 
 Coord = Annotated[float, Field(ge=0.0, le=1.0)]
 Point = tuple[Coord, Coord]
@@ -59,15 +59,6 @@ class MotionConfig(_Model):
         return [_check_polygon(m) for m in masks]
 
 
-class InferenceRef(_Model):
-    """Which model a camera runs (``models/<model>/manifest.yaml``) and per-camera overrides."""
-
-    model: str = Field(min_length=1)
-    confidence: float | None = Field(None, gt=0.0, le=1.0, description="overrides the manifest threshold")
-    iou: float | None = Field(None, gt=0.0, le=1.0, description="overrides the manifest NMS IoU")
-    classes: list[str] | None = Field(None, description="keep only these labels; null: all")
-
-
 class TrackerConfig(_Model):
     method: Literal["iou", "centroid"] = "iou"
     min_iou: float = Field(0.2, gt=0.0, le=1.0)
@@ -102,6 +93,7 @@ class LineConfig(_Model):
     points: tuple[Point, Point]
     directions: tuple[Name, Name] = ("in", "out")
     classes: list[str] = Field(default_factory=list, description="labels counted; empty: all")
+    emit_events: bool = Field(False, description="an event per crossing besides the periodic counts")
 
     @model_validator(mode="after")
     def _valid_line(self) -> LineConfig:
@@ -141,7 +133,7 @@ class CameraConfig(_Model):
     reopen_backoff_s: float = Field(1.0, gt=0)
     reopen_backoff_max_s: float = Field(60.0, gt=0)
     motion: MotionConfig = MotionConfig()
-    inference: InferenceRef | None = Field(None, description="null: capture and motion only")
+    inference: InferenceConfig | None = Field(None, description="null: capture and motion only")
     tracker: TrackerConfig = TrackerConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
@@ -194,8 +186,6 @@ def source_kind(source: str | int) -> SourceKind:
 class CameraDriverConfig(DriverConfigBase):
     driver: Literal["camera"]
     cameras: list[CameraConfig] = Field(min_length=1)
-    models_dir: Path = Field(Path("models"), description="where models/<name>/manifest.yaml live")
-    inference_threads: int = Field(2, ge=1, le=64, description="worker threads running the models")
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> CameraDriverConfig:
