@@ -36,3 +36,8 @@ class OutboxConfig(BaseModel):
     live_window_s: float = Field(
         10.0, gt=0, description="records younger than this at send time are live, older are historical"
     )
+    spill_max_records: int = Field(
+        50_000, ge=100, description="degraded mode (disk full/read-only): records kept in RAM until the disk returns"
+    )
+    degraded_retry_s: float = Field(5.0, gt=0, description="degraded mode: how often the disk is tried again")
+    expiry_interval_s: float = Field(60.0, gt=0, description="how often TTL expiry runs")
