@@ -1,0 +1,198 @@
+"""One capture thread per camera: decode, keep only the newest frame, watch for stalls.
+
+OpenCV's FFMPEG backend reads RTSP, HTTP MJPEG and files; V4L2 reads local devices. The thread
+never queues: a frame not taken before the next one arrives is dropped and counted. When no frame
+arrives for ``stall_timeout_s`` the stream is released and reopened with capped exponential
+back-off; online/offline changes are reported through ``on_state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from agent.logs import RateLimiter, log_event, log_limited
+from drivers.camera.config import CameraConfig
+
+Image = npt.NDArray[np.uint8]
+CameraState = Literal["starting", "online", "offline", "ended"]
+StateCallback = Callable[[CameraState, str], None]
+
+logger = logging.getLogger(__name__)
+_FALLBACK_FILE_FPS = 25.0
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedFrame:
+    image: Image  # BGR at the decode resolution
+    ts: float  # wall clock when decoded
+    mono: float  # monotonic clock when decoded
+    index: int
+
+
+class LatestFrameSlot:
+    """A slot of size one. Overwriting a frame nobody took counts as a dropped frame."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frame: CapturedFrame | None = None
+        self.dropped = 0
+
+    def put(self, frame: CapturedFrame) -> None:
+        with self._lock:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+
+    def take(self) -> CapturedFrame | None:
+        with self._lock:
+            frame, self._frame = self._frame, None
+            return frame
+
+
+class VideoSource(Protocol):
+    """The part of ``cv2.VideoCapture`` the thread uses (a fake stands in for it in unit tests)."""
+
+    def isOpened(self) -> bool: ...
+    def read(self) -> tuple[bool, Any]: ...
+    def get(self, prop: int) -> float: ...
+    def release(self) -> None: ...
+
+
+def open_video_source(config: CameraConfig) -> VideoSource:
+    """Open ``config.source`` with FFMPEG (streams, files) or V4L2 (devices), with I/O timeouts."""
+    timeout_ms = int(config.stall_timeout_s * 1000)
+    if config.source_kind == "device":
+        device = config.source if isinstance(config.source, int) else int(str(config.source)[len("/dev/video"):])
+        cap = cv2.VideoCapture(device, cv2.CAP_V4L2)
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, config.width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, config.height)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        return cast(VideoSource, cap)
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+    return cast(VideoSource, cv2.VideoCapture(str(config.source), cv2.CAP_FFMPEG, params))
+
+
+class CaptureThread:
+    def __init__(
+        self,
+        config: CameraConfig,
+        on_state: StateCallback,
+        on_frame: Callable[[], None] | None = None,
+        opener: Callable[[CameraConfig], VideoSource] = open_video_source,
+    ) -> None:
+        self.config = config
+        self.slot = LatestFrameSlot()
+        self.state: CameraState = "starting"
+        self.frames = 0
+        self.reopens = 0
+        self.fps = 0.0
+        self.last_frame_mono: float | None = None
+        self._on_state = on_state
+        self._on_frame = on_frame
+        self._opener = opener
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"camera[{config.name}].capture", daemon=True)
+        self._limiter = RateLimiter(60.0)
+        self._fps_window = (time.monotonic(), 0)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _set_state(self, state: CameraState, reason: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        log_event(logger, "camera_state", camera=self.config.name, state=state, reason=reason)
+        self._on_state(state, reason)
+
+    def _run(self) -> None:
+        backoff = self.config.reopen_backoff_s
+        while not self._stop.is_set():
+            source = self._opener(self.config)
+            if not source.isOpened():
+                source.release()
+                log_limited(self._limiter, logger, "open", "camera_open_failed", camera=self.config.name)
+                self._set_state("offline", "open failed")
+            else:
+                outcome, got_frames = self._read_until_stall(source)
+                source.release()
+                if got_frames:
+                    backoff = self.config.reopen_backoff_s
+                if outcome == "stopped":
+                    return
+                if outcome == "eof":
+                    if self.config.loop and got_frames:
+                        continue  # replay the file from its start, no back-off
+                    self._set_state("ended", "end of file")
+                    return
+            if self._stop.wait(backoff):
+                return
+            self.reopens += 1
+            backoff = min(backoff * 2.0, self.config.reopen_backoff_max_s)
+
+    def _read_until_stall(self, source: VideoSource) -> tuple[Literal["stopped", "eof", "stall"], bool]:
+        is_file = self.config.source_kind == "file"
+        period = 0.0
+        if is_file:
+            native = source.get(cv2.CAP_PROP_FPS)
+            period = 1.0 / (native if native and native > 0 else _FALLBACK_FILE_FPS)
+        started = last_frame = time.monotonic()
+        got_frames = 0
+        while not self._stop.is_set():
+            ok, image = source.read()
+            now = time.monotonic()
+            if ok and image is not None:
+                last_frame = now
+                got_frames += 1
+                self._deliver(image, now)
+                if is_file and self._stop.wait(max(0.0, started + got_frames * period - time.monotonic())):
+                    return "stopped", True
+                continue
+            if is_file:
+                return "eof", got_frames > 0
+            if now - last_frame >= self.config.stall_timeout_s:
+                self._set_state("offline", "stalled" if got_frames else "no frames")
+                return "stall", got_frames > 0
+            self._stop.wait(0.05)  # a failed read that is not yet a stall: do not spin
+        return "stopped", got_frames > 0
+
+    def _deliver(self, image: Image, now: float) -> None:
+        height, width = image.shape[:2]
+        if (width, height) != (self.config.width, self.config.height):
+            image = cast(
+                Image, cv2.resize(image, (self.config.width, self.config.height), interpolation=cv2.INTER_AREA)
+            )
+        self.frames += 1
+        self.last_frame_mono = now
+        self.slot.put(CapturedFrame(image, time.time(), now, self.frames))
+        self._measure_fps(now)
+        self._set_state("online", "frames arriving")
+        if self._on_frame is not None:
+            self._on_frame()
+
+    def _measure_fps(self, now: float) -> None:
+        window_start, count = self._fps_window
+        count += 1
+        if now - window_start >= 1.0:
+            self.fps = count / (now - window_start)
+            self._fps_window = (now, 0)
+        else:
+            self._fps_window = (window_start, count)
