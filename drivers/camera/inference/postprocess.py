@@ -1,0 +1,182 @@
+"""Pure numpy decoders: raw model outputs -> boxes in input pixels -> ``Detection`` in frame pixels.
+
+Each ``decode_*`` takes the outputs of ONE sample (batch dim removed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from drivers.camera.inference.detection import Detection
+from drivers.camera.inference.preprocess import FloatArray, FrameTransform
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeParams:
+    confidence: float
+    iou: float
+    labels: Sequence[str]
+    keep: frozenset[int] | None = None  # class ids to keep; None: all
+
+
+@dataclass(frozen=True, slots=True)
+class RawBoxes:
+    """Candidate boxes in input pixels (xyxy) before NMS."""
+
+    boxes: FloatArray
+    scores: FloatArray
+    class_ids: IntArray
+
+
+def cxcywh_to_xyxy(boxes: FloatArray) -> FloatArray:
+    out = np.empty_like(boxes, dtype=np.float32)
+    half_w, half_h = boxes[:, 2] / 2.0, boxes[:, 3] / 2.0
+    out[:, 0] = boxes[:, 0] - half_w
+    out[:, 1] = boxes[:, 1] - half_h
+    out[:, 2] = boxes[:, 0] + half_w
+    out[:, 3] = boxes[:, 1] + half_h
+    return out
+
+
+def to_xyxy(boxes: FloatArray, box_format: str) -> FloatArray:
+    boxes = boxes.astype(np.float32, copy=False)
+    if box_format == "xyxy":
+        return boxes
+    if box_format == "yxyx":
+        return np.ascontiguousarray(boxes[:, [1, 0, 3, 2]])
+    if box_format == "xywh":
+        out = boxes.copy()
+        out[:, 2] = boxes[:, 0] + boxes[:, 2]
+        out[:, 3] = boxes[:, 1] + boxes[:, 3]
+        return out
+    if box_format == "cxcywh":
+        return cxcywh_to_xyxy(boxes)
+    raise ValueError(f"unknown box format {box_format!r}")
+
+
+def iou_one_to_many(box: FloatArray, others: FloatArray) -> FloatArray:
+    x1 = np.maximum(box[0], others[:, 0])
+    y1 = np.maximum(box[1], others[:, 1])
+    x2 = np.minimum(box[2], others[:, 2])
+    y2 = np.minimum(box[3], others[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+
+
+def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray:
+    """Greedy NMS; indices of the kept boxes, best score first. A box is suppressed when IoU > threshold."""
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        best = int(order[0])
+        keep.append(best)
+        if order.size == 1:
+            break
+        rest = order[1:]
+        order = rest[iou_one_to_many(boxes[best], boxes[rest]) <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def classwise_nms(raw: RawBoxes, iou_threshold: float, max_detections: int) -> IntArray:
+    """NMS within each class only (a car never suppresses a person); best score first overall."""
+    kept: list[IntArray] = []
+    for class_id in np.unique(raw.class_ids):
+        members = np.flatnonzero(raw.class_ids == class_id)
+        kept.append(members[nms(raw.boxes[members], raw.scores[members], iou_threshold)])
+    if not kept:
+        return np.zeros(0, dtype=np.int64)
+    indices = np.concatenate(kept)
+    order = np.argsort(-raw.scores[indices], kind="stable")
+    return indices[order][:max_detections]
+
+
+def _filter(raw: RawBoxes, params: DecodeParams) -> RawBoxes:
+    mask = raw.scores >= params.confidence
+    if params.keep is not None:
+        mask &= np.isin(raw.class_ids, np.fromiter(params.keep, dtype=np.int64, count=len(params.keep)))
+    return RawBoxes(raw.boxes[mask], raw.scores[mask], raw.class_ids[mask])
+
+
+def finish(raw: RawBoxes, params: DecodeParams, transform: FrameTransform, max_detections: int) -> list[Detection]:
+    """Threshold, class-wise NMS, map back to frame pixels."""
+    raw = _filter(raw, params)
+    if raw.scores.size == 0:
+        return []
+    kept = classwise_nms(raw, params.iou, max_detections)
+    boxes = transform.to_frame(raw.boxes[kept])
+    return [
+        Detection(
+            int(cid), _label(params.labels, int(cid)), float(score), float(b[0]), float(b[1]), float(b[2]), float(b[3])
+        )
+        for b, score, cid in zip(boxes, raw.scores[kept], raw.class_ids[kept], strict=True)
+    ]
+
+
+def _label(labels: Sequence[str], class_id: int) -> str:
+    return labels[class_id] if 0 <= class_id < len(labels) else str(class_id)
+
+
+def yolov8_candidates(output: FloatArray) -> RawBoxes:
+    """``[4 + nc, N]`` (cx, cy, w, h, scores...) -> xyxy candidates, best class per anchor."""
+    table = output.T  # [N, 4 + nc]
+    class_scores = table[:, 4:]
+    class_ids = np.argmax(class_scores, axis=1).astype(np.int64)
+    scores = class_scores[np.arange(table.shape[0]), class_ids].astype(np.float32)
+    return RawBoxes(cxcywh_to_xyxy(table[:, :4]), scores, class_ids)
+
+
+def decode_yolov8(
+    output: FloatArray, params: DecodeParams, transform: FrameTransform, max_detections: int = 300
+) -> list[Detection]:
+    return finish(yolov8_candidates(output), params, transform, max_detections)
+
+
+def decode_ssd(
+    boxes: FloatArray,
+    scores: FloatArray,
+    classes: FloatArray,
+    params: DecodeParams,
+    transform: FrameTransform,
+    *,
+    box_format: str = "xyxy",
+    input_size: tuple[int, int] | None = None,
+    class_offset: int = 0,
+    max_detections: int = 300,
+) -> list[Detection]:
+    """``boxes [N,4]``, ``scores [N]``, ``classes [N]``; ``input_size=(w, h)`` scales normalised boxes."""
+    xyxy = to_xyxy(boxes.reshape(-1, 4), box_format)
+    if input_size is not None:
+        xyxy = xyxy * np.asarray([input_size[0], input_size[1]] * 2, dtype=np.float32)
+    class_ids = np.rint(classes.reshape(-1)).astype(np.int64) + class_offset
+    raw = RawBoxes(xyxy, scores.reshape(-1).astype(np.float32), class_ids)
+    return finish(raw, params, transform, max_detections)
+
+
+def softmax(logits: FloatArray) -> FloatArray:
+    shifted = logits - np.max(logits, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    probs: FloatArray = (exp / np.sum(exp, axis=-1, keepdims=True)).astype(np.float32)
+    return probs
+
+
+def decode_classification(
+    output: FloatArray, params: DecodeParams, transform: FrameTransform, *, logits: bool = False, top_k: int = 1
+) -> list[Detection]:
+    """``[nc]`` -> the top-k classes at or above the confidence, each covering the whole frame."""
+    probs = softmax(output.reshape(-1)) if logits else output.reshape(-1).astype(np.float32)
+    order = np.argsort(-probs, kind="stable")[:top_k]
+    width, height = float(transform.frame_width), float(transform.frame_height)
+    return [
+        Detection(int(i), _label(params.labels, int(i)), float(probs[i]), 0.0, 0.0, width, height)
+        for i in order
+        if probs[i] >= params.confidence and (params.keep is None or int(i) in params.keep)
+    ]

@@ -1,0 +1,96 @@
+"""Pure numpy/cv2: frame (HxWx3 uint8 BGR) -> input tensor, and the mapping back to frame pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from drivers.camera.inference.errors import BadFrame
+from drivers.camera.inference.manifest import InputSpec
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTransform:
+    """How a frame was placed in the input: ``input = frame * scale + pad``, per axis."""
+
+    scale_x: float
+    scale_y: float
+    pad_x: float
+    pad_y: float
+    frame_width: int
+    frame_height: int
+
+    def to_frame(self, boxes: FloatArray) -> FloatArray:
+        """Map ``[N, 4]`` xyxy boxes from input pixels back to frame pixels, clipped to the frame."""
+        out = np.empty_like(boxes, dtype=np.float32)
+        out[:, 0] = (boxes[:, 0] - self.pad_x) / self.scale_x
+        out[:, 2] = (boxes[:, 2] - self.pad_x) / self.scale_x
+        out[:, 1] = (boxes[:, 1] - self.pad_y) / self.scale_y
+        out[:, 3] = (boxes[:, 3] - self.pad_y) / self.scale_y
+        np.clip(out[:, 0::2], 0.0, float(self.frame_width), out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0.0, float(self.frame_height), out=out[:, 1::2])
+        return out
+
+
+def check_frame(frame: object) -> npt.NDArray[np.uint8]:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        shape = getattr(frame, "shape", None)
+        dtype = getattr(frame, "dtype", type(frame).__name__)
+        raise BadFrame(f"frame must be an HxWx3 uint8 BGR image, got shape={shape} dtype={dtype}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise BadFrame(f"frame is empty: shape={frame.shape}")
+    return frame
+
+
+def place(frame: npt.NDArray[np.uint8], spec: InputSpec) -> tuple[FloatArray, FrameTransform]:
+    """Resize (letterboxed or stretched) into an HxWx3 float canvas, still BGR and 0..255."""
+    height, width = frame.shape[:2]
+    in_w, in_h = spec.width, spec.height
+    box = spec.letterbox
+    if box.enabled:
+        ratio = min(in_w / width, in_h / height)
+        new_w = max(1, min(in_w, round(width * ratio)))
+        new_h = max(1, min(in_h, round(height * ratio)))
+        if box.anchor == "center":
+            pad_x, pad_y = (in_w - new_w) // 2, (in_h - new_h) // 2
+        else:
+            pad_x, pad_y = 0, 0
+    else:
+        new_w, new_h, pad_x, pad_y = in_w, in_h, 0, 0
+    interp = cv2.INTER_AREA if new_w < width else cv2.INTER_LINEAR
+    resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h), interpolation=interp)
+    if (new_w, new_h) == (in_w, in_h):
+        canvas = resized.astype(np.float32)
+    else:
+        canvas = np.full((in_h, in_w, 3), box.pad_value, dtype=np.float32)
+        canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
+    transform = FrameTransform(new_w / width, new_h / height, float(pad_x), float(pad_y), width, height)
+    return canvas, transform
+
+
+def to_tensor(canvas: FloatArray, spec: InputSpec) -> npt.NDArray[np.generic]:
+    """Colour order, normalisation and layout of one placed frame: returns ``[C,H,W]`` or ``[H,W,C]``."""
+    if spec.color == "RGB":
+        canvas = canvas[:, :, ::-1]
+    if spec.dtype == "uint8":
+        image: npt.NDArray[np.generic] = np.clip(canvas, 0, 255).astype(np.uint8)
+    else:
+        norm = spec.normalization
+        std = np.asarray(norm.std, dtype=np.float32)
+        gain = np.float32(norm.scale) / std
+        offset = -np.asarray(norm.mean, dtype=np.float32) / std
+        image = (canvas * gain + offset).astype(np.float32, copy=False)
+    if spec.layout == "NCHW":
+        image = image.transpose(2, 0, 1)
+    return np.ascontiguousarray(image)
+
+
+def preprocess(frame: object, spec: InputSpec) -> tuple[npt.NDArray[np.generic], FrameTransform]:
+    """One frame -> one input sample (without the batch dim) and its inverse mapping."""
+    canvas, transform = place(check_frame(frame), spec)
+    return to_tensor(canvas, spec), transform
