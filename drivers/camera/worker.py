@@ -1,0 +1,176 @@
+"""One camera's loop: newest frame -> motion gate -> model -> analytics -> records.
+
+The capture thread decodes; this coroutine takes at most ``detect_fps`` frames a second, runs
+the motion check in a thread and the model through the shared inference runtime (both off the
+event loop), and hands events, snapshots and periodic count readings to the sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from agent.records import Event, JsonValue, Priority
+from drivers.base import RecordSink
+from drivers.camera.analytics.detection import DetectionLike
+from drivers.camera.analytics.engine import CameraAnalytics
+from drivers.camera.analytics.events import camera_event
+from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Image, VideoSource, open_video_source
+from drivers.camera.config import CameraConfig
+from drivers.camera.motion import MotionDetector
+from drivers.camera.snapshot import make_snapshot
+
+_IDLE_TICK_S = 1.0  # without frames, still expire tracks and emit aggregates this often
+_CREDENTIALS = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
+
+
+class Detector(Protocol):
+    """A loaded model (the inference runtime's pooled model satisfies this)."""
+
+    async def detect(self, frame_bgr: Image) -> Sequence[DetectionLike]: ...
+
+
+def redact_source(source: str | int) -> str:
+    """The source without user:password, for status and logs."""
+    return _CREDENTIALS.sub(r"\1***@", str(source))
+
+
+class CameraWorker:
+    def __init__(
+        self,
+        config: CameraConfig,
+        detector: Detector | None,
+        opener: Callable[[CameraConfig], VideoSource] = open_video_source,
+    ) -> None:
+        self.config = config
+        self.detector = detector
+        self.analytics = CameraAnalytics(config)
+        self.motion = MotionDetector(config.motion, config.width, config.height) if config.motion.enabled else None
+        self.inferences = 0
+        self.motion_skipped = 0
+        self.events = 0
+        self.last_latency_ms: float | None = None
+        self._opener = opener
+        self._pending: asyncio.Queue[Event] = asyncio.Queue()
+        self._frame_ready = asyncio.Event()
+        self._last_infer_mono = float("-inf")
+        self.capture: CaptureThread | None = None
+
+    def start(self) -> None:
+        """Start decoding. Must be called from the event loop that will run ``run``."""
+        loop = asyncio.get_running_loop()
+
+        def on_state(state: CameraState, reason: str) -> None:
+            loop.call_soon_threadsafe(self._state_changed, state, reason)
+
+        def on_frame() -> None:
+            loop.call_soon_threadsafe(self._frame_ready.set)
+
+        self.capture = CaptureThread(self.config, on_state, on_frame, self._opener)
+        self.capture.start()
+
+    def stop(self) -> None:
+        """Blocking: joins the capture thread (call through a thread from async code)."""
+        if self.capture is not None:
+            self.capture.stop()
+
+    def _state_changed(self, state: CameraState, reason: str) -> None:
+        self._pending.put_nowait(
+            camera_event(self.config.name, "camera_state", time.time(), Priority.EVENT, state=state, reason=reason)
+        )
+
+    async def run(self, sink: RecordSink) -> None:
+        interval = 1.0 / self.config.detect_fps
+        next_slot = 0.0
+        while True:
+            await self._flush_pending(sink)
+            delay = next_slot - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            frame = await self._next_frame()
+            await self._flush_pending(sink)
+            if frame is None:
+                await self._emit(sink, self.analytics.expire(time.time()), None, ())
+                await self._emit_aggregates(sink, time.time())
+                continue
+            next_slot = frame.mono + interval
+            await self._process(frame, sink)
+
+    async def _flush_pending(self, sink: RecordSink) -> None:
+        while not self._pending.empty():
+            await sink.put(self._pending.get_nowait())
+
+    async def _next_frame(self) -> CapturedFrame | None:
+        assert self.capture is not None, "start() first"
+        frame = self.capture.slot.take()
+        if frame is not None:
+            return frame
+        self._frame_ready.clear()
+        try:
+            await asyncio.wait_for(self._frame_ready.wait(), _IDLE_TICK_S)
+        except TimeoutError:
+            return None
+        return self.capture.slot.take()
+
+    def _should_infer(self, moved: bool, mono: float) -> bool:
+        if self.detector is None:
+            return False
+        force = self.config.motion.force_every_s
+        return moved or (force is not None and mono - self._last_infer_mono >= force)
+
+    async def _process(self, frame: CapturedFrame, sink: RecordSink) -> None:
+        moved = True if self.motion is None else await asyncio.to_thread(self.motion.moved, frame.image)
+        if not self._should_infer(moved, frame.mono):
+            self.motion_skipped += 1
+            await self._emit(sink, self.analytics.expire(frame.ts), frame, ())
+            await self._emit_aggregates(sink, frame.ts)
+            return
+        assert self.detector is not None
+        self._last_infer_mono = frame.mono
+        detections = await self.detector.detect(frame.image)
+        self.inferences += 1
+        events = self.analytics.update(detections, self.config.width, self.config.height, frame.ts)
+        await self._emit(sink, events, frame, detections)
+        await self._emit_aggregates(sink, frame.ts)
+
+    async def _emit(
+        self, sink: RecordSink, events: list[Event], frame: CapturedFrame | None, detections: Sequence[DetectionLike]
+    ) -> None:
+        for event in events:
+            await sink.put(event)
+            self.events += 1
+            if frame is not None:
+                self.last_latency_ms = (time.monotonic() - frame.mono) * 1000.0
+                if self.config.snapshots.enabled:
+                    snapshot = await asyncio.to_thread(
+                        make_snapshot, frame.image, detections, self.config.snapshots, event
+                    )
+                    if snapshot is not None:
+                        await sink.put(snapshot)
+
+    async def _emit_aggregates(self, sink: RecordSink, ts: float) -> None:
+        for reading in self.analytics.aggregates_due(ts):
+            await sink.put(reading)
+
+    @property
+    def state(self) -> str:
+        return self.capture.state if self.capture is not None else "stopped"
+
+    def status(self) -> dict[str, JsonValue]:
+        capture = self.capture
+        return {
+            "state": self.state,
+            "source": redact_source(self.config.source),
+            "fps": round(capture.fps, 2) if capture else 0.0,
+            "frames": capture.frames if capture else 0,
+            "dropped_frames": capture.slot.dropped if capture else 0,
+            "reopens": capture.reopens if capture else 0,
+            "inferences": self.inferences,
+            "motion_skipped": self.motion_skipped,
+            "events": self.events,
+            "model": self.config.inference.model if self.config.inference else None,
+            "last_latency_ms": None if self.last_latency_ms is None else round(self.last_latency_ms, 2),
+        }
