@@ -8,27 +8,22 @@ inference runtime's pool.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from typing import Any, Protocol, cast
 
 from agent.records import JsonValue
 from drivers.base import DeviceInfo, Driver, DriverContext, RecordSink
 from drivers.camera.config import CameraDriverConfig
 from drivers.camera.inference.config import InferenceConfig
+from drivers.camera.inference.pool import SessionPool
 from drivers.camera.worker import CameraWorker, Detector, redact_source
 
 
 class ModelPool(Protocol):
-    """The inference runtime's ``SessionPool`` as this driver uses it."""
+    """The inference runtime's ``SessionPool`` as this driver uses it (tests may pass a fake)."""
 
     async def acquire(self, config: InferenceConfig) -> Any: ...
     async def release(self, model: Any) -> None: ...
-
-
-def default_pool() -> ModelPool:
-    """A new inference-runtime pool (imported lazily: onnxruntime loads only for configured cameras)."""
-    module = importlib.import_module("drivers.camera.inference.pool")
-    return cast(ModelPool, module.SessionPool())
+    async def close(self) -> None: ...
 
 
 class CameraDriver(Driver[CameraDriverConfig]):
@@ -36,13 +31,14 @@ class CameraDriver(Driver[CameraDriverConfig]):
 
     def __init__(self, config: CameraDriverConfig, context: DriverContext, pool: ModelPool | None = None) -> None:
         super().__init__(config, context)
-        self._pool = pool
+        self._pool: ModelPool | None = pool
+        self._own_pool = pool is None
         self._models: list[Any] = []
         self.workers: dict[str, CameraWorker] = {}
 
     async def open(self) -> None:
         if any(c.inference is not None for c in self.config.cameras) and self._pool is None:
-            self._pool = default_pool()
+            self._pool = SessionPool()
         try:
             for camera in self.config.cameras:
                 detector: Detector | None = None
@@ -70,6 +66,9 @@ class CameraDriver(Driver[CameraDriverConfig]):
         if self._pool is not None:
             for model in models:
                 await self._pool.release(model)
+            if self._own_pool:
+                await self._pool.close()
+                self._pool = None
 
     def inventory(self) -> list[DeviceInfo]:
         devices: list[DeviceInfo] = []

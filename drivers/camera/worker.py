@@ -8,11 +8,13 @@ event loop), and hands events, snapshots and periodic count readings to the sink
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from agent.logs import RateLimiter, log_limited
 from agent.records import Event, JsonValue, Priority
 from drivers.base import RecordSink
 from drivers.camera.analytics.detection import DetectionLike
@@ -20,9 +22,11 @@ from drivers.camera.analytics.engine import CameraAnalytics
 from drivers.camera.analytics.events import camera_event
 from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Image, VideoSource, open_video_source
 from drivers.camera.config import CameraConfig
+from drivers.camera.inference.errors import InferenceFailed, PoolClosed
 from drivers.camera.motion import MotionDetector
 from drivers.camera.snapshot import make_snapshot
 
+logger = logging.getLogger(__name__)
 _IDLE_TICK_S = 1.0  # without frames, still expire tracks and emit aggregates this often
 _CREDENTIALS = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
 
@@ -51,6 +55,8 @@ class CameraWorker:
         self.motion = MotionDetector(config.motion, config.width, config.height) if config.motion.enabled else None
         self.inferences = 0
         self.motion_skipped = 0
+        self.inference_errors = 0
+        self._limiter = RateLimiter(60.0)
         self.events = 0
         self.last_latency_ms: float | None = None
         self._opener = opener
@@ -130,7 +136,14 @@ class CameraWorker:
             return
         assert self.detector is not None
         self._last_infer_mono = frame.mono
-        detections = await self.detector.detect(frame.image)
+        try:
+            detections = await self.detector.detect(frame.image)
+        except (InferenceFailed, PoolClosed) as exc:
+            self.inference_errors += 1
+            log_limited(
+                self._limiter, logger, "infer", "camera_inference_failed", camera=self.config.name, error=str(exc)
+            )
+            return
         self.inferences += 1
         events = self.analytics.update(detections, self.config.width, self.config.height, frame.ts)
         await self._emit(sink, events, frame, detections)
@@ -170,6 +183,7 @@ class CameraWorker:
             "reopens": capture.reopens if capture else 0,
             "inferences": self.inferences,
             "motion_skipped": self.motion_skipped,
+            "inference_errors": self.inference_errors,
             "events": self.events,
             "model": self.config.inference.model if self.config.inference else None,
             "last_latency_ms": None if self.last_latency_ms is None else round(self.last_latency_ms, 2),
