@@ -1,0 +1,164 @@
+"""A simulated RS-485 bus on a serial port (usually one end of a socat pty pair).
+
+The simulator owns the I/O loop so it can model the wire: an answer leaves only once the request
+and response bytes, the 3.5-character silences and the device turnaround would have elapsed on a
+real line at the configured baud (``WireTiming``); the line then stays busy for the trailing
+silence, so a master that does not wait is held back as the real bus would hold it back. Unknown
+unit ids get silence, as on a real multi-drop bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+import serial
+
+from agent.errors import TransportError
+from agent.logs import log_event
+from drivers.modbus.simulator.device import SimulatedDevice
+from drivers.modbus.simulator.faults import Fault
+from drivers.modbus.simulator.responder import BusStats, Request, Responder
+from drivers.modbus.simulator.wire import WireTiming, sleep_until
+
+_log = logging.getLogger(__name__)
+# a partial frame with no new byte for this long is line noise, not a frame in progress
+_STALE_PARTIAL_S = 0.2
+
+
+class SimulatedBus:
+    """Devices answering on one serial line. ``await start()`` / ``await stop()`` on a running loop."""
+
+    def __init__(
+        self,
+        port: str,
+        baud: int = 9600,
+        devices: Sequence[SimulatedDevice] = (),
+        *,
+        parity: Literal["N", "E", "O"] = "N",
+        stopbits: Literal[1, 2] = 1,
+        bytesize: Literal[7, 8] = 8,
+        wire_timing: bool = True,
+    ) -> None:
+        self.port = port
+        self.timing = WireTiming(baud=baud, bytesize=bytesize, parity=parity, stopbits=stopbits)
+        self.wire_timing = wire_timing
+        self._responder = Responder(devices, "rtu")
+        self._serial: serial.Serial | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._data = asyncio.Event()
+        self._buffer = bytearray()
+        self._bus_free_at = 0.0
+        self._received_at = 0.0  # when the last bytes came off the pty
+        self.delay_errors_s: list[float] = []  # served minus modelled delay per answer, for tests
+
+    @property
+    def stats(self) -> BusStats:
+        return self._responder.stats
+
+    @property
+    def devices(self) -> dict[int, SimulatedDevice]:
+        return self._responder.devices
+
+    def set_faults(self, unit: int, faults: list[Fault | str] | None) -> None:
+        self._responder.devices[unit].set_faults(faults)
+
+    async def start(self) -> None:
+        try:
+            self._serial = serial.Serial(
+                self.port,
+                baudrate=self.timing.baud,
+                bytesize=self.timing.bytesize,
+                parity=self.timing.parity,
+                stopbits=self.timing.stopbits,
+                timeout=0,
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise TransportError(f"simulator cannot open {self.port}: {exc}") from None
+        fd = self._serial.fileno()
+        self._serial.reset_input_buffer()
+        asyncio.get_running_loop().add_reader(fd, self._on_readable, fd)
+        self._task = asyncio.create_task(self._serve(fd), name=f"simulator[{self.port}]")
+        log_event(
+            _log, "simulator_serial_started", port=self.port, baud=self.timing.baud,
+            units=",".join(str(u) for u in sorted(self.devices)),
+        )
+
+    async def stop(self) -> None:
+        if self._serial is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._serial.fileno())
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._serial.close()
+        self._serial = None
+        log_event(_log, "simulator_serial_stopped", port=self.port, **vars(self.stats))
+
+    def _on_readable(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError as exc:  # the other end of the pty went away
+            log_event(_log, "simulator_serial_lost", logging.WARNING, port=self.port, error=str(exc))
+            asyncio.get_running_loop().remove_reader(fd)
+            return
+        self._received_at = time.perf_counter()
+        self._buffer += chunk
+        self._data.set()
+
+    async def _serve(self, fd: int) -> None:
+        while True:
+            await self._data.wait()
+            self._data.clear()
+            while self._buffer:
+                arrived = self._received_at
+                used, request = self._responder.decode(bytes(self._buffer))
+                if used == 0:
+                    await self._wait_rest_of_frame()
+                    break
+                del self._buffer[:used]
+                if request is not None:
+                    await self._answer(fd, request, arrived)
+
+    async def _wait_rest_of_frame(self) -> None:
+        try:
+            await asyncio.wait_for(self._data.wait(), _STALE_PARTIAL_S)
+        except TimeoutError:
+            self.stats.garbage += len(self._buffer)
+            self._buffer.clear()
+
+    async def _answer(self, fd: int, request: Request, arrived: float) -> None:
+        reply = self._responder.respond(request)
+        start = max(arrived, self._bus_free_at)  # a polite master would have waited for the line
+        if reply is None:
+            self._bus_free_at = start + self.timing.bytes_s(request.size) + self.timing.silence_s
+            return
+        modelled = 0.0
+        if self.wire_timing:
+            modelled = self.timing.response_delay_s(request.size, len(reply.frame), reply.delay_s)
+        else:
+            modelled = reply.delay_s
+        deadline = start + modelled
+        await sleep_until(deadline)
+        self._write(fd, reply.frame)
+        sent = time.perf_counter()
+        self.delay_errors_s.append(sent - deadline)
+        if len(self.delay_errors_s) > 10_000:
+            del self.delay_errors_s[:5_000]
+        self._bus_free_at = sent + (self.timing.guard_s if self.wire_timing else 0.0)
+
+    def _write(self, fd: int, frame: bytes) -> None:
+        try:
+            os.write(fd, frame)
+        except OSError as exc:
+            log_event(_log, "simulator_write_failed", logging.WARNING, port=self.port, error=str(exc))
