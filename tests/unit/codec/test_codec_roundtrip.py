@@ -19,8 +19,7 @@ FLOAT_TYPES = [DataType.FLOAT32, DataType.FLOAT64]
 
 def make(type_: DataType, byte_order: Endian, word_order: Endian, **extra: object) -> Point:
     return Point.model_validate(
-        {"table": "holding", "address": 0, "type": type_, "byte_order": byte_order, "word_order": word_order}
-        | extra
+        {"table": "holding", "address": 0, "type": type_, "byte_order": byte_order, "word_order": word_order} | extra
     )
 
 

@@ -1,0 +1,114 @@
+"""Reading profile files: YAML with positions, duplicate keys named by path, and merged documents.
+
+A variant profile's data is merged from several files (``extends:``). ``ChainDocument`` keeps the
+files of the chain so that every problem still names the file and line the offending value came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from agent.yamlsource import PathKey, YamlDocument, format_path, parse_yaml
+
+_DUPLICATE = re.compile(r'^.*:(?P<line>\d+):(?P<col>\d+): found duplicate key "(?P<key>[^"]*)"')
+
+# how deep the merge of a variant over its base goes: points.<name>.<field>, otherwise top-level keys
+_MERGE_DEPTH = {"points": 3, "alarms": 3}
+
+
+def problem(doc: YamlDocument, path: Sequence[str | int], message: str) -> str:
+    """One ``file:line:col path: message`` line."""
+    return f"{doc.where(path)} {format_path(path)}: {message}"
+
+
+def read_profile_file(path: Path, source: str) -> YamlDocument:
+    """Parse one file. Raises ``ValueError`` with ``source:line:col path: message`` on bad YAML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_profile_text(text, source)
+
+
+def parse_profile_text(text: str, source: str) -> YamlDocument:
+    try:
+        return parse_yaml(text, source)
+    except ValueError as exc:
+        match = _DUPLICATE.match(str(exc))
+        if match is None:
+            raise
+        line, col, key = int(match["line"]), int(match["col"]), match["key"]
+        path = _duplicate_path(text, line, col, key)
+        raise ValueError(f"{source}:{line}:{col} {format_path(path)}: duplicate key") from None
+
+
+def _duplicate_path(text: str, line: int, col: int, key: str) -> list[str | int]:
+    """Path of a duplicated key: the innermost mapping at that column that starts above the line."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
+    try:
+        root = yaml.load(text)
+    except YAMLError:
+        return [key]
+    best: tuple[tuple[int, int], PathKey] | None = None
+    stack: list[tuple[Any, PathKey]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, CommentedMap):
+            if key in node and _may_hold(node, line, col):
+                start = min((node.lc.key(k)[0] + 1, node.lc.key(k)[1] + 1) for k in node)
+                if best is None or start > best[0]:
+                    best = (start, path)
+            stack.extend((node[k], (*path, str(k))) for k in node)
+        elif isinstance(node, CommentedSeq):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node))
+    return [*(best[1] if best else ()), key]
+
+
+def _may_hold(node: CommentedMap, line: int, col: int) -> bool:
+    """Could the key at ``line:col`` belong to this mapping? (starts before it, same indent or flow)"""
+    starts = [(node.lc.key(k)[0] + 1, node.lc.key(k)[1] + 1) for k in node]
+    if min(starts) >= (line, col):
+        return False
+    return bool(node.fa.flow_style()) or col in {c for _, c in starts}
+
+
+@dataclass
+class ChainDocument(YamlDocument):
+    """Merged data of a variant and its bases; positions come from the file that owns each value."""
+
+    chain: list[YamlDocument] = field(default_factory=list)
+
+    def _owner(self, path: Sequence[str | int]) -> YamlDocument:
+        key = tuple(path)
+        if not key or not self.chain:
+            return self.chain[0] if self.chain else self
+        depth = _MERGE_DEPTH.get(str(key[0]), 1)
+        owning = key[:depth]
+        for doc in self.chain:
+            if owning in doc.positions:
+                return doc
+        # not in any file (a default or a missing key): the file with the deepest existing prefix
+        return max(self.chain, key=lambda doc: _known_depth(doc, key))
+
+    def position(self, path: Sequence[str | int]) -> tuple[int, int]:
+        return self._owner(path).position(path)
+
+    def where(self, path: Sequence[str | int]) -> str:
+        owner = self._owner(path)
+        return owner.where(path)
+
+
+def _known_depth(doc: YamlDocument, key: PathKey) -> int:
+    for depth in range(len(key), 0, -1):
+        if key[:depth] in doc.positions:
+            return depth
+    return 0

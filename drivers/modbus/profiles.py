@@ -1,0 +1,159 @@
+"""The firmware-profile registry: every ``firmware_profiles/<vendor>/<file>.yaml``, resolved and checked.
+
+A profile is found by its id (``vendor/file``, from the path) or by ``vendor/model`` plus the firmware
+version the device reports (keyed like zigpy's quirks: an ambiguous match is an error, never a guess).
+One bad file does not hide the others: its problems land in ``errors`` and the rest load.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.errors import ProfileError
+from agent.yamlsource import YamlDocument, validation_problems
+from drivers.modbus.profile import Profile
+from drivers.modbus.profile_checks import check_profile
+from drivers.modbus.profile_extends import resolve_all
+from drivers.modbus.profile_firmware import describe, in_range, parse_version
+from drivers.modbus.profile_source import problem, read_profile_file
+
+__all__ = ["DEFAULT_PROFILE_DIR", "PROFILE_DIR_ENV", "ProfileRegistry", "default_profile_dir"]
+
+PROFILE_DIR_ENV = "EDGEPOST_PROFILE_DIR"
+
+
+def _installed_dirs() -> list[Path]:
+    here = Path(__file__).resolve()
+    return [
+        here.parents[2] / "firmware_profiles",  # source checkout or editable install
+        Path(sys.prefix) / "share" / "edgepost" / "firmware_profiles",
+        Path("/usr/share/edgepost/firmware_profiles"),  # the .deb
+    ]
+
+
+DEFAULT_PROFILE_DIR: Path = next((p for p in _installed_dirs() if p.is_dir()), _installed_dirs()[0])
+
+
+def default_profile_dir() -> Path:
+    """``$EDGEPOST_PROFILE_DIR`` if set, else the shipped ``firmware_profiles/``."""
+    env = os.environ.get(PROFILE_DIR_ENV)
+    return Path(env) if env else DEFAULT_PROFILE_DIR
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class ProfileRegistry:
+    """Resolved profiles by id, plus the problems of the files that failed."""
+
+    def __init__(self, root: Path, profiles: dict[str, Profile], errors: list[str]) -> None:
+        self.root = root
+        self._profiles = profiles
+        self.errors = errors
+
+    @classmethod
+    def load(cls, root: Path | None = None, *, strict: bool = False) -> ProfileRegistry:
+        """Load every profile under ``root``. ``strict=True`` raises ``ProfileError`` on any problem."""
+        root = Path(root) if root is not None else default_profile_dir()
+        profiles, errors = _load_tree(root)
+        if strict and errors:
+            raise ProfileError(errors)
+        return cls(root, profiles, errors)
+
+    def ids(self) -> list[str]:
+        return sorted(self._profiles)
+
+    def all(self) -> list[Profile]:
+        return [self._profiles[i] for i in self.ids()]
+
+    def get(self, ref: str, firmware: str | None = None) -> Profile:
+        """A profile by id, or by ``vendor/model`` and the firmware version the device reports."""
+        if ref in self._profiles:
+            return self._profiles[ref]
+        vendor, _, model = ref.partition("/")
+        candidates = [p for p in self.all() if _slug(p.vendor) == _slug(vendor) and _slug(p.model) == _slug(model)]
+        if not candidates:
+            raise ProfileError([f"unknown profile '{ref}'{self._close(ref)}"])
+        if firmware is not None:
+            try:
+                parse_version(firmware)
+            except ValueError as exc:
+                raise ProfileError([f"profile '{ref}': firmware {exc}"]) from None
+            candidates = [p for p in candidates if in_range(p.firmware, firmware)]
+            if not candidates:
+                raise ProfileError([f"no profile of '{ref}' covers firmware {firmware}"])
+        if len(candidates) > 1:
+            names = ", ".join(f"{p.id} ({describe(p.firmware)})" for p in candidates)
+            hint = "" if firmware is not None else "; give the firmware version or a profile id"
+            raise ProfileError([f"'{ref}' is ambiguous: {names}{hint}"])
+        return candidates[0]
+
+    def _close(self, ref: str) -> str:
+        names = self.ids() + sorted({f"{_slug(p.vendor)}/{_slug(p.model)}" for p in self.all()})
+        close = difflib.get_close_matches(ref.lower(), names, n=3, cutoff=0.5)
+        if not close:
+            return f"; known: {', '.join(self.ids()) or 'none'}"
+        return f" (did you mean {', '.join(repr(c) for c in close)}?)"
+
+
+def _load_tree(root: Path) -> tuple[dict[str, Profile], list[str]]:
+    if not root.is_dir():
+        return {}, [f"{root}: profile directory does not exist"]
+    docs: dict[str, YamlDocument] = {}
+    broken: set[str] = set()
+    errors: list[str] = []
+    for path in sorted(root.rglob("*.yaml")):
+        relative = path.relative_to(root)
+        profile_id = relative.with_suffix("").as_posix()
+        try:
+            docs[profile_id] = read_profile_file(path, f"{root.name}/{relative.as_posix()}")
+        except ValueError as exc:
+            broken.add(profile_id)
+            errors.append(str(exc))
+    resolved, failed = resolve_all(docs, broken)
+    profiles: dict[str, Profile] = {}
+    for profile_id in sorted(docs):
+        if profile_id in failed:
+            errors.extend(failed[profile_id])
+            continue
+        doc = resolved[profile_id]
+        profile, problems = _validate(profile_id, doc)
+        errors.extend(problems)
+        if profile is not None and not problems:
+            profiles[profile_id] = profile
+    return profiles, errors
+
+
+def _validate(profile_id: str, doc: YamlDocument) -> tuple[Profile | None, list[str]]:
+    data: dict[str, Any] = dict(doc.data)
+    declared = data.get("id")
+    if declared is not None and declared != profile_id:
+        return None, [problem(doc, ["id"], f"must match the file path '{profile_id}', got {declared!r}")]
+    data["id"] = profile_id
+    _default_bit_types(data)
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        return None, validation_problems(doc, exc)
+    return profile, check_profile(profile, doc)
+
+
+def _default_bit_types(data: dict[str, Any]) -> None:
+    """Coil and discrete points are bool unless they say otherwise (the model's default is uint16)."""
+    points = data.get("points")
+    if not isinstance(points, dict):
+        return
+    data["points"] = {
+        name: {**point, "type": "bool"}
+        if isinstance(point, dict) and point.get("table") in ("coil", "discrete") and "type" not in point
+        else point
+        for name, point in points.items()
+    }
