@@ -1,0 +1,1 @@
+"""Versioned outbox schemas: ``schema_vN.sql``, loaded with importlib.resources."""

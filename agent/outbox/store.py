@@ -1,0 +1,145 @@
+"""``Outbox``: the asyncio face of the SQLite outbox (implements OutboxWriter and OutboxReader).
+
+Writes go to the single writer thread (group commit); reads go to one reader thread with its own
+connection. Nothing here touches SQLite on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agent.outbox.api import OutboxStats, StoredRecord
+from agent.outbox.codec import encode
+from agent.outbox.config import OutboxConfig
+from agent.outbox.engine import OutboxEngine
+from agent.outbox.errors import OutboxClosed
+from agent.outbox.reader import OutboxReaderDb
+from agent.outbox.writer import CommitWriter
+from agent.records import Priority, Record
+
+T = TypeVar("T")
+
+
+class Outbox:
+    def __init__(self, engine: OutboxEngine, loop: asyncio.AbstractEventLoop) -> None:
+        self._engine = engine
+        self._loop = loop
+        self._committed = asyncio.Event()
+        self._last_seq = engine.last_seq
+        self._writer = CommitWriter(engine, engine.config.commit_batch, self._notify_from_thread)
+        self._reader = OutboxReaderDb(engine)
+        self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-read")
+        self._closed = False
+
+    @classmethod
+    async def open(cls, state_dir: Path, config: OutboxConfig, gateway_id: str) -> Outbox:
+        """Open (or create, recover) ``state_dir/outbox.db`` and start the writer thread."""
+        engine = OutboxEngine(state_dir, config, gateway_id)
+        await asyncio.to_thread(engine.open)
+        outbox = cls(engine, asyncio.get_running_loop())
+        outbox._writer.start()
+        return outbox
+
+    async def close(self) -> None:
+        """Commit what is queued, then close both connections."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._writer.stop)
+        await self._read(self._reader.close)
+        self._read_pool.shutdown(wait=True)
+
+    async def __aenter__(self) -> Outbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- writer side --------------------------------------------------------------------------
+
+    async def accept(self, records: Sequence[Record]) -> list[int]:
+        """Commit ``records`` (group commit) and return their seqs once durable."""
+        if not records:
+            return []
+        if self._closed:
+            raise OutboxClosed("the outbox is closed")
+        rows = [encode(r) for r in records]
+        return await asyncio.wrap_future(self._writer.accept(rows))
+
+    async def delete(self, seqs: Sequence[int]) -> None:
+        """Forget acknowledged records. Unknown seqs are ignored."""
+        if seqs:
+            await asyncio.wrap_future(self._writer.delete(list(seqs)))
+
+    async def purge(self, device: str | None = None, before: float | None = None) -> int:
+        """Drop records of ``device`` and/or read before ``before``; a gap event (reason purged) says so."""
+        count: int = await asyncio.wrap_future(self._writer.call(lambda: self._engine.purge(device, before)))
+        return count
+
+    # ---- reader side --------------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._loop.run_in_executor(self._read_pool, fn, *args)
+
+    async def fetch(
+        self,
+        limit: int,
+        *,
+        after_seq: int = 0,
+        priority: Priority | None = None,
+        accepted_since: float | None = None,
+        accepted_before: float | None = None,
+    ) -> list[StoredRecord]:
+        """Records with ``seq > after_seq`` in seq order, optionally one lane and an accept-time window."""
+        return await self._read(self._reader.fetch, limit, after_seq, priority, accepted_since, accepted_before)
+
+    async def export(
+        self,
+        *,
+        device: str | None = None,
+        accepted_since: float | None = None,
+        accepted_before: float | None = None,
+        page: int = 1000,
+    ) -> AsyncIterator[StoredRecord]:
+        """Stream every record in seq order, one page at a time (never the whole table)."""
+        after = 0
+        while True:
+            batch = await self._read(self._reader.fetch, page, after, None, accepted_since, accepted_before, device)
+            if not batch:
+                return
+            for record in batch:
+                yield record
+            after = batch[-1].seq
+
+    async def stats(self) -> OutboxStats:
+        return await self._read(self._reader.stats)
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq committed so far (as seen by the event loop)."""
+        return self._last_seq
+
+    async def wait_for_records(self, after_seq: int, timeout: float | None = None) -> bool:
+        """Wait until a record with seq > after_seq exists (True) or the timeout passes (False)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._last_seq <= after_seq:
+                    self._committed.clear()
+                    await self._committed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _notify_from_thread(self, last_seq: int) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody is waiting
+            self._loop.call_soon_threadsafe(self._on_commit, last_seq)
+
+    def _on_commit(self, last_seq: int) -> None:
+        if last_seq > self._last_seq:
+            self._last_seq = last_seq
+            self._committed.set()

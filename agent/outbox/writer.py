@@ -1,0 +1,120 @@
+"""The single writer thread: natural group commit over a queue of accepts and deletes.
+
+When idle it commits what arrived at once; whatever arrives while a commit runs joins the next
+one (bounded by ``commit_batch`` records), so a lone reading is never held back by a timer and a
+burst shares one fsync. Futures complete only after their transaction committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from agent.errors import EdgepostError
+from agent.logs import log_event
+from agent.outbox.codec import NewRow
+from agent.outbox.engine import OutboxEngine
+from agent.outbox.errors import OutboxClosed
+
+log = logging.getLogger("agent.outbox")
+
+_TICK_S = 0.5  # idle wake-up for housekeeping (expiry, degraded-mode retries)
+
+
+class CommitWriter:
+    def __init__(self, engine: OutboxEngine, commit_batch: int, on_commit: Callable[[int], None]) -> None:
+        self._engine = engine
+        self._commit_batch = commit_batch
+        self._on_commit = on_commit
+        self._cond = threading.Condition()
+        self._accepts: deque[tuple[list[NewRow], Future[list[int]]]] = deque()
+        self._deletes: list[tuple[Sequence[int], Future[None]]] = []
+        self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="outbox-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def accept(self, rows: list[NewRow]) -> Future[list[int]]:
+        fut: Future[list[int]] = Future()
+        self._enqueue(lambda: self._accepts.append((rows, fut)), fut)
+        return fut
+
+    def delete(self, seqs: Sequence[int]) -> Future[None]:
+        fut: Future[None] = Future()
+        self._enqueue(lambda: self._deletes.append((seqs, fut)), fut)
+        return fut
+
+    def call(self, fn: Callable[[], Any]) -> Future[Any]:
+        """Run ``fn`` on the writer thread (purge and other one-off writes)."""
+        fut: Future[Any] = Future()
+        self._enqueue(lambda: self._calls.append((fn, fut)), fut)
+        return fut
+
+    def _enqueue(self, push: Callable[[], None], fut: Future[Any]) -> None:
+        with self._cond:
+            if self._stopping:
+                fut.set_exception(OutboxClosed("the outbox is closed"))
+                return
+            push()
+            self._cond.notify()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Commit what is queued, then close the database."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _take(self) -> tuple[list[tuple[list[NewRow], Future[list[int]]]], list[tuple[Sequence[int], Future[None]]]]:
+        accepts: list[tuple[list[NewRow], Future[list[int]]]] = []
+        count = 0
+        while self._accepts and (not accepts or count + len(self._accepts[0][0]) <= self._commit_batch):
+            rows, fut = self._accepts.popleft()
+            if fut.set_running_or_notify_cancel():  # a cancelled accept is not stored
+                accepts.append((rows, fut))
+                count += len(rows)
+        deletes = [(s, f) for s, f in self._deletes if f.set_running_or_notify_cancel()]
+        self._deletes = []
+        return accepts, deletes
+
+    def _run(self) -> None:
+        engine = self._engine
+        while True:
+            with self._cond:
+                if not (self._accepts or self._deletes or self._calls or self._stopping):
+                    self._cond.wait(_TICK_S)
+                accepts, deletes = self._take()
+                calls, self._calls = self._calls, []
+                done = self._stopping and not self._accepts and not self._deletes
+            for fn, call_fut in calls:
+                if call_fut.set_running_or_notify_cancel():
+                    self._run_call(fn, call_fut)
+            if accepts or deletes:
+                results = engine.commit([rows for rows, _ in accepts], [seqs for seqs, _ in deletes])
+                for (_, fut), result in zip(accepts, results, strict=True):
+                    if isinstance(result, list):
+                        fut.set_result(result)
+                    else:
+                        fut.set_exception(result)
+                for _, del_fut in deletes:
+                    del_fut.set_result(None)
+                self._on_commit(engine.last_seq)
+            engine.housekeeping()
+            if done:
+                break
+        engine.close()
+        log_event(log, "outbox_closed", last_seq=engine.last_seq)
+
+    @staticmethod
+    def _run_call(fn: Callable[[], Any], fut: Future[Any]) -> None:
+        try:
+            fut.set_result(fn())
+        except (EdgepostError, sqlite3.Error, OSError, ValueError) as exc:
+            fut.set_exception(exc)
