@@ -1,0 +1,194 @@
+"""Request queues: one per bus, shared by every device on it.
+
+An RS-485 line is half duplex: one request on the wire at a time, and 3.5 characters of silence
+between a response and the next request. ``SerialBusQueue`` enforces both with one FIFO lock. A TCP
+endpoint takes up to ``max_connections`` requests at once, one per connection (``TcpBusQueue``).
+Retries of timed-out requests happen here, inside the queue slot, so a retry never jumps the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from agent.errors import DeviceException, DeviceTimeout, TransportError
+from agent.records import JsonValue
+from drivers.modbus.config import SerialBus, TcpBus
+from drivers.modbus.transport import ModbusRequest, PymodbusTransport, Response, Transport
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class BusStats:
+    requests: int = 0
+    timeouts: int = 0
+    exceptions: int = 0
+    errors: int = 0
+    busy_s: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def as_json(self, now: float, slots: int = 1) -> dict[str, JsonValue]:
+        elapsed = max(now - self.started, 1e-9)
+        return {
+            "requests": self.requests,
+            "timeouts": self.timeouts,
+            "exceptions": self.exceptions,
+            "errors": self.errors,
+            "utilisation": round(min(self.busy_s / (elapsed * slots), 1.0), 4),
+        }
+
+
+class BusQueue(ABC):
+    """Where devices send their requests. ``execute`` waits for a slot, then for the response."""
+
+    def __init__(self, name: str, retries: int, clock: Clock = time.monotonic) -> None:
+        self.name = name
+        self.retries = retries
+        self.stats = BusStats(started=clock())
+        self._clock = clock
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
+        """Send ``request`` and return its response; ``retries`` overrides the bus default."""
+
+    def status(self) -> dict[str, JsonValue]:
+        return self.stats.as_json(self._clock())
+
+    async def _attempts(self, transport: Transport, request: ModbusRequest, retries: int) -> Response:
+        attempt = 0
+        while True:
+            started = self._clock()
+            self.stats.requests += 1
+            try:
+                return await transport.execute(request)
+            except DeviceTimeout:
+                self.stats.timeouts += 1
+                if attempt >= retries:
+                    raise
+            except DeviceException:
+                self.stats.exceptions += 1
+                raise
+            except TransportError:
+                self.stats.errors += 1
+                raise
+            finally:
+                self._finished(started)
+            attempt += 1
+            await self._between_attempts()
+
+    def _finished(self, started: float) -> None:
+        self.stats.busy_s += self._clock() - started
+
+    async def _between_attempts(self) -> None:
+        return None
+
+
+class SerialBusQueue(BusQueue):
+    """One request at a time, FIFO, with the inter-frame silence kept between frames."""
+
+    def __init__(
+        self,
+        name: str,
+        transport: Transport,
+        frame_gap_s: float,
+        retries: int = 1,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(name, retries, clock)
+        self.transport = transport
+        self.frame_gap_s = frame_gap_s
+        self._sleep = sleep
+        self._lock = asyncio.Lock()  # FIFO: waiters are served in arrival order
+        self._quiet_since = clock() - frame_gap_s
+        self.in_flight = 0  # never above 1; asserted by tests
+
+    async def open(self) -> None:
+        await self.transport.connect()
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
+        async with self._lock:
+            await self._keep_silence()
+            self.in_flight += 1
+            try:
+                return await self._attempts(self.transport, request, self.retries if retries is None else retries)
+            finally:
+                self.in_flight -= 1
+
+    async def _keep_silence(self) -> None:
+        wait = self._quiet_since + self.frame_gap_s - self._clock()
+        if wait > 0:
+            await self._sleep(wait)
+
+    def _finished(self, started: float) -> None:
+        super()._finished(started)
+        self._quiet_since = self._clock()
+
+    async def _between_attempts(self) -> None:
+        await self._keep_silence()
+
+
+class TcpBusQueue(BusQueue):
+    """Up to ``len(transports)`` requests in flight, one per connection."""
+
+    def __init__(
+        self,
+        name: str,
+        transports: Sequence[Transport],
+        retries: int = 1,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(name, retries, clock)
+        self.transports = list(transports)
+        self._idle: asyncio.Queue[Transport] = asyncio.Queue()
+        for transport in self.transports:
+            self._idle.put_nowait(transport)
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def open(self) -> None:
+        # connect the first one now (a wrong address shows at start); the others connect on first use
+        await self.transports[0].connect()
+        for transport in self.transports[1:]:
+            try:
+                await transport.connect()
+            except TransportError:
+                continue
+
+    async def close(self) -> None:
+        for transport in self.transports:
+            await transport.close()
+
+    async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
+        transport = await self._idle.get()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._attempts(transport, request, self.retries if retries is None else retries)
+        finally:
+            self.in_flight -= 1
+            self._idle.put_nowait(transport)
+
+    def status(self) -> dict[str, JsonValue]:
+        return self.stats.as_json(self._clock(), slots=len(self.transports))
+
+
+def build_bus_queue(bus: SerialBus | TcpBus) -> BusQueue:
+    if isinstance(bus, SerialBus):
+        return SerialBusQueue(bus.name, PymodbusTransport.for_bus(bus), bus.frame_gap_s, bus.retries)
+    transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
+    return TcpBusQueue(bus.name, transports, bus.retries)

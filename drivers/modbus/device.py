@@ -1,0 +1,318 @@
+"""One polled device: plans its due points, reads them through the shared bus queue, decodes them.
+
+A merged read answered with ILLEGAL DATA ADDRESS is bisected; the registers none of the halves
+needed are remembered as illegal so no later plan spans them. A point whose own registers are
+illegal is reported bad once and dropped from polling. After the first timeout a cycle stops:
+a silent unit must not hold the shared RS-485 line for one timeout per planned request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
+from agent.logs import log_event
+from agent.records import Event, JsonValue, Priority, Quality, Reading, Record
+from drivers.base import RecordSink
+from drivers.modbus.bus import BusQueue
+from drivers.modbus.codec import CodecError, decode_point
+from drivers.modbus.planner import IllegalRanges, PlannedRead, PlanPoint, plan_reads, split_read, uncovered
+from drivers.modbus.profile import Point, ReadLimits
+from drivers.modbus.scheduler import Backoff, DeviceHealth, DeviceState, PollGrid
+from drivers.modbus.transport import ReadRequest
+
+log = logging.getLogger(__name__)
+
+ILLEGAL_DATA_ADDRESS = 2
+
+
+@dataclass
+class DeviceCounters:
+    cycles: int = 0
+    requests: int = 0
+    readings: int = 0
+    timeouts: int = 0
+    exceptions: int = 0
+    errors: int = 0
+    decode_errors: int = 0
+    last_read_ts: float | None = None
+
+
+@dataclass
+class CycleResult:
+    readings: list[Reading] = field(default_factory=list)
+    answered: int = 0  # requests the device answered (an exception is an answer)
+    failed: int = 0  # requests that gave no usable data
+    silent: bool = False  # a timeout cut the cycle short
+
+
+@dataclass
+class DeviceSpec:
+    """What a poller needs to know about its device, resolved from config + profile."""
+
+    name: str
+    unit: int
+    points: dict[str, Point]  # the polled points
+    periods: dict[str, float]
+    limits: ReadLimits
+    known_ranges: list[tuple[str, int, int]] = field(default_factory=list)  # every profile point
+
+
+class DevicePoller:
+    def __init__(
+        self,
+        spec: DeviceSpec,
+        bus: BusQueue,
+        illegal: IllegalRanges | None = None,
+        overhead_chars: float = 20.0,
+        offline_after: int = 3,
+        backoff_cap_s: float = 60.0,
+        on_learn: Callable[[], None] | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.spec = spec
+        self.bus = bus
+        self.illegal = illegal if illegal is not None else IllegalRanges()
+        self.limits = spec.limits
+        self.overhead_chars = overhead_chars
+        self.health = DeviceHealth(offline_after=offline_after)
+        base = min(spec.periods.values(), default=1.0)
+        self.backoff = Backoff(base_s=base, cap_s=max(backoff_cap_s, base))
+        self.counters = DeviceCounters()
+        self.unreadable: set[str] = set()
+        self.grid: PollGrid | None = None
+        self._adhoc: dict[str, Point] = {}  # points read on request only, never polled
+        self._on_learn = on_learn
+        self._wall = wall
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def state(self) -> DeviceState:
+        return self.health.state
+
+    # ------------------------------------------------------------------------------------ polling
+
+    async def run(
+        self,
+        sink: RecordSink,
+        start_offset_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Poll on the grid until cancelled."""
+        grid = PollGrid(self.spec.periods, origin=clock() + start_offset_s)
+        self.grid = grid
+        while True:
+            wait = grid.next_deadline() - clock()
+            if wait > 0:
+                await sleep(wait)
+            due = grid.due(clock())
+            if not due:
+                continue
+            result = await self.poll(due)
+            for reading in result.readings:
+                await sink.put(reading)
+            finished = clock()
+            grid.complete(due, finished)
+            for record in self._account(result):
+                await sink.put(record)
+            if result.silent and not result.answered:
+                grid.postpone(finished + self.backoff.failed())
+            elif result.answered:
+                self.backoff.succeeded()
+
+    def _account(self, result: CycleResult) -> list[Record]:
+        self.counters.cycles += 1
+        previous = self.health.state
+        new = self.health.record(result.answered, result.failed)
+        if new is None:
+            return []
+        level = logging.WARNING if new in (DeviceState.OFFLINE, DeviceState.DEGRADED) else logging.INFO
+        log_event(log, "device_state", level, device=self.name, state=str(new), previous=str(previous))
+        data: dict[str, JsonValue] = {"state": str(new), "previous": str(previous)}
+        priority = Priority.ALARM if new is DeviceState.OFFLINE else Priority.EVENT
+        return [Event(device=self.name, kind="device_state", ts=self._wall(), priority=priority, data=data)]
+
+    async def poll(self, names: Iterable[str]) -> CycleResult:
+        """Read the named points once (one cycle)."""
+        result = CycleResult()
+        wanted = [n for n in names if n in self.spec.points and n not in self.unreadable]
+        plan = plan_reads(
+            (PlanPoint.of(n, self.spec.points[n]) for n in wanted), self.limits, self.illegal, self.overhead_chars
+        )
+        for read in plan:
+            await self._read(read, result)
+            if result.silent:
+                break
+        return result
+
+    async def _read(self, read: PlannedRead, result: CycleResult) -> bool:
+        """Read one planned request into ``result``; True when its points got values."""
+        # an offline device is probed without retries: each retry holds the shared line a timeout long
+        retries = 0 if self.health.state is DeviceState.OFFLINE else None
+        self.counters.requests += 1
+        try:
+            response = await self.bus.execute(
+                ReadRequest(self.spec.unit, read.table, read.address, read.count), retries
+            )
+        except DeviceTimeout:
+            self.counters.timeouts += 1
+            result.failed += 1
+            result.silent = True
+            return False
+        except DeviceException as exc:
+            self.counters.exceptions += 1
+            result.answered += 1
+            if exc.exception_code == ILLEGAL_DATA_ADDRESS:
+                return await self._illegal(read, result)
+            result.failed += 1
+            self._bad(read.points, result, f"exception {exc.exception_code}")
+            return False
+        except (TransportError, DeviceError) as exc:
+            self.counters.errors += 1
+            result.failed += 1
+            result.silent = True
+            log_event(log, "read_failed", logging.DEBUG, device=self.name, reason=str(exc))
+            return False
+        ts = self._wall()
+        self.counters.last_read_ts = ts
+        result.answered += 1
+        for point in read.points:
+            offset = point.address - read.address
+            result.readings.append(self._decode(point, response.values[offset : offset + point.count], ts))
+        self.counters.readings += len(read.points)
+        return True
+
+    def _decode(self, plan_point: PlanPoint, words: list[int], ts: float) -> Reading:
+        point = self._point(plan_point.name)
+        try:
+            value = decode_point(point, words)
+        except CodecError as exc:
+            self.counters.decode_errors += 1
+            log_event(log, "decode_failed", logging.DEBUG, device=self.name, point=plan_point.name, reason=str(exc))
+            return Reading(self.name, plan_point.name, None, ts, point.unit, Quality.BAD)
+        return Reading(self.name, plan_point.name, value, ts, point.unit, Quality.GOOD)
+
+    def _bad(self, points: Iterable[PlanPoint], result: CycleResult, reason: str) -> None:
+        ts = self._wall()
+        for p in points:
+            unit = self._point(p.name).unit
+            result.readings.append(Reading(self.name, p.name, None, ts, unit, Quality.BAD))
+        log_event(log, "read_exception", logging.DEBUG, device=self.name, reason=reason)
+
+    async def _illegal(self, read: PlannedRead, result: CycleResult) -> bool:
+        if len(read.points) == 1:
+            point = read.points[0]
+            self.unreadable.add(point.name)
+            self.illegal.add(read.table, read.address, read.end)
+            if self.grid is not None:
+                self.grid.remove(point.name)
+            result.failed += 1
+            self._bad(read.points, result, "illegal data address")
+            log_event(
+                log,
+                "point_unreadable",
+                logging.WARNING,
+                device=self.name,
+                point=point.name,
+                table=str(read.table),
+                address=read.address,
+            )
+            self._learned()
+            return False
+        first, second = split_read(read)
+        ok_first = await self._read(first, result)
+        if result.silent:
+            return False
+        ok_second = await self._read(second, result)
+        learned = False
+        for start, end in self._not_points(read, uncovered(read, (first, second))):
+            learned |= self.illegal.add(read.table, start, end)
+        if ok_first and ok_second and not learned:
+            # every register was legal, yet the whole span was refused: the device reads fewer at once
+            self._lower_limit(read)
+            learned = True
+        if learned:
+            log_event(
+                log,
+                "illegal_range_learned",
+                logging.INFO,
+                device=self.name,
+                table=str(read.table),
+                ranges=str(self.illegal.as_dict().get(str(read.table))),
+            )
+            self._learned()
+        return ok_first and ok_second
+
+    def _not_points(self, read: PlannedRead, gaps: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Drop registers of the profile's own points from learned gaps: a point not due this cycle
+        may sit in a hole and is not illegal for that."""
+        out: list[tuple[int, int]] = []
+        for start, end in gaps:
+            cursor = start
+            for table, p_start, p_end in sorted(self.spec.known_ranges, key=lambda r: r[1]):
+                if table != str(read.table) or p_end <= cursor or p_start >= end:
+                    continue
+                if p_start > cursor:
+                    out.append((cursor, p_start))
+                cursor = max(cursor, p_end)
+            if cursor < end:
+                out.append((cursor, end))
+        return out
+
+    def _lower_limit(self, read: PlannedRead) -> None:
+        key = "max_bits" if read.table.is_bit else "max_registers"
+        current = getattr(self.limits, key)
+        self.limits = self.limits.model_copy(update={key: max(1, min(current, read.count - 1))})
+
+    def _learned(self) -> None:
+        if self._on_learn is not None:
+            self._on_learn()
+
+    # ----------------------------------------------------------------------------------- one-off
+
+    def _point(self, name: str) -> Point:
+        return self.spec.points.get(name) or self._adhoc[name]
+
+    async def read_point(self, name: str, point: Point | None = None) -> Reading:
+        """Read one point now, whatever its schedule (technician, downlink ``read``)."""
+        if point is not None and name not in self.spec.points:
+            self._adhoc[name] = point
+        point = self._point(name)
+        result = CycleResult()
+        read = PlannedRead(point.table, point.address, PlanPoint.of(name, point).count, (PlanPoint.of(name, point),))
+        await self._read(read, result)
+        if not result.readings:
+            raise DeviceTimeout(self.name, f"no answer reading {name}")
+        return result.readings[0]
+
+    def set_period(self, point: str | None, period_s: float, now: float) -> None:
+        targets = list(self.spec.points) if point is None else [point]
+        for name in targets:
+            self.spec.periods[name] = period_s
+            if self.grid is not None and name not in self.unreadable:
+                self.grid.set_period(name, period_s, now)
+
+    def status(self) -> dict[str, JsonValue]:
+        c = self.counters
+        return {
+            "state": str(self.health.state),
+            "unit": self.spec.unit,
+            "last_read_ts": c.last_read_ts,
+            "cycles": c.cycles,
+            "missed_cycles": self.grid.missed_cycles if self.grid else 0,
+            "requests": c.requests,
+            "readings": c.readings,
+            "timeouts": c.timeouts,
+            "exceptions": c.exceptions,
+            "errors": c.errors,
+            "decode_errors": c.decode_errors,
+            "unreadable": list[JsonValue](sorted(self.unreadable)),
+        }

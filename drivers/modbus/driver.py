@@ -1,0 +1,318 @@
+"""The Modbus driver: buses, their devices' pollers, writes and raw access for the technician.
+
+``open`` resolves every device against its firmware profile (a bad reference or point name is a
+``ConfigError`` naming the field), builds one request queue per bus and connects. ``run`` polls
+every device on its own grid, staggered so devices don't all start at t=0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected, WriteVerifyFailed
+from agent.logs import log_event
+from agent.records import JsonValue, PointValue, Reading
+from agent.rules import AlarmRule, PointRule
+from drivers.base import DeviceInfo, Driver, DriverContext, RecordSink
+from drivers.modbus.bus import BusQueue, build_bus_queue
+from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
+from drivers.modbus.device import DevicePoller, DeviceSpec
+from drivers.modbus.planner import IllegalRanges, overhead_chars
+from drivers.modbus.profile import Profile, Table
+from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.scheduler import stagger_offset
+from drivers.modbus.transport import MAX_READ_BITS, MAX_READ_REGISTERS, ReadRequest, WriteCoils, WriteRegisters
+from drivers.modbus.writes import plan_write
+
+log = logging.getLogger(__name__)
+
+# A TCP request costs a round trip more than its bytes: merge more eagerly than on a serial line.
+TCP_OVERHEAD_CHARS = 100.0
+
+
+class UnknownTarget(PermanentError):
+    """A read, write or period change names a device, point or bus this driver does not have."""
+
+
+class ModbusDriver(Driver[ModbusDriverConfig]):
+    config_model = ModbusDriverConfig
+
+    def __init__(
+        self,
+        config: ModbusDriverConfig,
+        context: DriverContext,
+        registry: ProfileRegistry | None = None,
+    ) -> None:
+        super().__init__(config, context)
+        self._registry = registry
+        self.buses: dict[str, BusQueue] = {}
+        self.pollers: dict[str, DevicePoller] = {}
+        self.profiles: dict[str, Profile] = {}
+        self._devices: dict[str, Device] = {d.name: d for d in config.devices}
+        self._pending_saves: set[asyncio.Future[None]] = set()
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        registry = self._registry
+        if registry is None:
+            registry = await asyncio.to_thread(ProfileRegistry.load)
+            for problem in registry.errors:
+                log_event(log, "profile_invalid", logging.WARNING, problem=problem)
+        problems: list[str] = []
+        specs: dict[str, tuple[DeviceSpec, Profile]] = {}
+        for index, device in enumerate(self.config.devices):
+            try:
+                specs[device.name] = resolve_device(device, registry, self.config.default_period_s)
+            except ConfigError as exc:
+                problems.extend(f"{self.name}.devices[{index}].{p}" for p in exc.problems)
+        if problems:
+            raise ConfigError(problems)
+        learned = await asyncio.to_thread(self._load_learned)
+        self.buses = {bus.name: build_bus_queue(bus) for bus in self.config.buses}
+        for name, (spec, profile) in specs.items():
+            device = self._devices[name]
+            bus_config = self.config.bus(device.bus)
+            if isinstance(bus_config, SerialBus):
+                turnaround = profile.limits.turnaround_ms / 1000.0
+                cost = overhead_chars(bus_config.baudrate, bus_config.parity, bus_config.stopbits, turnaround)
+            else:
+                cost = TCP_OVERHEAD_CHARS
+            self.profiles[name] = profile
+            self.pollers[name] = DevicePoller(
+                spec,
+                self.buses[device.bus],
+                illegal=learned.get(name),
+                overhead_chars=cost,
+                offline_after=self.config.offline_after,
+                backoff_cap_s=self.config.backoff_max_s,
+                on_learn=self._schedule_save,
+            )
+        for bus in self.buses.values():
+            try:
+                await bus.open()
+            except TransportError as exc:
+                # pymodbus keeps reconnecting; the devices go offline meanwhile and say so
+                log_event(log, "bus_open_failed", logging.WARNING, driver=self.name, bus=bus.name, reason=str(exc))
+
+    async def run(self, sink: RecordSink) -> None:
+        count = len(self.pollers)
+        async with asyncio.TaskGroup() as group:
+            for index, poller in enumerate(self.pollers.values()):
+                period = min(poller.spec.periods.values(), default=self.config.default_period_s)
+                group.create_task(
+                    poller.run(sink, stagger_offset(index, count, period)),
+                    name=f"modbus[{self.name}].{poller.name}",
+                )
+
+    async def close(self) -> None:
+        for bus in self.buses.values():
+            await bus.close()
+        if self._pending_saves:
+            await asyncio.gather(*self._pending_saves, return_exceptions=True)
+
+    # ------------------------------------------------------------------- learned illegal ranges
+
+    def _learned_path(self) -> Path:
+        return self.context.state_dir / "modbus" / f"{self.name}.illegal.json"
+
+    def _load_learned(self) -> dict[str, IllegalRanges]:
+        path = self._learned_path()
+        if not self.config.learned_ranges_file or not path.is_file():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {dev: IllegalRanges.from_dict(ranges) for dev, ranges in data.items()}
+        except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
+            log_event(log, "learned_ranges_unreadable", logging.WARNING, path=str(path), reason=str(exc))
+            return {}
+
+    def _schedule_save(self) -> None:
+        if not self.config.learned_ranges_file:
+            return
+        snapshot = {name: p.illegal.as_dict() for name, p in self.pollers.items() if p.illegal}
+        future = asyncio.get_running_loop().run_in_executor(None, self._save_learned, snapshot)
+        self._pending_saves.add(future)
+        future.add_done_callback(self._pending_saves.discard)
+
+    def _save_learned(self, snapshot: dict[str, dict[str, list[list[int]]]]) -> None:
+        path = self._learned_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(snapshot, sort_keys=True), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            log_event(log, "learned_ranges_not_saved", logging.WARNING, path=str(path), reason=str(exc))
+
+    # ------------------------------------------------------------------------------- introspection
+
+    def inventory(self) -> list[DeviceInfo]:
+        out: list[DeviceInfo] = []
+        for device in self.config.devices:
+            poller = self.pollers.get(device.name)
+            profile = self.profiles.get(device.name)
+            attributes: dict[str, JsonValue] = {"bus": device.bus, "unit_id": device.unit_id}
+            if profile is not None:
+                attributes.update(vendor=profile.vendor, model=profile.model)
+            out.append(
+                DeviceInfo(
+                    name=device.name,
+                    driver="modbus",
+                    profile=profile.id if profile else device.profile,
+                    state=str(poller.state) if poller else "unknown",
+                    attributes=attributes,
+                )
+            )
+        return out
+
+    def status(self) -> dict[str, JsonValue]:
+        return {
+            "buses": {name: bus.status() for name, bus in self.buses.items()},
+            "devices": {name: poller.status() for name, poller in self.pollers.items()},
+        }
+
+    def point_rules(self) -> list[PointRule]:
+        rules: list[PointRule] = []
+        for name, poller in self.pollers.items():
+            rules.extend(point_rules_for(self._devices[name], self.profiles[name], list(poller.spec.points)))
+        return rules
+
+    # ------------------------------------------------------------------------------ operations
+
+    def _poller(self, device: str) -> DevicePoller:
+        poller = self.pollers.get(device)
+        if poller is None:
+            raise UnknownTarget(f"{self.name}: no device {device!r}")
+        return poller
+
+    async def read_point(self, device: str, point: str) -> Reading:
+        poller = self._poller(device)
+        profile_point = self.profiles[device].points.get(point)
+        if profile_point is None or not profile_point.access.readable:
+            raise UnknownTarget(f"{device}: no readable point {point!r}")
+        return await poller.read_point(point, profile_point)
+
+    async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> None:
+        poller = self.pollers.get(device)
+        if poller is None:
+            raise WriteRejected(device, point, "no such device")
+        profile_point, request = plan_write(device, poller.spec.unit, self.profiles[device], point, value)
+        await poller.bus.execute(request)
+        log_event(log, "point_written", device=device, point=point, value=value)
+        if not (verify or self._devices[device].verify_writes):
+            return
+        count = len(request.values)
+        back = await poller.bus.execute(ReadRequest(poller.spec.unit, profile_point.table, request.address, count))
+        expected = [int(v) for v in request.values]
+        if back.values != expected:
+            raise WriteVerifyFailed(f"{device}.{point}: wrote {expected}, read back {back.values}")
+
+    def set_period(self, device: str, point: str | None, period_s: float) -> None:
+        poller = self._poller(device)
+        if point is not None and point not in poller.spec.points:
+            raise UnknownTarget(f"{device}: point {point!r} is not polled")
+        if period_s <= 0:
+            raise UnknownTarget(f"{device}: period must be positive, got {period_s}")
+        poller.set_period(point, period_s, time.monotonic())
+
+    async def raw_read(self, bus: str, unit: int, table: Table, address: int, count: int) -> list[int]:
+        queue = self._bus(bus)
+        limit = MAX_READ_BITS if table.is_bit else MAX_READ_REGISTERS
+        if not 1 <= count <= limit or not 0 <= address <= 0xFFFF or not 0 <= unit <= 247:
+            raise UnknownTarget(f"raw read: unit 0..247, address 0..65535, count 1..{limit}")
+        response = await queue.execute(ReadRequest(unit, table, address, count))
+        return response.values
+
+    async def raw_write(self, bus: str, unit: int, table: Table, address: int, values: list[int]) -> None:
+        queue = self._bus(bus)
+        if not table.writable:
+            raise UnknownTarget(f"raw write: table {table} is read-only")
+        if not values or not 0 <= address <= 0xFFFF or not 0 <= unit <= 247:
+            raise UnknownTarget("raw write: unit 0..247, address 0..65535, at least one value")
+        if table is Table.COIL:
+            await queue.execute(WriteCoils(unit, address, tuple(bool(v) for v in values)))
+        else:
+            if any(not 0 <= v <= 0xFFFF for v in values):
+                raise UnknownTarget("raw write: register values are 0..65535")
+            await queue.execute(WriteRegisters(unit, address, tuple(values)))
+
+    def _bus(self, name: str) -> BusQueue:
+        queue = self.buses.get(name)
+        if queue is None:
+            raise UnknownTarget(f"{self.name}: no bus {name!r}")
+        return queue
+
+
+def resolve_device(device: Device, registry: ProfileRegistry, default_period_s: float) -> tuple[DeviceSpec, Profile]:
+    """Config + profile -> what the poller needs. Problems are ``field: message`` lines."""
+    try:
+        profile = registry.get(device.profile, device.firmware)
+    except ProfileError as exc:
+        raise ConfigError([f"profile: {p}" for p in exc.problems]) from None
+    selection = device.selected_points()
+    names = [n for n, p in profile.points.items() if p.access.readable] if selection is None else list(selection)
+    problems = [
+        f"points: no readable point {n!r} in profile {profile.id}"
+        for n in names
+        if n not in profile.points or not profile.points[n].access.readable
+    ]
+    problems += [
+        f"alarms: no alarm {a!r} in profile {profile.id} (alarms: {', '.join(profile.alarms) or 'none'})"
+        for a in device.alarms
+        if a not in profile.alarms
+    ]
+    if problems:
+        raise ConfigError(problems)
+    periods: dict[str, float] = {}
+    for n in names:
+        override = selection.get(n) if selection else None
+        point = profile.points[n]
+        periods[n] = (override and override.period) or device.period_s or point.period or default_period_s
+    known = [(str(p.table), p.address, p.end) for p in profile.points.values()]
+    spec = DeviceSpec(
+        name=device.name,
+        unit=device.unit_id,
+        points={n: profile.points[n] for n in names},
+        periods=periods,
+        limits=profile.limits,
+        known_ranges=known,
+    )
+    return spec, profile
+
+
+def point_rules_for(device: Device, profile: Profile, points: list[str]) -> list[PointRule]:
+    """Deadbands and alarms of the polled points: the profile's, with the device's overrides."""
+    selection = device.selected_points() or {}
+    rules: list[PointRule] = []
+    for name in points:
+        override = selection.get(name)
+        deadband = override.deadband if override and override.deadband is not None else profile.points[name].deadband
+        alarms: list[AlarmRule] = []
+        for alarm_name, alarm in profile.alarms.items():
+            if alarm.point != name:
+                continue
+            change = device.alarms.get(alarm_name)
+            if change is not None and not change.enabled:
+                continue
+            fields: dict[str, Any] = {}
+            if change is not None:
+                fields = {k: v for k, v in change.model_dump(exclude={"enabled"}).items() if v is not None}
+            alarms.append(
+                AlarmRule(
+                    name=alarm_name,
+                    above=fields.get("above", alarm.above),
+                    below=fields.get("below", alarm.below),
+                    hysteresis=fields.get("hysteresis", alarm.hysteresis),
+                    absolute=alarm.absolute,
+                    priority=str(alarm.priority),
+                    message=alarm.message,
+                )
+            )
+        rules.append(PointRule(device=device.name, point=name, deadband=deadband, alarms=tuple(alarms)))
+    return rules

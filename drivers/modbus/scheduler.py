@@ -1,0 +1,144 @@
+"""Poll timing of one device: per-point periods on a drift-free grid, back-off, online/offline.
+
+All of it is pure bookkeeping over times handed in by the caller (a monotonic clock in the driver,
+a fake one in tests). Deadlines sit on ``origin + k * period``: a slow cycle never shifts later
+ones. A cycle that runs past a point's next deadline skips that slot (counted in
+``missed_cycles``) instead of queueing a burst of catch-up reads.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+# deadlines this close together are served by one cycle (a 1 s and a 2 s point share a read)
+COALESCE_S = 0.005
+
+
+class PollGrid:
+    """Next deadline of every point; all points share one origin so equal periods stay in step."""
+
+    def __init__(self, periods: dict[str, float], origin: float) -> None:
+        self.origin = origin
+        self.periods: dict[str, float] = {}
+        self.deadlines: dict[str, float] = {}
+        self.missed_cycles = 0
+        for name, period in periods.items():
+            self.set_period(name, period, origin)
+
+    def set_period(self, point: str, period_s: float, now: float) -> None:
+        """Change one point's period; its next deadline is the first slot of the new grid after ``now``."""
+        if period_s <= 0:
+            raise ValueError("period must be positive")
+        self.periods[point] = period_s
+        self.deadlines[point] = self._slot_after(period_s, now, inclusive=True)
+
+    def remove(self, point: str) -> None:
+        self.periods.pop(point, None)
+        self.deadlines.pop(point, None)
+
+    def _slot_after(self, period: float, now: float, inclusive: bool) -> float:
+        if now <= self.origin:
+            return self.origin
+        k = math.ceil((now - self.origin) / period - 1e-9)
+        slot = self.origin + k * period
+        if not inclusive and slot <= now:
+            slot += period
+        return slot
+
+    def next_deadline(self) -> float:
+        return min(self.deadlines.values(), default=math.inf)
+
+    def due(self, now: float) -> list[str]:
+        """Points whose deadline has come (within ``COALESCE_S``)."""
+        return [name for name, deadline in self.deadlines.items() if deadline <= now + COALESCE_S]
+
+    def complete(self, points: Iterable[str], finished: float) -> int:
+        """Advance the served points past the cycle's end. Returns the slots skipped by an overrun."""
+        worst = 0
+        for name in points:
+            period = self.periods.get(name)
+            if period is None:
+                continue
+            deadline = self.deadlines[name] + period
+            skipped = 0
+            if deadline <= finished:
+                following = self._slot_after(period, finished, inclusive=False)
+                skipped = round((following - deadline) / period)
+                deadline = following
+            self.deadlines[name] = deadline
+            worst = max(worst, skipped)
+        self.missed_cycles += worst
+        return worst
+
+    def postpone(self, until: float) -> None:
+        """Back-off: every deadline before ``until`` moves to its first grid slot from ``until`` on."""
+        for name, period in self.periods.items():
+            if self.deadlines[name] < until:
+                self.deadlines[name] = self._slot_after(period, until, inclusive=True)
+
+
+def stagger_offset(index: int, count: int, period_s: float) -> float:
+    """Spread ``count`` devices evenly over one period so they don't all poll at t=0."""
+    if count <= 1:
+        return 0.0
+    return period_s * (index % count) / count
+
+
+@dataclass
+class Backoff:
+    """Capped exponential delay with +-20 % jitter, reset by a success."""
+
+    base_s: float
+    cap_s: float
+    failures: int = 0
+    rng: Callable[[], float] = random.random
+
+    def failed(self) -> float:
+        self.failures += 1
+        delay = min(self.cap_s, self.base_s * 2 ** (self.failures - 1))
+        jitter = 0.8 + 0.4 * float(self.rng())
+        return float(min(self.cap_s, delay * jitter))
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+
+class DeviceState(StrEnum):
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    DEGRADED = "degraded"  # answers, but some requests fail
+    OFFLINE = "offline"  # ``offline_after`` cycles in a row without any answer
+
+
+@dataclass
+class DeviceHealth:
+    offline_after: int = 3
+    state: DeviceState = DeviceState.UNKNOWN
+    silent_cycles: int = 0
+
+    def record(self, answered: int, failed: int) -> DeviceState | None:
+        """Account one cycle; the new state when it changed, else None."""
+        if answered and not failed:
+            new = DeviceState.ONLINE
+            self.silent_cycles = 0
+        elif answered:
+            new = DeviceState.DEGRADED
+            self.silent_cycles = 0
+        elif failed:
+            self.silent_cycles += 1
+            if self.silent_cycles >= self.offline_after:
+                new = DeviceState.OFFLINE
+            elif self.state is DeviceState.ONLINE:
+                new = DeviceState.DEGRADED
+            else:
+                new = self.state
+        else:
+            return None
+        if new is self.state:
+            return None
+        self.state = new
+        return new

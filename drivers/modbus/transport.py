@@ -1,0 +1,243 @@
+"""Typed Modbus requests and the pymodbus client that carries them.
+
+pymodbus does the framing (RTU, MBAP) and the CRC; this module only builds the right client for a
+bus and translates what comes back: pymodbus exceptions, ``ExceptionResponse`` and timeouts become
+``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import serial
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.client.base import ModbusBaseClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+from serial.rs485 import RS485Settings
+
+from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
+from agent.logs import log_event
+from drivers.modbus.config import Rs485Options, SerialBus, TcpBus
+from drivers.modbus.profile import Table
+
+log = logging.getLogger(__name__)
+
+MAX_READ_REGISTERS = 125
+MAX_READ_BITS = 2000
+
+READ_FUNCTION: dict[Table, int] = {Table.COIL: 1, Table.DISCRETE: 2, Table.HOLDING: 3, Table.INPUT: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    unit: int
+    table: Table
+    address: int
+    count: int
+
+    @property
+    def function_code(self) -> int:
+        return READ_FUNCTION[self.table]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCoils:
+    """FC5 for one coil, FC15 for several."""
+
+    unit: int
+    address: int
+    values: tuple[bool, ...]
+
+    @property
+    def function_code(self) -> int:
+        return 5 if len(self.values) == 1 else 15
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRegisters:
+    """FC6 for one register, FC16 for several."""
+
+    unit: int
+    address: int
+    values: tuple[int, ...]
+
+    @property
+    def function_code(self) -> int:
+        return 6 if len(self.values) == 1 else 16
+
+
+@dataclass(frozen=True, slots=True)
+class ReadDeviceId:
+    """FC43/14 read device identification; ``read_code`` 1 = basic objects (vendor, product, version)."""
+
+    unit: int
+    read_code: int = 1
+    object_id: int = 0
+
+    @property
+    def function_code(self) -> int:
+        return 0x2B
+
+
+ModbusRequest = ReadRequest | WriteCoils | WriteRegisters | ReadDeviceId
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """Register values or bits (0/1, exactly ``count`` of them) of a read; FC43 objects by id."""
+
+    values: list[int] = field(default_factory=list)
+    objects: dict[int, bytes] = field(default_factory=dict)
+
+
+class Transport(Protocol):
+    """One connection to a bus endpoint. At most one request in flight on it."""
+
+    name: str
+
+    async def connect(self) -> None: ...
+
+    async def execute(self, request: ModbusRequest) -> Response: ...
+
+    async def close(self) -> None: ...
+
+
+def _where(name: str, unit: int) -> str:
+    return f"{name}/unit{unit}"
+
+
+class PymodbusTransport:
+    """A pymodbus async client. pymodbus retries are off: the bus queue decides about retries."""
+
+    def __init__(self, name: str, client: ModbusBaseClient, timeout_s: float, rs485: Rs485Options | None = None):
+        self.name = name
+        self._client = client
+        self._timeout_s = timeout_s
+        self._rs485 = rs485
+        self._rs485_tried = False
+
+    @classmethod
+    def for_bus(cls, bus: SerialBus | TcpBus) -> PymodbusTransport:
+        client: ModbusBaseClient
+        if isinstance(bus, SerialBus):
+            client = AsyncModbusSerialClient(
+                bus.port,
+                framer=FramerType.RTU,
+                baudrate=bus.baudrate,
+                bytesize=bus.bytesize,
+                parity=bus.parity,
+                stopbits=bus.stopbits,
+                timeout=bus.timeout_s,
+                retries=0,
+                name=bus.name,
+                reconnect_delay=0.5,
+                reconnect_delay_max=10.0,
+            )
+            return cls(bus.name, client, bus.timeout_s, bus.rs485)
+        framer = FramerType.SOCKET if bus.transport == "tcp" else FramerType.RTU
+        client = AsyncModbusTcpClient(
+            bus.host,
+            port=bus.port,
+            framer=framer,
+            timeout=bus.timeout_s,
+            retries=0,
+            name=bus.name,
+            reconnect_delay=0.5,
+            reconnect_delay_max=10.0,
+        )
+        return cls(bus.name, client, bus.timeout_s)
+
+    async def connect(self) -> None:
+        try:
+            connected = await self._client.connect()
+        except (ModbusException, OSError, serial.SerialException) as exc:
+            raise TransportError(f"{self.name}: cannot connect: {exc}") from None
+        if not connected:
+            raise TransportError(f"{self.name}: cannot connect to {self._endpoint()}")
+        self._apply_rs485()
+
+    def _endpoint(self) -> str:
+        params = self._client.ctx.comm_params
+        return f"{params.host}:{params.port}" if params.port else str(params.host)
+
+    def _apply_rs485(self) -> None:
+        """Hand RTS direction control to the kernel; a pty (or a USB adapter) refuses the ioctl."""
+        if self._rs485 is None or self._rs485_tried:
+            return
+        self._rs485_tried = True
+        port: Any = getattr(self._client.ctx.transport, "sync_serial", None)
+        opts = self._rs485
+        try:
+            port.rs485_mode = RS485Settings(
+                rts_level_for_tx=opts.rts_level_for_tx,
+                rts_level_for_rx=opts.rts_level_for_rx,
+                loopback=opts.loopback,
+                delay_before_tx=opts.delay_before_tx_ms / 1000.0,
+                delay_before_rx=opts.delay_after_tx_ms / 1000.0,
+            )
+        except (ValueError, OSError, AttributeError, serial.SerialException) as exc:
+            log_event(log, "rs485_mode_unavailable", logging.WARNING, bus=self.name, reason=str(exc))
+
+    async def close(self) -> None:
+        self._client.close()
+
+    async def execute(self, request: ModbusRequest) -> Response:
+        # a guard above pymodbus' own timeout, in case a response future is never resolved
+        guard = self._timeout_s * 2 + 1.0
+        try:
+            pdu = await asyncio.wait_for(self._call(request), guard)
+        except (TimeoutError, ModbusIOException):
+            raise DeviceTimeout(_where(self.name, request.unit), "no response") from None
+        except ConnectionException as exc:
+            raise TransportError(f"{self.name}: {exc}") from None
+        except (ModbusException, OSError, serial.SerialException) as exc:
+            raise TransportError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+        if isinstance(pdu, ExceptionResponse) or pdu.isError():
+            code = int(getattr(pdu, "exception_code", 0))
+            raise DeviceException(_where(self.name, request.unit), request.function_code, code)
+        return _response(self.name, request, pdu)
+
+    async def _call(self, request: ModbusRequest) -> ModbusPDU:
+        client = self._client
+        unit = request.unit
+        if isinstance(request, ReadRequest):
+            address, count = request.address, request.count
+            if request.table is Table.HOLDING:
+                return await client.read_holding_registers(address, count=count, device_id=unit)
+            if request.table is Table.INPUT:
+                return await client.read_input_registers(address, count=count, device_id=unit)
+            if request.table is Table.COIL:
+                return await client.read_coils(address, count=count, device_id=unit)
+            return await client.read_discrete_inputs(address, count=count, device_id=unit)
+        if isinstance(request, WriteCoils):
+            if len(request.values) == 1:
+                return await client.write_coil(request.address, request.values[0], device_id=unit)
+            return await client.write_coils(request.address, list(request.values), device_id=unit)
+        if isinstance(request, WriteRegisters):
+            if len(request.values) == 1:
+                return await client.write_register(request.address, request.values[0], device_id=unit)
+            return await client.write_registers(request.address, list(request.values), device_id=unit)
+        return await client.read_device_information(
+            read_code=request.read_code, object_id=request.object_id, device_id=unit
+        )
+
+
+def _response(name: str, request: ModbusRequest, pdu: ModbusPDU) -> Response:
+    if isinstance(request, ReadRequest):
+        if request.table.is_bit:
+            bits = [1 if b else 0 for b in pdu.bits[: request.count]]
+            values = bits
+        else:
+            values = [int(r) for r in pdu.registers]
+        if len(values) != request.count:
+            raise DeviceError(_where(name, request.unit), f"short response: {len(values)} of {request.count}")
+        return Response(values=values)
+    if isinstance(request, ReadDeviceId):
+        info: dict[int, bytes] = dict(getattr(pdu, "information", {}) or {})
+        return Response(objects=info)
+    return Response()

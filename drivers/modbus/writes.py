@@ -1,0 +1,84 @@
+"""Write validation: a value is checked against the profile before anything goes on the wire.
+
+``plan_write`` answers either a typed request ready for the bus or ``WriteRejected`` naming what
+is wrong: an unknown point, a read-only one, a wrong type, an unknown enum label, out of min/max.
+"""
+
+from __future__ import annotations
+
+import math
+
+from agent.errors import WriteRejected
+from agent.records import PointValue
+from drivers.modbus.codec import CodecError, encode_point
+from drivers.modbus.profile import DataType, Point, Profile
+from drivers.modbus.transport import WriteCoils, WriteRegisters
+
+_INTEGER_TYPES = {
+    DataType.INT16,
+    DataType.UINT16,
+    DataType.INT32,
+    DataType.UINT32,
+    DataType.INT64,
+    DataType.UINT64,
+    DataType.BITFIELD,
+}
+
+
+def writable_point(device: str, profile: Profile, name: str) -> Point:
+    point = profile.points.get(name)
+    if point is None:
+        raise WriteRejected(device, name, f"no point {name!r} in profile {profile.id}")
+    if not point.access.writable or not point.table.writable:
+        raise WriteRejected(device, name, f"read-only (access {point.access}, table {point.table})")
+    return point
+
+
+def check_value(device: str, name: str, point: Point, value: PointValue) -> PointValue:
+    """The value to encode (an enum label stays a label); raises ``WriteRejected``."""
+    if value is None:
+        raise WriteRejected(device, name, "a value is required")
+    if point.table.is_bit or point.type is DataType.BOOL:
+        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+            return bool(value)
+        raise WriteRejected(device, name, f"expected true/false, got {value!r}")
+    if point.type is DataType.STRING:
+        if not isinstance(value, str):
+            raise WriteRejected(device, name, f"expected a string, got {value!r}")
+        return value
+    if isinstance(value, str):
+        if point.enum is None:
+            raise WriteRejected(device, name, f"expected a number, got {value!r}")
+        if value not in point.enum.values():
+            labels = ", ".join(sorted(point.enum.values()))
+            raise WriteRejected(device, name, f"{value!r} is not one of: {labels}")
+        return value
+    if isinstance(value, bool):
+        raise WriteRejected(device, name, f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise WriteRejected(device, name, f"expected a finite number, got {value!r}")
+    scaled = point.scale != 1.0 or point.offset != 0.0
+    if point.type in _INTEGER_TYPES and not scaled and isinstance(value, float) and not value.is_integer():
+        raise WriteRejected(device, name, f"expected an integer for {point.type}, got {value!r}")
+    if point.min is not None and value < point.min:
+        raise WriteRejected(device, name, f"{value!r} is below the minimum {point.min:g}")
+    if point.max is not None and value > point.max:
+        raise WriteRejected(device, name, f"{value!r} is above the maximum {point.max:g}")
+    if point.enum is not None and isinstance(value, int) and value not in point.enum:
+        raise WriteRejected(device, name, f"{value!r} is not one of the codes {sorted(point.enum)}")
+    return value
+
+
+def plan_write(
+    device: str, unit: int, profile: Profile, name: str, value: PointValue
+) -> tuple[Point, WriteCoils | WriteRegisters]:
+    """Validate and encode a write of ``value`` to point ``name``; nothing touches the wire here."""
+    point = writable_point(device, profile, name)
+    checked = check_value(device, name, point, value)
+    try:
+        words = encode_point(point, checked)
+    except CodecError as exc:
+        raise WriteRejected(device, name, str(exc)) from None
+    if point.table.is_bit:
+        return point, WriteCoils(unit, point.address, (bool(words[0]),))
+    return point, WriteRegisters(unit, point.address, tuple(words))
