@@ -51,7 +51,7 @@ class MotionConfig(_Model):
     min_area: float = Field(0.002, gt=0.0, le=1.0, description="fraction of the frame that must change")
     analysis_width: int = Field(160, ge=32, le=1920, description="motion runs on a frame this wide")
     masks: list[Polygon] = Field(default_factory=list, description="ignored by motion (trees, clocks)")
-    force_every_s: float | None = Field(2.0, gt=0, description="infer at least this often; null: never")
+    force_every_s: float | None = Field(1.0, gt=0, description="infer at least this often; null: never")
 
     @field_validator("masks")
     @classmethod
@@ -63,7 +63,7 @@ class TrackerConfig(_Model):
     method: Literal["iou", "centroid"] = "iou"
     min_iou: float = Field(0.2, gt=0.0, le=1.0)
     max_distance: float = Field(0.15, gt=0.0, le=1.0, description="centroid: fraction of the frame diagonal")
-    max_missed_s: float = Field(2.0, gt=0, description="a track unseen this long is dropped")
+    max_missed_s: float = Field(3.0, gt=0, description="a track unseen this long is dropped")
 
 
 class ZoneConfig(_Model):
@@ -169,6 +169,12 @@ class CameraConfig(_Model):
             raise ValueError(f"zone/line names must be unique per camera: {', '.join(dupes)}")
         if (self.zones or self.lines) and self.inference is None:
             raise ValueError("zones and lines need an inference model (set inference.model)")
+        force = self.motion.force_every_s
+        if self.motion.enabled and self.zones and (force is None or force >= self.tracker.max_missed_s):
+            raise ValueError(
+                "with motion gating and zones, motion.force_every_s must be set and shorter than "
+                "tracker.max_missed_s, or a parked (still) object loses its track"
+            )
         return self
 
 
