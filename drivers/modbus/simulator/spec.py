@@ -1,0 +1,125 @@
+"""What to simulate: pydantic models for ``edgepost simulate --spec sim.yaml`` (or built from CLI flags).
+
+    buses:
+      - serial: {port: /dev/pts/5, baud: 9600}
+        devices:
+          - unit: 1
+            profile: eastron/sdm120
+            points:
+              voltage: {kind: sine, amplitude: 4, period: 60, offset: 230}
+              frequency: 50.0            # a bare value is a constant
+            faults: ["slow:20"]
+      - tcp: {host: 127.0.0.1, port: 5020}          # framing: socket (Modbus TCP) or rtu (RTU over TCP)
+        devices: [{unit: 1, profile: witmotion/wt901c485, holes: allow}]
+
+Errors name the file, line and field path (``sim.yaml:7:13 buses[0].devices[0].unit: ...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agent.errors import ConfigError
+from agent.yamlsource import YamlDocument, load_yaml_file, parse_yaml, validation_problems
+from drivers.modbus.simulator.device import HolePolicy
+from drivers.modbus.simulator.faults import parse_fault
+from drivers.modbus.simulator.generators import GeneratorSpec
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SerialEndpoint(_Model):
+    port: str = Field(min_length=1, description="serial device or pty path")
+    baud: int = Field(9600, gt=0)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+    wire_timing: bool = True
+
+
+class TcpEndpoint(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535, description="0 picks a free port")
+    framing: Literal["socket", "rtu"] = Field("socket", description="Modbus TCP, or RTU over TCP")
+    wire_timing: bool = Field(False, description="model a serial line behind the socket (RTU over TCP)")
+    baud: int = Field(9600, gt=0, description="baud of that modelled line")
+
+
+class DeviceSpec(_Model):
+    unit: int = Field(ge=1, le=247)
+    profile: str = Field(min_length=1, description="profile id or vendor/model")
+    firmware: str | None = None
+    holes: HolePolicy = HolePolicy.REJECT
+    turnaround_ms: float | None = Field(None, ge=0, description="default: the profile's limits.turnaround_ms")
+    faults: list[str] = Field(default_factory=list)
+    points: dict[str, GeneratorSpec] = Field(default_factory=dict)
+    seed: int | None = None
+
+    @field_validator("faults")
+    @classmethod
+    def _valid_faults(cls, faults: list[str]) -> list[str]:
+        for fault in faults:
+            parse_fault(fault)
+        return faults
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _bare_constants(cls, points: Any) -> Any:
+        if not isinstance(points, dict):
+            return points
+        return {
+            name: {"kind": "constant", "value": g} if isinstance(g, bool | int | float | str) else g
+            for name, g in points.items()
+        }
+
+
+class BusSpec(_Model):
+    serial: SerialEndpoint | None = None
+    tcp: TcpEndpoint | None = None
+    devices: list[DeviceSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_endpoint(self) -> BusSpec:
+        if (self.serial is None) == (self.tcp is None):
+            raise ValueError("give exactly one of 'serial' or 'tcp'")
+        units = [d.unit for d in self.devices]
+        duplicates = sorted({u for u in units if units.count(u) > 1})
+        if duplicates:
+            raise ValueError(f"unit ids {duplicates} appear twice on one bus")
+        return self
+
+
+class SimulatorSpec(_Model):
+    profiles_dir: Path | None = Field(None, description="default: the shipped firmware_profiles/")
+    buses: list[BusSpec] = Field(min_length=1)
+
+
+def validate_spec(doc: YamlDocument) -> SimulatorSpec:
+    if not isinstance(doc.data, dict):
+        raise ConfigError([f"{doc.where(())} <document>: expected a mapping with 'buses'"])
+    try:
+        return SimulatorSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(doc, exc)) from None
+
+
+def load_spec(path: Path) -> tuple[SimulatorSpec, YamlDocument]:
+    """The spec and its document (kept for positions of later errors, e.g. an unknown point name)."""
+    try:
+        doc = load_yaml_file(path)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    return validate_spec(doc), doc
+
+
+def parse_spec(text: str, source: str = "<spec>") -> tuple[SimulatorSpec, YamlDocument]:
+    try:
+        doc = parse_yaml(text, source)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    return validate_spec(doc), doc
