@@ -1,0 +1,185 @@
+"""Which outbox records go out next: lanes, live-vs-backlog share, resume after reconnect.
+
+Two streams read the outbox through cursors:
+
+- **live**: records accepted within ``live_window_s``, fetched across all lanes in one query;
+- **backlog**: older records, fetched lane by lane (alarms, then events, then telemetry).
+
+Alarms go first from either stream. Otherwise, when both streams have data, the backlog gets
+``backlog_share`` of the chunks (weighted round-robin) and live the rest, events before telemetry in
+each; records keep seq order, so per-device order holds within a lane and stream (seq orders the
+rest). Records handed out stay "pending" until ``acked`` (deleted from the outbox) or ``reset``
+(connection lost): nothing is ever skipped, un-acked records are simply fetched again after a reset.
+Only a bounded prefetch is held in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from agent.outbox.api import OutboxReader, StoredRecord
+from agent.records import Priority
+
+LANES: tuple[Priority, ...] = (Priority.ALARM, Priority.EVENT, Priority.TELEMETRY)
+DRY_BACKLOG_RECHECK_S = 1.0  # an empty backlog lane is asked again after this (records age into it)
+
+
+class Stream(Enum):
+    LIVE = "live"
+    BACKLOG = "backlog"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Records of one lane handed to the codec together."""
+
+    records: list[StoredRecord]
+    historical: bool
+    lane: Priority
+
+
+class DrainScheduler:
+    def __init__(
+        self,
+        outbox: OutboxReader,
+        batch_records: int,
+        backlog_share: float,
+        live_window_s: float,
+        prefetch_batches: int = 4,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._outbox = outbox
+        self._batch = batch_records
+        self._share = backlog_share
+        self._window = live_window_s
+        self._prefetch = batch_records * prefetch_batches
+        self._clock = clock
+        self._monotonic = monotonic
+        self.high_seq = 0  # highest seq seen in any fetch
+        self._pending: set[int] = set()
+        self._live_cursor = 0
+        self._backlog_cursor: dict[Priority, int] = {}
+        self._buffers: dict[tuple[Stream, Priority], deque[StoredRecord]] = {}
+        self._dry_until: dict[Priority, float] = {}
+        self._sent = {Stream.LIVE: 0, Stream.BACKLOG: 0}
+        self.reset()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def reset(self) -> None:
+        """Forget cursors and prefetch: the next chunks start again from the oldest un-acked record."""
+        self._pending.clear()
+        self._live_cursor = 0
+        self._backlog_cursor = dict.fromkeys(LANES, 0)
+        self._buffers = {(s, lane): deque() for s in Stream for lane in LANES}
+        self._dry_until.clear()
+        self._sent = {Stream.LIVE: 0, Stream.BACKLOG: 0}
+
+    def acked(self, seqs: Iterable[int]) -> None:
+        self._pending.difference_update(seqs)
+
+    def idle_sweep(self) -> None:
+        """Nothing left to hand out: rewind backlog cursors so a record a clock jump hid is still found."""
+        for lane in LANES:
+            if not self._buffers[(Stream.BACKLOG, lane)]:
+                self._backlog_cursor[lane] = 0
+                self._dry_until.pop(lane, None)
+
+    async def next_chunk(self) -> Chunk | None:
+        """The next chunk to publish, or None when the outbox has nothing that is not pending.
+
+        Alarms go first whichever stream holds them; then the stream the share says is due (the other
+        if it has nothing), events before telemetry inside it.
+        """
+        live_checked = False
+        for lanes in ((Priority.ALARM,), (Priority.EVENT, Priority.TELEMETRY)):
+            for stream in self._stream_order():
+                if stream is Stream.LIVE:
+                    if not live_checked and not self._has_live():
+                        await self._refill_live()
+                    live_checked = True
+                    chunk = self._take_live(lanes)
+                else:
+                    chunk = await self._take_backlog(lanes)
+                if chunk is not None:
+                    self._sent[stream] += 1
+                    return chunk
+        return None
+
+    async def wait_for_records(self, timeout: float) -> bool:
+        return await self._outbox.wait_for_records(self.high_seq, timeout)
+
+    def _stream_order(self) -> tuple[Stream, Stream]:
+        total = self._sent[Stream.LIVE] + self._sent[Stream.BACKLOG]
+        if total and self._sent[Stream.BACKLOG] / total >= self._share:
+            return (Stream.LIVE, Stream.BACKLOG)
+        return (Stream.BACKLOG, Stream.LIVE)
+
+    def _has_live(self) -> bool:
+        return any(self._buffers[(Stream.LIVE, lane)] for lane in LANES)
+
+    def _take_live(self, lanes: tuple[Priority, ...]) -> Chunk | None:
+        for lane in lanes:
+            buf = self._buffers[(Stream.LIVE, lane)]
+            if buf:
+                return self._chunk_from(buf, lane, live=True)
+        return None
+
+    async def _take_backlog(self, lanes: tuple[Priority, ...]) -> Chunk | None:
+        for lane in lanes:
+            buf = self._buffers[(Stream.BACKLOG, lane)]
+            if not buf:
+                await self._refill_backlog(lane)
+            if buf:
+                return self._chunk_from(buf, lane, live=False)
+        return None
+
+    def _chunk_from(self, buf: deque[StoredRecord], lane: Priority, live: bool) -> Chunk:
+        records = [buf.popleft() for _ in range(min(self._batch, len(buf)))]
+        if live:
+            # A live record that waited past the window is historical at send time.
+            cutoff = self._clock() - self._window
+            if records[0].accepted_at < cutoff:
+                old = [r for r in records if r.accepted_at < cutoff]
+                for r in reversed(records[len(old) :]):
+                    buf.appendleft(r)
+                return Chunk(old, historical=True, lane=lane)
+        return Chunk(records, historical=not live, lane=lane)
+
+    def _admit(self, records: list[StoredRecord]) -> list[StoredRecord]:
+        fresh = [r for r in records if r.seq not in self._pending]
+        self._pending.update(r.seq for r in fresh)
+        if records:
+            self.high_seq = max(self.high_seq, records[-1].seq)
+        return fresh
+
+    async def _refill_live(self) -> None:
+        since = self._clock() - self._window
+        records = await self._outbox.fetch(self._prefetch, after_seq=self._live_cursor, accepted_since=since)
+        if records:
+            self._live_cursor = records[-1].seq
+        for r in self._admit(records):
+            self._buffers[(Stream.LIVE, Priority(r.priority))].append(r)
+
+    async def _refill_backlog(self, lane: Priority) -> None:
+        now = self._monotonic()
+        if self._dry_until.get(lane, 0.0) > now:
+            return
+        before = self._clock() - self._window
+        records = await self._outbox.fetch(
+            self._prefetch, after_seq=self._backlog_cursor[lane], priority=lane, accepted_before=before
+        )
+        if not records:
+            self._dry_until[lane] = now + DRY_BACKLOG_RECHECK_S
+            return
+        self._backlog_cursor[lane] = records[-1].seq
+        # accepted_at never decreases with seq: everything up to here is backlog, live need not scan it.
+        self._live_cursor = max(self._live_cursor, records[-1].seq)
+        self._buffers[(Stream.BACKLOG, lane)].extend(self._admit(records))

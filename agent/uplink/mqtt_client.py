@@ -1,0 +1,79 @@
+"""aiomqtt 2.5.1 client with two things the uplink needs and aiomqtt does not expose.
+
+- A TLS handshake failure surfaces as ``TlsError`` (aiomqtt folds every ``OSError`` from connect,
+  ``ssl.SSLError`` included, into a plain ``MqttError`` string).
+- An MQTT 5 PUBACK carrying a failure reason code (e.g. 0x87 not authorised) fails the publish instead
+  of counting as delivered: the records must stay in the outbox.
+
+``publish`` at QoS 1 returns only after the PUBACK: paho calls ``on_publish`` for QoS 1 when the
+PUBACK arrives, which sets the event ``Client.publish`` awaits (aiomqtt/client.py, ``publish`` and
+``_on_publish``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.errors import TlsError, UplinkError
+
+
+class PublishRejected(UplinkError):
+    """The broker answered a PUBLISH with a failure reason code."""
+
+
+class EdgeMqttClient(aiomqtt.Client):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tls_failure: TlsError | None = None
+        self._rejected: dict[int, str] = {}
+
+    def _client_connect(self) -> None:
+        try:
+            super()._client_connect()
+        except ssl.SSLError as exc:
+            # Recorded here (executor thread) and raised by the uplink after aiomqtt's MqttError.
+            self.tls_failure = TlsError(f"TLS handshake with the broker failed: {exc}")
+            raise
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) -> None:
+        if reason_code.is_failure:
+            self._rejected[mid] = str(reason_code)
+        super()._on_publish(client, userdata, mid, reason_code, properties)
+
+    async def publish_acked(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        retain: bool = False,
+        properties: Properties | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """QoS 1 publish that returns after a successful PUBACK; raises ``UplinkError`` otherwise."""
+        info = self._client.publish(topic, payload, 1, retain, properties)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise UplinkError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        if not info.is_published():
+            confirmation = asyncio.Event()
+            with self._pending_call(info.mid, confirmation, self._pending_publishes):
+                try:
+                    await self._wait_for(confirmation.wait(), timeout=timeout)
+                except aiomqtt.MqttError as exc:
+                    raise UplinkError(f"no PUBACK for {topic}: {exc}") from None
+        reason = self._rejected.pop(info.mid, None)
+        if reason is not None:
+            raise PublishRejected(f"broker refused publish to {topic}: {reason}")

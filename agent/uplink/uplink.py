@@ -1,0 +1,231 @@
+"""The MQTT uplink: connect, announce, drain the outbox, take commands, reconnect with back-off.
+
+One ``Uplink`` per agent. ``run()`` loops until ``stop()``: each session connects (TLS if configured,
+never a plaintext fallback), publishes ``state=online`` (retained; the Last Will says ``offline``) and
+the birth, subscribes ``cmd/#``, then drains the outbox and answers commands until the connection drops.
+Un-acked records stay in the outbox and are fetched again by the next session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiomqtt
+import orjson
+from aiomqtt import ProtocolVersion, Will
+
+from agent.errors import ConfigError, OutboxError, UplinkError
+from agent.logs import RateLimiter, log_event, log_limited
+from agent.outbox.api import OutboxReader
+from agent.outbox.config import OutboxConfig
+from agent.records import JsonValue
+from agent.uplink.backoff import Backoff
+from agent.uplink.codecs.registry import make_codec
+from agent.uplink.config import UplinkConfig, is_loopback
+from agent.uplink.counters import UplinkCounters
+from agent.uplink.drain import DrainScheduler
+from agent.uplink.mqtt_client import EdgeMqttClient
+from agent.uplink.publisher import AckedDeleter, BatchPublisher
+from agent.uplink.tls import build_ssl_context
+from agent.uplink.topics import Topics
+
+log = logging.getLogger(__name__)
+
+BirthProvider = Callable[[], dict[str, JsonValue]]
+CommandHandler = Callable[[str, bytes], Awaitable[bytes]]  # (topic suffix after cmd/, payload) -> result
+STABLE_SESSION_S = 30.0  # a session that lasted this long resets the back-off
+STOP_TIMEOUT_S = 5.0
+
+
+class _StopRequested(Exception):
+    """Internal: ends the session's task group on ``stop()``."""
+
+
+class Uplink:
+    def __init__(
+        self,
+        config: UplinkConfig,
+        outbox_config: OutboxConfig,
+        gateway_id: str,
+        outbox: OutboxReader,
+        birth_provider: BirthProvider | None = None,
+        command_handler: CommandHandler | None = None,
+    ) -> None:
+        self.config = config
+        self.gateway_id = gateway_id
+        self.topics = Topics(config.topic_prefix, gateway_id)
+        self.counters = UplinkCounters()
+        self._outbox = outbox
+        self._birth_provider = birth_provider
+        self._command_handler = command_handler
+        self._codec = make_codec(config.codec, gateway_id, config.max_payload_bytes, config.compress_backlog)
+        self._scheduler = DrainScheduler(
+            outbox, config.batch_records, outbox_config.backlog_share, outbox_config.live_window_s
+        )
+        self._deleter = AckedDeleter(outbox, self._scheduler, self.counters)
+        self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s)
+        self._limiter = RateLimiter()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._birth_wanted = asyncio.Event()
+
+    # -- public API -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, drain and reconnect until ``stop()``. Raises ``TlsError``/``ConfigError`` (permanent)."""
+        self._check_transport_policy()
+        self._stop.clear()
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._session()
+            except UplinkError as exc:
+                self.counters.reconnects += 1
+                self.counters.last_error = str(exc)
+                log_limited(self._limiter, log, "uplink_down", "uplink_down", error=str(exc))
+            if time.monotonic() - started > STABLE_SESSION_S:
+                self._backoff.reset()
+            if self._stop.is_set():
+                break
+            delay = self._backoff.delay()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def stop(self) -> None:
+        """Ask ``run()`` to publish ``offline``, disconnect cleanly and return."""
+        self._stop.set()
+        self._wake.set()
+
+    def request_birth(self) -> None:
+        """Publish the birth again (after a config reload or a ``resend_birth`` command)."""
+        self._birth_wanted.set()
+
+    def sync_now(self) -> None:
+        """Skip the current back-off wait or idle poll."""
+        self._wake.set()
+
+    def status(self) -> dict[str, JsonValue]:
+        status = self.counters.as_status()
+        status["broker"] = f"{self.config.host}:{self.config.port}"
+        status["tls"] = self.config.tls is not None
+        status["pending_records"] = self._scheduler.pending
+        return status
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def _check_transport_policy(self) -> None:
+        cfg = self.config
+        if cfg.tls is None and not cfg.allow_insecure and not is_loopback(cfg.host):
+            raise ConfigError(
+                [f"uplink.host: plaintext MQTT to non-loopback host {cfg.host!r} refused "
+                 "(configure uplink.tls or set allow_insecure: true)"]
+            )
+
+    def _make_client(self) -> EdgeMqttClient:
+        cfg = self.config
+        v5 = cfg.protocol == "5"
+        kwargs: dict[str, Any] = {}
+        if not v5:
+            kwargs["clean_session"] = True
+        return EdgeMqttClient(
+            cfg.host,
+            cfg.port,
+            username=cfg.username,
+            password=cfg.password.get_secret_value() if cfg.password is not None else None,
+            identifier=cfg.client_id or f"edgepost-{self.gateway_id}",
+            protocol=ProtocolVersion.V5 if v5 else ProtocolVersion.V311,
+            will=Will(self.topics.state, b"offline", qos=1, retain=True),
+            keepalive=cfg.keepalive_s,
+            timeout=float(cfg.keepalive_s * 2),
+            max_inflight_messages=cfg.inflight + 16,  # + state, birth and command results
+            tls_context=build_ssl_context(cfg.tls) if cfg.tls is not None else None,
+            **kwargs,
+        )
+
+    async def _connect(self, client: EdgeMqttClient) -> None:
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttError as exc:
+            if client.tls_failure is not None:
+                self.counters.last_error = str(client.tls_failure)
+                log_event(log, "uplink_tls_failed", logging.ERROR, error=str(client.tls_failure))
+                raise client.tls_failure from None
+            raise UplinkError(f"connect to {self.config.host}:{self.config.port} failed: {exc}") from None
+
+    async def _session(self) -> None:
+        client = self._make_client()
+        await self._connect(client)
+        self.counters.connects += 1
+        self.counters.connected = True
+        log_event(log, "uplink_connected", broker=f"{self.config.host}:{self.config.port}")
+        self._limiter.reset("uplink_down")
+        clean = False
+        try:
+            await client.publish_acked(self.topics.state, b"online", retain=True)
+            await self._publish_birth(client)
+            await client.subscribe(self.topics.commands, qos=1)
+            publisher = BatchPublisher(
+                client, self.topics, self._codec, self._scheduler, self._deleter, self.counters,
+                self.config.inflight, self.config.protocol == "5", float(self.config.keepalive_s * 2),
+                self._wake,
+            )
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(publisher.run(), name="uplink.drain")
+                tg.create_task(self._deleter.run(), name="uplink.delete")
+                tg.create_task(self._receive(client, tg), name="uplink.commands")
+                tg.create_task(self._birth_loop(client), name="uplink.birth")
+                tg.create_task(self._stop_watch(), name="uplink.stop")
+        except* _StopRequested:
+            clean = True
+        except* (aiomqtt.MqttError, UplinkError, OutboxError) as group:
+            raise UplinkError(f"session ended: {group.exceptions[0]}") from None
+        finally:
+            self.counters.connected = False
+            await self._end_session(client, clean)
+
+    async def _end_session(self, client: EdgeMqttClient, clean: bool) -> None:
+        with contextlib.suppress(TimeoutError, aiomqtt.MqttError, UplinkError):
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await self._deleter.flush()
+                if clean:
+                    await client.publish_acked(self.topics.state, b"offline", retain=True)
+                await client.__aexit__(None, None, None)
+        self._scheduler.reset()
+        log_event(log, "uplink_disconnected", clean=clean)
+
+    async def _stop_watch(self) -> None:
+        await self._stop.wait()
+        raise _StopRequested
+
+    async def _birth_loop(self, client: EdgeMqttClient) -> None:
+        while True:
+            await self._birth_wanted.wait()
+            self._birth_wanted.clear()
+            await self._publish_birth(client)
+
+    async def _publish_birth(self, client: EdgeMqttClient) -> None:
+        body: dict[str, JsonValue] = {"gw": self.gateway_id, "ts": time.time(), "codec": self._codec.name}
+        if self._birth_provider is not None:
+            body.update(self._birth_provider())
+        await client.publish_acked(self.topics.birth, orjson.dumps(body), retain=True)
+
+    async def _receive(self, client: EdgeMqttClient, tg: asyncio.TaskGroup) -> None:
+        async for message in client.messages:
+            suffix = self.topics.command_suffix(str(message.topic))
+            if suffix is None or self._command_handler is None:
+                continue
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            self.counters.commands += 1
+            tg.create_task(self._answer(client, suffix, payload))
+
+    async def _answer(self, client: EdgeMqttClient, suffix: str, payload: bytes) -> None:
+        assert self._command_handler is not None
+        result = await self._command_handler(suffix, payload)
+        await client.publish_acked(self.topics.command_results, result)
+
