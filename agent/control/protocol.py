@@ -7,11 +7,11 @@ the CLI can map it to an exit code without parsing the message.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from agent.records import JsonValue, PointValue
+from agent.records import PointValue
 from drivers.modbus.profile import Table
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # an export or status of a big site stays well under this
@@ -120,6 +120,6 @@ class Response(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ok: bool
-    result: JsonValue = None
+    result: Any = Field(None, description="any JSON value")
     error: ErrorBody | None = None
     more: bool = Field(False, description="a streaming answer (watch) continues after this line")

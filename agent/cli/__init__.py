@@ -1,0 +1,1 @@
+"""The ``edgepost`` command line (typer + rich)."""

@@ -1,0 +1,243 @@
+"""``edgepost read|write|probe``: one point or raw registers, through the daemon when it runs.
+
+Point mode names a configured device and point (``read meter1 voltage``). Raw mode names a bus
+(``--bus`` from the config, or ``--port``/``--host``) plus ``--unit --table --address``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.table import Table as RichTable
+
+from agent.cli import local_bus
+from agent.cli.exit_codes import CliError, ExitCode
+from agent.cli.state import CliState, run, state_of
+from agent.control.handlers import record_to_json, to_json
+from agent.control.protocol import (
+    IdentifyRequest,
+    RawReadRequest,
+    RawWriteRequest,
+    ReadPointRequest,
+    Request,
+    WritePointRequest,
+)
+from agent.errors import ConfigError
+from agent.records import JsonValue, PointValue
+from drivers.modbus.profile import Table
+
+BusOpt = Annotated[str | None, typer.Option("--bus", "-b", help="bus name from the config")]
+PortOpt = Annotated[str | None, typer.Option("--port", "-p", help="serial port (no daemon, or not its bus)")]
+HostOpt = Annotated[str | None, typer.Option("--host", help="Modbus TCP host")]
+TcpPortOpt = Annotated[int, typer.Option("--tcp-port", help="Modbus TCP port")]
+BaudOpt = Annotated[int, typer.Option("--baud", help="serial baud rate")]
+ParityOpt = Annotated[str, typer.Option("--parity", help="N, E or O")]
+StopOpt = Annotated[int, typer.Option("--stopbits", help="1 or 2")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="seconds to wait for an answer")]
+UnitOpt = Annotated[int | None, typer.Option("--unit", "-u", help="Modbus unit id")]
+TableOpt = Annotated[Table, typer.Option("--table", "-t", help="register table")]
+AddressOpt = Annotated[int | None, typer.Option("--address", "-a", help="0-based register address (raw mode)")]
+
+
+def port_options(
+    port: str | None, host: str | None, tcp_port: int, baud: int, parity: str, stopbits: int, timeout: float
+) -> local_bus.PortOptions:
+    parity = parity.upper()
+    if parity not in ("N", "E", "O"):
+        raise CliError(f"--parity must be N, E or O, got {parity!r}", ExitCode.USAGE)
+    if stopbits not in (1, 2):
+        raise CliError(f"--stopbits must be 1 or 2, got {stopbits}", ExitCode.USAGE)
+    checked_parity: Literal["N", "E", "O"] = parity  # type: ignore[assignment]
+    checked_stop: Literal[1, 2] = stopbits  # type: ignore[assignment]
+    return local_bus.PortOptions(
+        port=port, host=host, tcp_port=tcp_port, baudrate=baud, parity=checked_parity,
+        stopbits=checked_stop, timeout_s=timeout,
+    )
+
+
+def _config_or_none(state: CliState) -> Any:
+    try:
+        return state.config()
+    except ConfigError:
+        return None
+
+
+def daemon_bus(state: CliState, bus: str | None, port: str | None) -> str | None:
+    """The daemon's bus name to use, or None when the CLI must (and may) open the bus itself."""
+    if not state.daemon_running():
+        return None
+    if bus is not None:
+        return bus
+    if port is not None:
+        return local_bus.bus_name_for_port(_config_or_none(state), port)
+    return None
+
+
+def _raw_via_daemon(state: CliState, request: Request) -> JsonValue:
+    return state.call(request)
+
+
+def parse_value(text: str) -> PointValue:
+    """A point value from the command line: bool, int, float, else the text (an enum label)."""
+    lowered = text.lower()
+    if lowered in ("true", "on"):
+        return True
+    if lowered in ("false", "off"):
+        return False
+    try:
+        return int(text, 0)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _need_unit(unit: int | None) -> int:
+    if unit is None:
+        raise CliError("raw access needs --unit", ExitCode.USAGE)
+    return unit
+
+
+def read(
+    ctx: typer.Context,
+    device: Annotated[str | None, typer.Argument(help="device name (point mode)")] = None,
+    point: Annotated[str | None, typer.Argument(help="point name (point mode)")] = None,
+    bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
+    baud: BaudOpt = 9600, parity: ParityOpt = "N", stopbits: StopOpt = 1, timeout: TimeoutOpt = 1.0,
+    unit: UnitOpt = None, table: TableOpt = Table.HOLDING, address: AddressOpt = None,
+    count: Annotated[int, typer.Option("--count", "-n", help="registers/bits (raw mode)")] = 1,
+) -> None:
+    """Read a point by name, or raw registers (--address)."""
+    state = state_of(ctx)
+    if address is None:
+        if device is None or point is None:
+            raise CliError("give DEVICE POINT, or --address for a raw read", ExitCode.USAGE)
+        result = _read_point(state, device, point)
+        state.emit(result, lambda: _print_reading(state, result))
+        return
+    unit_id = _need_unit(unit)
+    via = daemon_bus(state, bus, port)
+    if via is not None:
+        request = RawReadRequest(bus=via, unit=unit_id, table=table, address=address, count=count)
+        values = _raw_via_daemon(state, request)
+    else:
+        options = port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
+        bus_config = local_bus.build_bus_config(_config_or_none(state), bus, options)
+
+        async def _read() -> list[int]:
+            async with local_bus.open_bus(bus_config) as queue:
+                return await local_bus.raw_read(queue, unit_id, table, address, count)
+
+        values = to_json(run(_read()))
+    data: JsonValue = {"unit": unit_id, "table": table.value, "address": address, "values": values}
+    state.emit(data, lambda: _print_registers(state, address, values))
+
+
+def _read_point(state: CliState, device: str, point: str) -> JsonValue:
+    if state.daemon_running():
+        return state.call(ReadPointRequest(device=device, point=point))
+
+    async def _read() -> JsonValue:
+        async with local_bus.open_driver_for(state.config(), device, state.config_path.parent) as driver:
+            return record_to_json(await driver.read_point(device, point))
+
+    return run(_read())
+
+
+def _print_reading(state: CliState, result: JsonValue) -> None:
+    if not isinstance(result, dict):
+        state.console.print(str(result))
+        return
+    unit = f" {result['unit']}" if result.get("unit") else ""
+    quality = "" if result.get("quality") in (None, "good") else f" [{result['quality']}]"
+    state.console.print(f"{result.get('device')}.{result.get('point')} = {result.get('value')}{unit}{quality}")
+
+
+def _print_registers(state: CliState, address: int, values: JsonValue) -> None:
+    table = RichTable("address", "value", "hex")
+    for offset, value in enumerate(values if isinstance(values, list) else []):
+        number = value if isinstance(value, int) else 0
+        table.add_row(str(address + offset), str(value), f"0x{number:04X}")
+    state.console.print(table)
+
+
+def write(
+    ctx: typer.Context,
+    args: Annotated[list[str], typer.Argument(help="DEVICE POINT VALUE, or raw VALUE... with --address")],
+    verify: Annotated[bool, typer.Option("--verify", help="read back and compare (point mode)")] = False,
+    bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
+    baud: BaudOpt = 9600, parity: ParityOpt = "N", stopbits: StopOpt = 1, timeout: TimeoutOpt = 1.0,
+    unit: UnitOpt = None, table: TableOpt = Table.HOLDING, address: AddressOpt = None,
+) -> None:
+    """Write a point by name (validated against the profile), or raw registers/coils (--address)."""
+    state = state_of(ctx)
+    if address is None:
+        if len(args) != 3:
+            raise CliError("point mode takes DEVICE POINT VALUE", ExitCode.USAGE)
+        device, point, text = args
+        value = parse_value(text)
+        _write_point(state, device, point, value, verify)
+        state.emit(
+            {"device": device, "point": point, "value": value, "verified": verify},
+            lambda: state.console.print(f"{device}.{point} <- {value}" + (" (verified)" if verify else "")),
+        )
+        return
+    unit_id = _need_unit(unit)
+    try:
+        values = [int(v, 0) for v in args]
+    except ValueError:
+        raise CliError(f"raw values must be integers, got {' '.join(args)}", ExitCode.USAGE) from None
+    via = daemon_bus(state, bus, port)
+    if via is not None:
+        _raw_via_daemon(state, RawWriteRequest(bus=via, unit=unit_id, table=table, address=address, values=values))
+    else:
+        options = port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
+        bus_config = local_bus.build_bus_config(_config_or_none(state), bus, options)
+
+        async def _write() -> None:
+            async with local_bus.open_bus(bus_config) as queue:
+                await local_bus.raw_write(queue, unit_id, table, address, values)
+
+        run(_write())
+    state.emit(
+        {"unit": unit_id, "table": table.value, "address": address, "values": list(values)},
+        lambda: state.console.print(f"wrote {len(values)} value(s) at {table.value} {address} on unit {unit_id}"),
+    )
+
+
+def _write_point(state: CliState, device: str, point: str, value: PointValue, verify: bool) -> None:
+    if state.daemon_running():
+        state.call(WritePointRequest(device=device, point=point, value=value, verify=verify))
+        return
+
+    async def _write() -> None:
+        async with local_bus.open_driver_for(state.config(), device, state.config_path.parent) as driver:
+            await driver.write_point(device, point, value, verify)
+
+    run(_write())
+
+
+def probe(
+    ctx: typer.Context,
+    bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
+    baud: BaudOpt = 9600, parity: ParityOpt = "N", stopbits: StopOpt = 1, timeout: TimeoutOpt = 1.0,
+    unit: UnitOpt = None,
+) -> None:
+    """Say which firmware profile fits one device (by its identification registers / FC43)."""
+    from agent.cli.identify_link import identify_local, print_matches
+
+    state = state_of(ctx)
+    unit_id = _need_unit(unit)
+    via = daemon_bus(state, bus, port)
+    if via is not None:
+        matches = state.call(IdentifyRequest(bus=via, unit=unit_id), timeout_s=60.0)
+    else:
+        options = port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
+        bus_config = local_bus.build_bus_config(_config_or_none(state), bus, options)
+        matches = run(identify_local(bus_config, unit_id))
+    state.emit({"unit": unit_id, "matches": matches}, lambda: print_matches(state, unit_id, matches))
+    if not matches:
+        raise typer.Exit(ExitCode.NO_ANSWER)

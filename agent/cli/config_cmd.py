@@ -1,0 +1,65 @@
+"""``edgepost config validate|show``."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from ruamel.yaml import YAML
+
+from agent.cli.exit_codes import CliError, ExitCode
+from agent.cli.redact import redacted_config
+from agent.cli.state import load_config_quietly, state_of
+from agent.errors import ConfigError
+
+app = typer.Typer(help="Check or show the config.", no_args_is_help=True)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="config file (default: the global --config)")] = None,
+) -> None:
+    """Validate a config file: one 'file:line:col path: message' line per problem; exit 2 if invalid."""
+    state = state_of(ctx)
+    path = file or state.config_path
+    try:
+        config = load_config_quietly(path)
+    except ConfigError as exc:
+        problems = list(exc.problems)
+        state.emit({"file": str(path), "valid": False, "problems": list(problems)}, lambda: _print(problems))
+        raise typer.Exit(ExitCode.USAGE) from None
+    summary = f"{path}: valid ({len(config.drivers)} driver(s), gateway {config.gateway.id})"
+    state.emit({"file": str(path), "valid": True, "problems": []}, lambda: _print([summary]))
+
+
+@app.command()
+def show(ctx: typer.Context) -> None:
+    """Print the effective config (defaults filled in, secrets redacted) as YAML."""
+    state = state_of(ctx)
+    data = redacted_config(state.config())
+
+    def render() -> None:
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False
+        out = io.StringIO()
+        yaml.dump(data, out)
+        sys.stdout.write(out.getvalue())
+
+    state.emit(data, render)
+
+
+def _print(lines: list[str]) -> None:
+    for line in lines:
+        sys.stdout.write(line + "\n")
+
+
+def require_valid(path: Path) -> None:
+    """Used by ``run``: a broken config is a usage error before the daemon starts."""
+    try:
+        load_config_quietly(path)
+    except ConfigError as exc:
+        raise CliError("; ".join(exc.problems), ExitCode.USAGE) from None

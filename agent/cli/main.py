@@ -1,0 +1,141 @@
+"""The ``edgepost`` command: one typer app, every error one line, exit codes in ``exit_codes.py``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent import __version__
+from agent.cli import buffer_cmd, bus_cmd, config_cmd, diagnose_cmd, misc_cmd, scan_cmd, status_cmd
+from agent.cli.exit_codes import ExitCode, exit_code_for
+from agent.cli.state import CliState
+from agent.config import DEFAULT_CONFIG_PATH
+from agent.errors import EdgepostError
+
+# Sub-apps written by other components; one that is not installed yet is simply not offered.
+_OPTIONAL_APPS = {
+    "profile": ("agent.cli.profile_cmd", "Firmware profiles: list, show, check."),
+    "simulate": ("agent.cli.simulate_cmd", "Serve simulated Modbus devices on a pty or TCP."),
+    "model": ("agent.cli.model_cmd", "ONNX models: check, bench."),
+}
+
+
+def package_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("edgepost")
+    except PackageNotFoundError:
+        return __version__
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"edgepost {package_version()}\n")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    name="edgepost",
+    help="edgepost: street-pole edge agent (daemon and technician tools).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", envvar="EDGEPOST_CONFIG", help="config file")
+    ] = DEFAULT_CONFIG_PATH,
+    socket: Annotated[
+        Path | None,
+        typer.Option("--socket", envvar="EDGEPOST_SOCKET", help="control socket (default: from the config)"),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    ctx.obj = CliState(config_path=config, socket=socket, json=json_output)
+
+
+app.command("run")(misc_cmd.run)
+app.command("status")(status_cmd.status)
+app.command("watch")(status_cmd.watch)
+app.command("scan")(scan_cmd.scan)
+app.command("probe")(bus_cmd.probe)
+app.command("read")(bus_cmd.read)
+app.command("write")(bus_cmd.write)
+app.command("diagnose")(diagnose_cmd.diagnose)
+app.add_typer(buffer_cmd.app, name="buffer")
+app.add_typer(misc_cmd.sync_app, name="sync")
+app.add_typer(misc_cmd.camera_app, name="camera")
+app.add_typer(config_cmd.app, name="config")
+
+
+def _mount_optional_apps() -> None:
+    for name, (module_name, help_text) in _OPTIONAL_APPS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue  # not landed / not installed on this box: the command is not offered
+        sub_app = getattr(module, "app", None)
+        if isinstance(sub_app, typer.Typer):
+            app.add_typer(sub_app, name=name, help=help_text)
+
+
+_mount_optional_apps()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point. Returns the exit code (and exits with it when run as a script)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="edgepost", standalone_mode=False)
+        code = int(result) if isinstance(result, int) else ExitCode.OK
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        _error("aborted")
+        code = ExitCode.INTERRUPTED
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument, unknown command
+        usage_ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and usage_ctx is not None:
+            sys.stdout.write(usage_ctx.get_help() + "\n")
+        else:
+            hint = f" (see '{usage_ctx.command_path} --help')" if usage_ctx is not None else ""
+            _error(exc.format_message() + hint)
+        code = ExitCode.USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        code = ExitCode.INTERRUPTED
+    except (EdgepostError, OSError) as exc:
+        _error(_one_line(exc))
+        code = exit_code_for(exc)
+    return code
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror}"
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"edgepost: error: {message}\n")
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

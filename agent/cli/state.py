@@ -1,0 +1,83 @@
+"""What every CLI command shares: the global options, the config, the daemon link and output."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+
+from agent.config import DEFAULT_CONFIG_PATH, AgentConfigBase, ControlConfig, load_config
+from agent.control.client import ControlClient, daemon_listening
+from agent.control.protocol import Request
+from agent.errors import ConfigError
+from agent.records import JsonValue
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliState:
+    config_path: Path = DEFAULT_CONFIG_PATH
+    socket: Path | None = None
+    json: bool = False
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    _config: AgentConfigBase | None = None
+
+    def config(self) -> AgentConfigBase:
+        """The validated config (loaded once). Raises ``ConfigError`` (exit code 2)."""
+        if self._config is None:
+            self._config = load_config_quietly(self.config_path)
+        return self._config
+
+    def socket_path(self) -> Path:
+        if self.socket is not None:
+            return self.socket
+        try:
+            return self.config().control.socket
+        except ConfigError:
+            return ControlConfig().socket  # a laptop without a config still finds a running daemon
+
+    def daemon_running(self) -> bool:
+        return daemon_listening(self.socket_path())
+
+    def call(self, request: Request, timeout_s: float = 30.0) -> JsonValue:
+        """One request to the running daemon (raises DaemonNotRunning when there is none)."""
+
+        async def _call() -> JsonValue:
+            async with ControlClient(self.socket_path(), timeout_s) as client:
+                return await client.call(request)
+
+        return run(_call())
+
+    def emit(self, data: JsonValue, render: Callable[[], None]) -> None:
+        """``--json``: the data as one JSON document on stdout; otherwise the human rendering."""
+        if self.json:
+            sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+        else:
+            render()
+
+
+def load_config_quietly(path: Path) -> AgentConfigBase:
+    """``load_config`` with a missing driver package turned into a config problem, not a traceback."""
+    try:
+        return load_config(path)
+    except ImportError as exc:
+        raise ConfigError([f"{path}: a driver's config model cannot be imported ({exc})"]) from None
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
