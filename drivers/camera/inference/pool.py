@@ -247,7 +247,11 @@ class SessionPool:
         out: dict[str, dict[str, float | int | str]] = {}
         for entry in self._entries.values():
             stats = entry.stats
-            out[entry.runner.name] = {
+            key, n = entry.runner.name, 1
+            while key in out:  # the same model with other session options
+                n += 1
+                key = f"{entry.runner.name}#{n}"
+            out[key] = {
                 "sha256": entry.runner.sha256,
                 "cameras": entry.clients,
                 "frames": stats.frames,
