@@ -132,4 +132,5 @@ def _result(response: Response) -> JsonValue:
     if not response.ok:
         error = response.error
         raise RemoteError(error.kind if error else "Error", error.message if error else "unknown error")
-    return response.result
+    result: JsonValue = response.result
+    return result

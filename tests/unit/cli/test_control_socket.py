@@ -1,0 +1,181 @@
+"""The control socket against a fake Runtime: requests, errors, streaming, socket file hygiene."""
+
+from __future__ import annotations
+
+import socket
+import stat
+from pathlib import Path
+
+import orjson
+import pytest
+
+from agent.control.client import ControlClient, DaemonNotRunning, RemoteError
+from agent.control.protocol import (
+    BufferPurgeRequest,
+    BufferStatsRequest,
+    IdentifyRequest,
+    RawReadRequest,
+    RawWriteRequest,
+    ReadPointRequest,
+    ReloadRequest,
+    StatusRequest,
+    SyncNowRequest,
+    WatchRequest,
+    WritePointRequest,
+)
+from agent.control.server import ControlServer, ControlSocketError
+from drivers.modbus.profile import Table
+from tests.unit.cli.fake_runtime import FakeRuntime
+
+
+@pytest.fixture
+async def served(tmp_path: Path):  # type: ignore[no-untyped-def]
+    runtime = FakeRuntime()
+    path = tmp_path / "control.sock"
+    server = ControlServer(runtime, path, group=None)  # type: ignore[arg-type]
+    await server.start()
+    yield runtime, path
+    await server.stop()
+
+
+async def test_socket_is_0660_and_removed_on_stop(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    server = ControlServer(FakeRuntime(), path, group=None)  # type: ignore[arg-type]
+    await server.start()
+    mode = path.stat().st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o660
+    await server.stop()
+    assert not path.exists()
+
+
+async def test_status_read_write_and_counters(served) -> None:  # type: ignore[no-untyped-def]
+    runtime, path = served
+    async with ControlClient(path) as client:
+        status = await client.call(StatusRequest())
+        assert status["uplink"] == {"state": "connected"}
+        reading = await client.call(ReadPointRequest(device="meter1", point="voltage"))
+        assert reading["value"] == 230.5 and reading["unit"] == "V" and reading["quality"] == "good"
+        await client.call(WritePointRequest(device="meter1", point="setpoint", value=42))
+        assert runtime.driver.points[("meter1", "setpoint")] == 42
+        assert await client.call(SyncNowRequest()) is None
+        assert runtime.synced == 1
+        stats = await client.call(BufferStatsRequest())
+        assert stats["records"] == 12 and stats["by_priority"] == {"telemetry": 12}
+        assert await client.call(BufferPurgeRequest(device="meter1", before=5.0)) == {"purged": 7}
+        assert runtime.purged == [("meter1", 5.0)]
+
+
+async def test_typed_errors_travel_by_kind(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    async with ControlClient(path) as client:
+        with pytest.raises(RemoteError) as rejected:
+            await client.call(WritePointRequest(device="meter1", point="voltage", value=1))
+        assert rejected.value.kind == "WriteRejected"
+        assert "read-only" in str(rejected.value)
+        with pytest.raises(RemoteError) as timeout:
+            await client.call(ReadPointRequest(device="silent", point="x"))
+        assert timeout.value.kind == "DeviceTimeout"
+        with pytest.raises(RemoteError) as unknown:
+            await client.call(ReadPointRequest(device="nope", point="x"))
+        assert unknown.value.kind == "CommandError"
+        # the connection survives errors
+        assert (await client.call(StatusRequest()))["gateway"] == "pole-test"
+
+
+async def test_raw_access_goes_through_the_driver_owning_the_bus(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    async with ControlClient(path) as client:
+        await client.call(RawWriteRequest(bus="bus1", unit=3, table=Table.HOLDING, address=10, values=[7, 8]))
+        values = await client.call(RawReadRequest(bus="bus1", unit=3, table=Table.HOLDING, address=9, count=3))
+        assert values == [9, 7, 8]
+        with pytest.raises(RemoteError) as unknown_bus:
+            await client.call(RawReadRequest(bus="nobus", unit=3, table=Table.HOLDING, address=0))
+        assert "bus1" in str(unknown_bus.value)
+        matches = await client.call(IdentifyRequest(bus="bus1", unit=1))
+        assert matches == [{"profile": "eastron/sdm120", "score": 1.0, "firmware": "1.2"}]
+
+
+async def test_reload_reports_problems(served) -> None:  # type: ignore[no-untyped-def]
+    runtime, path = served
+    runtime.reload_problems = ["config.yaml:3:1 foo: unknown key"]
+    async with ControlClient(path) as client:
+        result = await client.call(ReloadRequest())
+    assert result == {"reloaded": False, "problems": ["config.yaml:3:1 foo: unknown key"]}
+
+
+async def test_watch_streams_records_and_filters_by_device(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    async with ControlClient(path) as client:
+        records = [r async for r in client.watch(WatchRequest())]
+    assert [r["type"] for r in records] == ["reading", "event", "reading"]
+    assert records[1]["kind"] == "device_state" and records[1]["data"] == {"state": "online"}
+    async with ControlClient(path) as client:
+        only = [r async for r in client.watch(WatchRequest(device="other"))]
+    assert [r["device"] for r in only] == ["other"]
+
+
+async def test_bad_request_lines_get_an_error_line(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    import asyncio
+
+    reader, writer = await asyncio.open_unix_connection(path)
+    writer.write(b'{"op": "explode"}\nnot json\n{"op": "status"}\n')
+    await writer.drain()
+    answers = [orjson.loads(await reader.readline()) for _ in range(3)]
+    writer.close()
+    assert answers[0]["ok"] is False and answers[0]["error"]["kind"] == "BadRequest"
+    assert answers[1]["ok"] is False and answers[1]["error"]["kind"] == "BadRequest"
+    assert answers[2]["ok"] is True
+
+
+async def test_client_without_daemon_raises_daemon_not_running(tmp_path: Path) -> None:
+    with pytest.raises(DaemonNotRunning):
+        async with ControlClient(tmp_path / "absent.sock"):
+            pass
+
+
+async def test_stale_socket_is_replaced_but_a_live_one_is_not_stolen(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # file left behind, nobody listening
+    first = ControlServer(FakeRuntime(), path, group=None)  # type: ignore[arg-type]
+    await first.start()
+    second = ControlServer(FakeRuntime(), path, group=None)  # type: ignore[arg-type]
+    with pytest.raises(ControlSocketError, match="already listening"):
+        await second.start()
+    async with ControlClient(path) as client:
+        assert (await client.call(StatusRequest()))["gateway"] == "pole-test"
+    await first.stop()
+
+
+async def test_plain_file_in_the_way_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    path.write_text("not a socket")
+    with pytest.raises(ControlSocketError, match="not a socket"):
+        await ControlServer(FakeRuntime(), path, group=None).start()  # type: ignore[arg-type]
+
+
+async def test_socket_gets_the_configured_group(tmp_path: Path) -> None:
+    import grp
+    import os
+
+    candidates = [g for g in grp.getgrall() if g.gr_gid != os.getgid()]
+    if os.geteuid() != 0 or not candidates:
+        pytest.skip("needs root and a second group to chown to")
+    group = candidates[0]
+    path = tmp_path / "c.sock"
+    server = ControlServer(FakeRuntime(), path, group=group.gr_name)  # type: ignore[arg-type]
+    await server.start()
+    assert path.stat().st_gid == group.gr_gid
+    await server.stop()
+
+
+async def test_missing_group_keeps_the_socket_usable(tmp_path: Path) -> None:
+    path = tmp_path / "c.sock"
+    server = ControlServer(FakeRuntime(), path, group="no-such-group-h8")  # type: ignore[arg-type]
+    await server.start()
+    async with ControlClient(path) as client:
+        assert (await client.call(StatusRequest()))["gateway"] == "pole-test"
+    await server.stop()
