@@ -42,6 +42,11 @@ class OutboxStats:
 
 
 class OutboxReader(Protocol):
+    @property
+    def last_seq(self) -> int:
+        """The highest seq committed so far; cheap (no I/O), lets the uplink skip empty queries."""
+        ...
+
     async def fetch(
         self,
         limit: int,
