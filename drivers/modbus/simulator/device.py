@@ -176,7 +176,8 @@ class SimulatedDevice:
         names = self._image.points_in(table, address, len(words))
         if self.holes is HolePolicy.REJECT and not self._image.covered(table, address, len(words)):
             return self._exception(fc, ExcCodes.ILLEGAL_ADDRESS)
-        if any(not self.profile.points[name].access.writable for name in names):
+        points = self.profile.points
+        if any(name not in points or not points[name].access.writable for name in names):
             return self._exception(fc, ExcCodes.ILLEGAL_ADDRESS)
         self._image.store(table, address, words)
         self._pinned.update(names)
@@ -194,10 +195,11 @@ class SimulatedDevice:
     # ----------------------------------------------------------------------------- internals
 
     def _refresh(self, name: str) -> None:
-        if name in self._pinned:
-            return
+        source = self._sources.get(name)
+        if source is None or name in self._pinned:
+            return  # identification registers are fixed; written points keep the written value
         point = self.profile.points[name]
-        value = self._sources[name].value(self._clock() - self._start)
+        value = source.value(self._clock() - self._start)
         try:
             words = encode_point(point, _fit(point, value))
         except CodecError as exc:

@@ -74,7 +74,7 @@ class Responder:
             return used, None
         pdu.dev_id = unit
         pdu.transaction_id = tid
-        size = len(pdu_bytes) + (4 if self.framing == "rtu" else 7)
+        size = len(pdu_bytes) + (3 if self.framing == "rtu" else 7)  # pdu_bytes starts at the function code
         return used, Request(unit, tid, pdu, size)
 
     def respond(self, request: Request) -> Reply | None:

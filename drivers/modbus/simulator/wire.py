@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 SILENCE_CHARS = 3.5
+# Modbus over serial line spec: above 19200 baud the silence is fixed at 1.75 ms
+MIN_SILENCE_S = 0.00175
 # RTU framing overhead: unit id + function code + CRC (2)
 RTU_OVERHEAD_BYTES = 4
 READ_REQUEST_BYTES = 8  # id, fc, address(2), count(2), crc(2)
@@ -52,8 +54,8 @@ class WireTiming:
 
     @property
     def silence_s(self) -> float:
-        """The 3.5-character inter-frame silence."""
-        return SILENCE_CHARS * self.char_s
+        """The 3.5-character inter-frame silence (1.75 ms at the fast bauds where that is longer)."""
+        return max(SILENCE_CHARS * self.char_s, MIN_SILENCE_S)
 
     def bytes_s(self, count: int) -> float:
         """Time ``count`` bytes take on the wire, back to back."""
