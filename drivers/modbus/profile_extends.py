@@ -60,9 +60,11 @@ class _Resolver:
         if base is None:
             self._fail(profile_id, problem(doc, ["extends"], f"base profile '{base_id}' is invalid"))
             return None
-        if "firmware" not in data:
-            self._fail(profile_id, problem(doc, ["extends"], "a variant needs its own 'firmware:' range"))
         merged = self._merge(profile_id, doc, base.data)
+        same_model = all(merged.get(key) == base.data.get(key) for key in ("vendor", "model"))
+        if same_model and "firmware" not in data:
+            message = "a variant of the same vendor/model needs its own 'firmware:' range"
+            self._fail(profile_id, problem(doc, ["extends"], message))
         return ChainDocument(source=doc.source, data=merged, chain=[doc, *base.chain])
 
     def _unknown_base(self, base_id: str) -> str:

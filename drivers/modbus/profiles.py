@@ -75,29 +75,41 @@ class ProfileRegistry:
         return [self._profiles[i] for i in self.ids()]
 
     def get(self, ref: str, firmware: str | None = None) -> Profile:
-        """A profile by id, or by ``vendor/model`` and the firmware version the device reports."""
-        if ref in self._profiles:
-            return self._profiles[ref]
-        vendor, _, model = ref.partition("/")
-        candidates = [p for p in self.all() if _slug(p.vendor) == _slug(vendor) and _slug(p.model) == _slug(model)]
-        if not candidates:
-            raise ProfileError([f"unknown profile '{ref}'{self._close(ref)}"])
+        """A profile by id, or by ``vendor/model`` and the firmware version the device reports.
+
+        An id whose firmware range covers ``firmware`` (or any id, without one) is returned as is;
+        otherwise ``vendor/model`` candidates are filtered by firmware. An id still wins when no
+        candidate covers the firmware: a pinned profile is the operator's choice.
+        """
         if firmware is not None:
             try:
                 parse_version(firmware)
             except ValueError as exc:
                 raise ProfileError([f"profile '{ref}': firmware {exc}"]) from None
+        exact = self._profiles.get(ref)
+        if exact is not None and (firmware is None or in_range(exact.firmware, firmware)):
+            return exact
+        candidates = self._by_model(ref)
+        if firmware is not None:
             candidates = [p for p in candidates if in_range(p.firmware, firmware)]
-            if not candidates:
+        if not candidates:
+            if exact is not None:
+                return exact
+            if firmware is not None and self._by_model(ref):
                 raise ProfileError([f"no profile of '{ref}' covers firmware {firmware}"])
+            raise ProfileError([f"unknown profile '{ref}'{self._close(ref)}"])
         if len(candidates) > 1:
             names = ", ".join(f"{p.id} ({describe(p.firmware)})" for p in candidates)
             hint = "" if firmware is not None else "; give the firmware version or a profile id"
             raise ProfileError([f"'{ref}' is ambiguous: {names}{hint}"])
         return candidates[0]
 
+    def _by_model(self, ref: str) -> list[Profile]:
+        vendor, _, model = ref.partition("/")
+        return [p for p in self.all() if _slug(p.vendor) == _slug(vendor) and _slug(p.model) == _slug(model)]
+
     def _close(self, ref: str) -> str:
-        names = self.ids() + sorted({f"{_slug(p.vendor)}/{_slug(p.model)}" for p in self.all()})
+        names = sorted(set(self.ids()) | {f"{_slug(p.vendor)}/{_slug(p.model)}" for p in self.all()})
         close = difflib.get_close_matches(ref.lower(), names, n=3, cutoff=0.5)
         if not close:
             return f"; known: {', '.join(self.ids()) or 'none'}"
