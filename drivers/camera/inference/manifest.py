@@ -40,11 +40,16 @@ class Normalization(_Model):
 
 
 class Letterbox(_Model):
-    """Keep the aspect ratio and pad; ``anchor: center`` (YOLO) or ``top_left`` (PP-OCR)."""
+    """Keep the aspect ratio and pad; ``anchor: center`` (YOLO) or ``top_left`` (PP-OCR).
+
+    ``fit: contain`` scales the whole frame inside the input. ``fit: height`` always fills the input
+    height and keeps the aspect ratio up to the input width, squeezing wider frames (PP-OCR text lines).
+    """
 
     enabled: bool = True
     pad_value: float = Field(114.0, ge=0.0, le=255.0, description="raw pixel value of the padding")
     anchor: Literal["center", "top_left"] = "center"
+    fit: Literal["contain", "height"] = "contain"
 
 
 class InputSpec(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -47,27 +48,33 @@ def check_frame(frame: object) -> npt.NDArray[np.uint8]:
     return frame
 
 
+def _placement(width: int, height: int, spec: InputSpec) -> tuple[int, int, int, int]:
+    """(new_w, new_h, pad_x, pad_y) of a width x height frame inside the input."""
+    in_w, in_h = spec.width, spec.height
+    box = spec.letterbox
+    if not box.enabled:
+        return in_w, in_h, 0, 0
+    if box.fit == "height":
+        new_w, new_h = max(1, min(in_w, math.ceil(in_h * width / height))), in_h
+    else:
+        ratio = min(in_w / width, in_h / height)
+        new_w, new_h = max(1, min(in_w, round(width * ratio))), max(1, min(in_h, round(height * ratio)))
+    if box.anchor == "top_left":
+        return new_w, new_h, 0, 0
+    return new_w, new_h, (in_w - new_w) // 2, (in_h - new_h) // 2
+
+
 def place(frame: npt.NDArray[np.uint8], spec: InputSpec) -> tuple[FloatArray, FrameTransform]:
     """Resize (letterboxed or stretched) into an HxWx3 float canvas, still BGR and 0..255."""
     height, width = frame.shape[:2]
     in_w, in_h = spec.width, spec.height
-    box = spec.letterbox
-    if box.enabled:
-        ratio = min(in_w / width, in_h / height)
-        new_w = max(1, min(in_w, round(width * ratio)))
-        new_h = max(1, min(in_h, round(height * ratio)))
-        if box.anchor == "center":
-            pad_x, pad_y = (in_w - new_w) // 2, (in_h - new_h) // 2
-        else:
-            pad_x, pad_y = 0, 0
-    else:
-        new_w, new_h, pad_x, pad_y = in_w, in_h, 0, 0
-    interp = cv2.INTER_AREA if new_w < width else cv2.INTER_LINEAR
+    new_w, new_h, pad_x, pad_y = _placement(width, height, spec)
+    interp = cv2.INTER_AREA if new_w < width and new_h < height else cv2.INTER_LINEAR
     resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h), interpolation=interp)
     if (new_w, new_h) == (in_w, in_h):
         canvas = resized.astype(np.float32)
     else:
-        canvas = np.full((in_h, in_w, 3), box.pad_value, dtype=np.float32)
+        canvas = np.full((in_h, in_w, 3), spec.letterbox.pad_value, dtype=np.float32)
         canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
     transform = FrameTransform(new_w / width, new_h / height, float(pad_x), float(pad_y), width, height)
     return canvas, transform

@@ -111,3 +111,13 @@ def test_classification_softmax_topk_and_whole_frame_box() -> None:
     both = decode_classification(logits, params(confidence=0.1), transform, logits=True, top_k=2)
     assert [d.label for d in both] == ["person", "car"]
     assert decode_classification(np.array([0.6, 0.4], dtype=np.float32), params(confidence=0.7), transform) == []
+
+
+def test_fit_height_fills_the_height_and_squeezes_wide_frames() -> None:
+    spec = InputSpec(shape=(1, 3, 48, 192), letterbox={"fit": "height", "anchor": "top_left", "pad_value": 127.5})
+    canvas, transform = place(np.zeros((60, 120, 3), dtype=np.uint8), spec)
+    assert (transform.scale_x, transform.scale_y) == (0.8, 0.8)  # 96 x 48, padded right
+    assert canvas[:, :96].max() == 0.0 and canvas[:, 96:].min() == 127.5
+    canvas, transform = place(np.zeros((60, 400, 3), dtype=np.uint8), spec)
+    assert (transform.scale_x, transform.scale_y) == (0.48, 0.8)  # squeezed to 192 x 48
+    assert canvas.max() == 0.0
