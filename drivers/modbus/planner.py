@@ -198,10 +198,16 @@ def wire_time_s(
 
 
 def split_read(read: PlannedRead) -> tuple[PlannedRead, PlannedRead]:
-    """Bisect a merged read by its points (for ILLEGAL DATA ADDRESS answers)."""
+    """Split a merged read in two (for ILLEGAL DATA ADDRESS answers): at its widest hole, where an
+    illegal register most likely sits, or in the middle when the points are contiguous."""
     if len(read.points) < 2:
         raise ValueError("a single-point read cannot be split")
-    half = len(read.points) // 2
+    middle = len(read.points) / 2
+    ends = [max(p.end for p in read.points[: i + 1]) for i in range(len(read.points))]
+    half = max(
+        range(1, len(read.points)),
+        key=lambda i: (read.points[i].address - ends[i - 1], -abs(i - middle)),
+    )
     return _run(read.table, read.points[:half]), _run(read.table, read.points[half:])
 
 

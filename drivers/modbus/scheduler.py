@@ -99,7 +99,7 @@ class Backoff:
 
     def failed(self) -> float:
         self.failures += 1
-        delay = min(self.cap_s, self.base_s * 2 ** (self.failures - 1))
+        delay = min(self.cap_s, self.base_s * 2.0 ** min(self.failures - 1, 40))
         jitter = 0.8 + 0.4 * float(self.rng())
         return float(min(self.cap_s, delay * jitter))
 

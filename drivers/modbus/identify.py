@@ -1,0 +1,226 @@
+"""Name the device behind a unit id: read each profile's identification registers (and FC43).
+
+``identify`` scores every profile that declares identification: the share of its expected values
+the device gave back. ``scan`` (``edgepost scan``, no daemon) sweeps serial settings x unit ids
+with a short timeout and identifies whatever answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from agent.errors import DeviceError, DeviceException, DeviceTimeout
+from agent.records import PointValue
+from drivers.modbus.bus import BusQueue, build_bus_queue
+from drivers.modbus.codec import CodecError, decode_point
+from drivers.modbus.config import SerialBus
+from drivers.modbus.profile import DataType, IdentRegister, Point, Profile, Table
+from drivers.modbus.profile_firmware import in_range
+from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.transport import ReadDeviceId, ReadRequest
+
+# FC43 object ids: basic (read code 1) and regular (read code 2) categories
+_OBJECTS = {"vendor_name": 0, "product_code": 1, "model_name": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileMatch:
+    profile: str
+    score: float  # matched / checked expectations, 0..1
+    matched: int
+    checked: int
+    firmware: str | None = None
+    firmware_in_range: bool | None = None
+
+
+class _Reader:
+    """Reads each identification register once per unit, whatever number of profiles ask for it."""
+
+    def __init__(self, bus: BusQueue, unit: int) -> None:
+        self.bus = bus
+        self.unit = unit
+        self.answered = False
+        self._words: dict[tuple[Table, int, int], list[int] | None] = {}
+        self._objects: dict[int, dict[int, bytes] | None] = {}
+
+    async def words(self, table: Table, address: int, count: int) -> list[int] | None:
+        key = (table, address, count)
+        if key not in self._words:
+            try:
+                response = await self.bus.execute(ReadRequest(self.unit, table, address, count), retries=0)
+                self._words[key] = response.values
+                self.answered = True
+            except DeviceException:
+                self._words[key] = None
+                self.answered = True
+        return self._words[key]
+
+    async def objects(self, read_code: int) -> dict[int, bytes] | None:
+        if read_code not in self._objects:
+            try:
+                response = await self.bus.execute(ReadDeviceId(self.unit, read_code=read_code), retries=0)
+                self._objects[read_code] = response.objects
+                self.answered = True
+            except DeviceException:
+                self._objects[read_code] = None
+                self.answered = True
+        return self._objects[read_code]
+
+
+def _as_point(reg: IdentRegister) -> Point:
+    return Point(
+        table=reg.table,
+        address=reg.address,
+        type=reg.type,
+        length=reg.length,
+        byte_order=reg.byte_order,
+        word_order=reg.word_order,
+    )
+
+
+def _firmware_text(value: PointValue, reg: IdentRegister) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if reg.type is DataType.FLOAT32 or isinstance(value, float):
+        return f"{value:g}"
+    # numeric firmware registers usually hold major*100 + minor (210 -> "2.10")
+    return f"{int(value) // 100}.{int(value) % 100:02d}"
+
+
+def _matches(value: PointValue, expect: int | float | str | list[int | float | str]) -> bool:
+    options = expect if isinstance(expect, list) else [expect]
+    for option in options:
+        if isinstance(option, str) and isinstance(value, str):
+            if option.strip().lower() == value.strip().lower():
+                return True
+        elif not isinstance(option, str) and isinstance(value, int | float) and float(value) == float(option):
+            return True
+    return False
+
+
+async def _score(reader: _Reader, profile: Profile) -> ProfileMatch | None:
+    ident = profile.identification
+    checked = matched = 0
+    firmware: str | None = None
+    for reg in ident.registers:
+        point = _as_point(reg)
+        words = await reader.words(reg.table, reg.address, 1 if reg.table.is_bit else point.register_count)
+        value: PointValue = None
+        if words is not None:
+            try:
+                value = decode_point(point, words)
+            except CodecError:
+                value = None
+        if reg.firmware:
+            firmware = _firmware_text(value, reg)
+        if reg.expect is not None:
+            checked += 1
+            matched += value is not None and _matches(value, reg.expect)
+    wanted = ident.device_id
+    if wanted is not None:
+        for field_name, object_id in _OBJECTS.items():
+            expected = getattr(wanted, field_name)
+            if expected is None:
+                continue
+            checked += 1
+            objects = await reader.objects(1 if object_id < 3 else 2) or {}
+            got = objects.get(object_id, b"").decode("latin-1", errors="replace")
+            matched += expected.lower() in got.lower()
+    if checked == 0:
+        return None
+    in_fw: bool | None = None
+    if firmware is not None:
+        try:
+            in_fw = in_range(profile.firmware, firmware)
+        except ValueError:
+            in_fw = None
+    return ProfileMatch(profile.id, matched / checked, matched, checked, firmware, in_fw)
+
+
+async def identify(bus_client: BusQueue, unit: int, registry: ProfileRegistry) -> list[ProfileMatch]:
+    """Matching profiles, best first (full matches whose firmware range fits the device lead).
+
+    Raises ``DeviceTimeout`` when nothing at all answered at ``unit``.
+    """
+    reader = _Reader(bus_client, unit)
+    matches: list[ProfileMatch] = []
+    for profile in registry.all():
+        try:
+            match = await _score(reader, profile)
+        except DeviceTimeout:
+            if not reader.answered:
+                raise
+            continue
+        if match is not None and match.matched > 0:
+            matches.append(match)
+    if not reader.answered:
+        # no profile asked anything this unit answered: probe, so silence still raises DeviceTimeout
+        await reader.words(Table.HOLDING, 0, 1)
+    matches.sort(key=lambda m: (m.score, m.firmware_in_range is True, m.matched), reverse=True)
+    return matches
+
+
+@dataclass(frozen=True)
+class ScanHit:
+    baudrate: int
+    parity: str
+    unit: int
+    matches: list[ProfileMatch] = field(default_factory=list)
+
+    @property
+    def best(self) -> ProfileMatch | None:
+        return self.matches[0] if self.matches else None
+
+
+ScanProgress = Callable[[int, str, int, ScanHit | None], None]
+
+
+async def scan(
+    port: str,
+    unit_ids: Iterable[int],
+    bauds: Sequence[int],
+    parities: Sequence[str],
+    progress_cb: ScanProgress | None = None,
+    registry: ProfileRegistry | None = None,
+    timeout_s: float = 0.2,
+    stopbits: int = 1,
+) -> list[ScanHit]:
+    """Sweep ``bauds`` x ``parities`` x ``unit_ids`` on a serial ``port``; one hit per answering unit."""
+    if registry is None:
+        registry = await asyncio.to_thread(ProfileRegistry.load)
+    units = list(unit_ids)
+    hits: list[ScanHit] = []
+    for baud in bauds:
+        for parity in parities:
+            config = SerialBus.model_validate(
+                {
+                    "transport": "serial",
+                    "name": "scan",
+                    "port": port,
+                    "baudrate": baud,
+                    "parity": parity,
+                    "stopbits": stopbits,
+                    "timeout_s": timeout_s,
+                    "retries": 0,
+                }
+            )
+            bus = build_bus_queue(config)
+            try:
+                await bus.open()
+                for unit in units:
+                    hit: ScanHit | None = None
+                    try:
+                        hit = ScanHit(baud, parity, unit, await identify(bus, unit, registry))
+                    except DeviceError:  # silence, or garbage at the wrong baud rate
+                        hit = None
+                    if hit is not None:
+                        hits.append(hit)
+                    if progress_cb is not None:
+                        progress_cb(baud, parity, unit, hit)
+            finally:
+                await bus.close()
+    return hits
