@@ -113,7 +113,7 @@ def manifest_dict(
             "letterbox": {"enabled": True, "anchor": "center", "pad_value": 0},
         },
         "decoder": decoder or {"type": "yolov8"},
-        "labels": labels or ["a", "b"],
+        "labels": ["a", "b"] if labels is None else labels,
         "thresholds": {"confidence": 0.5, "iou": 0.5},
         "licence": "Apache-2.0",
         "provenance": {"source": "tests"},
