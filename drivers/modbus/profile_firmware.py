@@ -34,4 +34,8 @@ def in_range(firmware: FirmwareRange, version: str) -> bool:
 def describe(firmware: FirmwareRange) -> str:
     if firmware.min is None and firmware.max is None:
         return "any firmware"
-    return f"firmware {firmware.min or '*'}..{firmware.max or '*'}"
+    if firmware.max is None:
+        return f"firmware >= {firmware.min}"
+    if firmware.min is None:
+        return f"firmware <= {firmware.max}"
+    return f"firmware {firmware.min}..{firmware.max}"

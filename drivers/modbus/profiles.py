@@ -54,19 +54,24 @@ def _slug(text: str) -> str:
 class ProfileRegistry:
     """Resolved profiles by id, plus the problems of the files that failed."""
 
-    def __init__(self, root: Path, profiles: dict[str, Profile], errors: list[str]) -> None:
+    def __init__(self, root: Path, profiles: dict[str, Profile], problems: dict[str, list[str]]) -> None:
         self.root = root
         self._profiles = profiles
-        self.errors = errors
+        self.problems = problems  # by profile id ("" for the directory itself)
+
+    @property
+    def errors(self) -> list[str]:
+        """Every problem of every file that failed, one ``file:line:col path: message`` per line."""
+        return [line for key in sorted(self.problems) for line in self.problems[key]]
 
     @classmethod
     def load(cls, root: Path | None = None, *, strict: bool = False) -> ProfileRegistry:
         """Load every profile under ``root``. ``strict=True`` raises ``ProfileError`` on any problem."""
         root = Path(root) if root is not None else default_profile_dir()
-        profiles, errors = _load_tree(root)
-        if strict and errors:
-            raise ProfileError(errors)
-        return cls(root, profiles, errors)
+        registry = cls(root, *_load_tree(root))
+        if strict and registry.errors:
+            raise ProfileError(registry.errors)
+        return registry
 
     def ids(self) -> list[str]:
         return sorted(self._profiles)
@@ -116,12 +121,12 @@ class ProfileRegistry:
         return f" (did you mean {', '.join(repr(c) for c in close)}?)"
 
 
-def _load_tree(root: Path) -> tuple[dict[str, Profile], list[str]]:
+def _load_tree(root: Path) -> tuple[dict[str, Profile], dict[str, list[str]]]:
     if not root.is_dir():
-        return {}, [f"{root}: profile directory does not exist"]
+        return {}, {"": [f"{root}: profile directory does not exist"]}
     docs: dict[str, YamlDocument] = {}
     broken: set[str] = set()
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {}
     for path in sorted(root.rglob("*.yaml")):
         relative = path.relative_to(root)
         profile_id = relative.with_suffix("").as_posix()
@@ -129,17 +134,17 @@ def _load_tree(root: Path) -> tuple[dict[str, Profile], list[str]]:
             docs[profile_id] = read_profile_file(path, f"{root.name}/{relative.as_posix()}")
         except ValueError as exc:
             broken.add(profile_id)
-            errors.append(str(exc))
+            errors[profile_id] = [str(exc)]
     resolved, failed = resolve_all(docs, broken)
     profiles: dict[str, Profile] = {}
     for profile_id in sorted(docs):
         if profile_id in failed:
-            errors.extend(failed[profile_id])
+            errors[profile_id] = failed[profile_id]
             continue
-        doc = resolved[profile_id]
-        profile, problems = _validate(profile_id, doc)
-        errors.extend(problems)
-        if profile is not None and not problems:
+        profile, problems = _validate(profile_id, resolved[profile_id])
+        if problems:
+            errors[profile_id] = problems
+        elif profile is not None:
             profiles[profile_id] = profile
     return profiles, errors
 

@@ -1,0 +1,199 @@
+"""``edgepost profile validate|show|list``: check firmware profiles and print their register maps.
+
+Every error is one line on stderr and exit code 1; never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from agent.errors import ProfileError
+from drivers.modbus.profile import Alarm, Point, Profile, Table
+from drivers.modbus.profile_firmware import describe
+from drivers.modbus.profiles import ProfileRegistry, default_profile_dir
+
+app = typer.Typer(help="Firmware profiles: validate, show, list.", no_args_is_help=True)
+
+DirOption = Annotated[
+    Path | None, typer.Option("--dir", help="profile directory (default: $EDGEPOST_PROFILE_DIR or the shipped one)")
+]
+
+
+def _console() -> Console:
+    # a pipe or a test runner gets a wide table instead of one wrapped into 80 columns
+    return Console(width=None if sys.stdout.isatty() else 180, highlight=False)
+
+
+def _fail(message: str) -> typer.Exit:
+    sys.stderr.write(f"edgepost profile: error: {' | '.join(message.splitlines())}\n")
+    return typer.Exit(1)
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="profile directories or files (default: the profile directory)")
+    ] = None,
+) -> None:
+    """Check profiles: one 'file:line:col path: message' line per problem; exit 1 if there is any."""
+    problems: list[str] = []
+    checked = 0
+    for path in paths or [default_profile_dir()]:
+        found, count = _problems_of(path)
+        problems.extend(found)
+        checked += count
+    for line in problems:
+        sys.stdout.write(line + "\n")
+    if problems:
+        sys.stdout.write(f"{len(problems)} problem(s) in {checked} profile(s)\n")
+        raise typer.Exit(1)
+    sys.stdout.write(f"{checked} profile(s) valid\n")
+
+
+def _problems_of(path: Path) -> tuple[list[str], int]:
+    if path.is_dir():
+        registry = ProfileRegistry.load(path)
+        return registry.errors, len(registry.ids()) + len([k for k in registry.problems if k])
+    if not path.is_file():
+        return [f"{path}: no such file or directory"], 0
+    # a single file is checked inside its tree (vendor/file.yaml) so that 'extends:' resolves
+    root = path.resolve().parent.parent
+    profile_id = f"{path.resolve().parent.name}/{path.stem}"
+    registry = ProfileRegistry.load(root)
+    return registry.problems.get(profile_id, []), 1
+
+
+@app.command("list")
+def list_profiles(directory: DirOption = None) -> None:
+    """List the profiles that load, with their firmware range and whether the map is verified."""
+    registry = ProfileRegistry.load(directory)
+    table = RichTable("id", "vendor", "model", "firmware", "verified", "points", "alarms", "extends")
+    for profile in registry.all():
+        table.add_row(
+            profile.id,
+            profile.vendor,
+            profile.model,
+            describe(profile.firmware),
+            "yes" if profile.verified else "no",
+            str(len(profile.points)),
+            str(len(profile.alarms)),
+            profile.extends or "",
+        )
+    _console().print(table)
+    if registry.errors:
+        sys.stderr.write(f"{len(registry.problems)} profile file(s) have problems: run 'edgepost profile validate'\n")
+
+
+@app.command()
+def show(
+    name: Annotated[str, typer.Argument(help="profile id (vendor/file) or vendor/model")],
+    firmware: Annotated[str | None, typer.Option("--firmware", help="firmware version the device reports")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="the resolved profile as JSON")] = False,
+    directory: DirOption = None,
+) -> None:
+    """Print a profile's points (and alarms) after 'extends:' is resolved."""
+    registry = ProfileRegistry.load(directory)
+    try:
+        profile = registry.get(name, firmware)
+    except ProfileError as exc:
+        hint = ""
+        if any(name in key or key.endswith(name) for key in registry.problems):
+            hint = " (a profile file with that name has problems: run 'edgepost profile validate')"
+        raise _fail(f"{exc}{hint}") from None
+    if json_output:
+        sys.stdout.write(orjson.dumps(profile.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    _print_profile(profile)
+
+
+def _print_profile(profile: Profile) -> None:
+    console = _console()
+    verified = "verified from manufacturer docs" if profile.verified else "NOT verified"
+    title = f"{profile.id}  {profile.vendor} {profile.model}  {describe(profile.firmware)}  {verified}"
+    console.print(title, markup=False, style="bold")
+    if profile.extends:
+        console.print(f"extends {profile.extends}")
+    serial = profile.serial
+    console.print(f"serial {serial.baudrate} {serial.bytesize}{serial.parity}{serial.stopbits}", markup=False)
+    points = RichTable(
+        "name", "table", "address", "type", "order", "scale", "unit", "access", "range", "period", "deadband"
+    )
+    ordered = sorted(profile.points.items(), key=lambda item: (_TABLE_ORDER.index(item[1].table), item[1].address))
+    for point_name, point in ordered:
+        points.add_row(*_point_row(point_name, point))
+    console.print(points)
+    if profile.alarms:
+        alarms = RichTable("alarm", "point", "condition", "hysteresis", "priority", "message")
+        for alarm_name, alarm in profile.alarms.items():
+            alarms.add_row(
+                alarm_name, alarm.point, _condition(alarm), f"{alarm.hysteresis:g}", alarm.priority, alarm.message or ""
+            )
+        console.print(alarms)
+    for doubt in profile.doubts:
+        console.print(f"doubt: {doubt}", markup=False)
+
+
+_TABLE_ORDER = list(Table)
+
+
+def _point_row(name: str, point: Point) -> list[str]:
+    type_text = f"string({point.length})" if point.length is not None and point.type == "string" else point.type
+    return [
+        name,
+        point.table,
+        f"{point.address} (0x{point.address:04X})",
+        type_text,
+        byte_layout(point),
+        "" if point.scale == 1 and point.offset == 0 else _scale_text(point),
+        point.unit or "",
+        point.access,
+        _range(point),
+        f"{point.period:g} s" if point.period is not None else "",
+        f"{point.deadband:g}" if point.deadband is not None else "",
+    ]
+
+
+def byte_layout(point: Point) -> str:
+    """Wire order of the value's bytes, A = most significant: ABCD, CDAB, BADC, DCBA..."""
+    if point.table.is_bit:
+        return "-"
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    count = min(point.register_count, len(letters) // 2)
+    words = [letters[2 * i : 2 * i + 2] for i in range(count)]
+    if point.word_order == "little" and point.type != "string":
+        words.reverse()
+    if point.byte_order == "little":
+        words = [word[::-1] for word in words]
+    return "".join(words)
+
+
+def _scale_text(point: Point) -> str:
+    text = f"x{point.scale!r}"
+    if point.offset:
+        text += f" {point.offset:+g}"
+    return text
+
+
+def _range(point: Point) -> str:
+    if point.min is None and point.max is None:
+        return ""
+    low = f"{point.min:g}" if point.min is not None else ""
+    high = f"{point.max:g}" if point.max is not None else ""
+    return f"{low}..{high}"
+
+
+def _condition(alarm: Alarm) -> str:
+    value = f"|{alarm.point}|" if alarm.absolute else alarm.point
+    parts = []
+    if alarm.above is not None:
+        parts.append(f"{value} > {alarm.above:g}")
+    if alarm.below is not None:
+        parts.append(f"{value} < {alarm.below:g}")
+    return " or ".join(parts)
