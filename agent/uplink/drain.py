@@ -15,6 +15,8 @@ Only a bounded prefetch is held in memory.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -63,10 +65,13 @@ class DrainScheduler:
         self.high_seq = 0  # highest seq seen in any fetch
         self._pending: set[int] = set()
         self._live_cursor = 0
+        self._live_seen = 0  # outbox last_seq at the last live query that saw everything
         self._backlog_cursor: dict[Priority, int] = {}
         self._buffers: dict[tuple[Stream, Priority], deque[StoredRecord]] = {}
         self._dry_until: dict[Priority, float] = {}
         self._sent = {Stream.LIVE: 0, Stream.BACKLOG: 0}
+        self._prefetching: dict[Priority, asyncio.Task[None]] = {}
+        self.prefetch_error: BaseException | None = None
         self.reset()
 
     @property
@@ -75,8 +80,13 @@ class DrainScheduler:
 
     def reset(self) -> None:
         """Forget cursors and prefetch: the next chunks start again from the oldest un-acked record."""
+        for task in self._prefetching.values():
+            task.cancel()
+        self._prefetching.clear()
+        self.prefetch_error = None
         self._pending.clear()
         self._live_cursor = 0
+        self._live_seen = 0
         self._backlog_cursor = dict.fromkeys(LANES, 0)
         self._buffers = {(s, lane): deque() for s in Stream for lane in LANES}
         self._dry_until.clear()
@@ -98,6 +108,8 @@ class DrainScheduler:
         Alarms go first whichever stream holds them; then the stream the share says is due (the other
         if it has nothing), events before telemetry inside it.
         """
+        if self.prefetch_error is not None:
+            raise self.prefetch_error
         live_checked = False
         for lanes in ((Priority.ALARM,), (Priority.EVENT, Priority.TELEMETRY)):
             for stream in self._stream_order():
@@ -136,10 +148,26 @@ class DrainScheduler:
         for lane in lanes:
             buf = self._buffers[(Stream.BACKLOG, lane)]
             if not buf:
-                await self._refill_backlog(lane)
+                running = self._prefetching.get(lane)
+                if running is not None:
+                    await asyncio.shield(running)
+                else:
+                    await self._refill_backlog(lane)
             if buf:
-                return self._chunk_from(buf, lane, live=False)
+                chunk = self._chunk_from(buf, lane, live=False)
+                if len(buf) < self._prefetch // 2 and lane not in self._prefetching:
+                    # Read ahead while this chunk is encoded and published: the SELECT overlaps the I/O.
+                    task = asyncio.create_task(self._refill_backlog(lane), name=f"uplink.prefetch.{lane.name}")
+                    self._prefetching[lane] = task
+                    task.add_done_callback(functools.partial(self._prefetch_done, lane))
+                return chunk
         return None
+
+    def _prefetch_done(self, lane: Priority, task: asyncio.Task[None]) -> None:
+        if self._prefetching.get(lane) is task:
+            del self._prefetching[lane]
+        if not task.cancelled() and task.exception() is not None:
+            self.prefetch_error = task.exception()
 
     def _chunk_from(self, buf: deque[StoredRecord], lane: Priority, live: bool) -> Chunk:
         records = [buf.popleft() for _ in range(min(self._batch, len(buf)))]
@@ -161,10 +189,19 @@ class DrainScheduler:
         return fresh
 
     async def _refill_live(self) -> None:
+        hwm = self._outbox.last_seq
+        if hwm <= self._live_seen:
+            return  # nothing committed since the last live query: skip it (it scans, it is not free)
         since = self._clock() - self._window
         records = await self._outbox.fetch(self._prefetch, after_seq=self._live_cursor, accepted_since=since)
         if records:
             self._live_cursor = records[-1].seq
+            if len(records) < self._prefetch:
+                self._live_seen = hwm
+        else:
+            # Everything committed up to hwm is older than the window: the backlog stream owns it.
+            self._live_cursor = max(self._live_cursor, hwm)
+            self._live_seen = hwm
         for r in self._admit(records):
             self._buffers[(Stream.LIVE, Priority(r.priority))].append(r)
 
