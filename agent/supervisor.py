@@ -89,6 +89,14 @@ class Supervisor:
         with suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, timeout_s)
 
+    async def wait(self, name: str, timeout_s: float) -> bool:
+        """Wait for task ``name`` to end by itself. False if it is still running after ``timeout_s``."""
+        task = self._tasks.get(name)
+        if task is None:
+            return True
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        return bool(done)
+
     async def stop_all(self, timeout_s: float = 10.0) -> None:
         for name in list(self._tasks):
             await self.stop(name, timeout_s)

@@ -1,0 +1,200 @@
+"""The running services of one agent and their start/stop/reconfigure order.
+
+Kept apart from ``daemon.py`` (signals, the Runtime facade) so each file holds one idea: this one
+knows which component depends on which.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from agent import __version__
+from agent.commands.dispatcher import CommandDispatcher
+from agent.config import AgentConfigBase
+from agent.control.server import ControlServer
+from agent.driver_host import DriverHost
+from agent.logs import log_event
+from agent.outbox.store import Outbox
+from agent.pipeline.pipeline import Pipeline
+from agent.records import JsonValue
+from agent.sdnotify import Notifier
+from agent.supervisor import LoopHealth, Supervisor
+from agent.uplink.uplink import Uplink
+from drivers.base import Driver, DriverContext
+
+if TYPE_CHECKING:
+    from agent.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DRIVER_OPEN_WAIT_S = 15.0
+
+
+class Services:
+    def __init__(self, config: AgentConfigBase, runtime: Runtime) -> None:
+        self.config = config
+        self._runtime = runtime
+        self.supervisor = Supervisor()
+        self.health = LoopHealth()
+        self.notifier = Notifier()
+        self._outbox: Outbox | None = None
+        self._pipeline: Pipeline | None = None
+        self._host: DriverHost | None = None
+        self.uplink: Uplink | None = None
+        self.commands: CommandDispatcher | None = None
+        self.control: ControlServer | None = None
+        self.started_at = time.time()
+
+    # Components exist once start() ran; the properties make a misuse fail loudly instead of None errors.
+    @property
+    def outbox(self) -> Outbox:
+        assert self._outbox is not None, "services not started"
+        return self._outbox
+
+    @property
+    def pipeline(self) -> Pipeline:
+        assert self._pipeline is not None, "services not started"
+        return self._pipeline
+
+    @property
+    def host(self) -> DriverHost:
+        assert self._host is not None, "services not started"
+        return self._host
+
+    def _context(self, name: str) -> DriverContext:
+        return DriverContext(
+            gateway_id=self.config.gateway.id,
+            state_dir=self.config.state_dir,
+            config_dir=self._runtime.config_path.parent,
+            logger=logging.getLogger(f"drivers.{name}"),
+        )
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self._outbox = await Outbox.open(cfg.state_dir, cfg.outbox, cfg.gateway.id)
+        self._pipeline = Pipeline(self._outbox, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size)
+        self.supervisor.start("pipeline", self._pipeline.run)
+        self._host = DriverHost(self.supervisor, self._pipeline, self._context)
+        self._start_uplink(cfg)
+        self._host.start(self._host.build(list(cfg.drivers)))
+        self.control = ControlServer(self._runtime, cfg.control.socket, cfg.control.group)
+        await self.control.start()
+        await self._host.wait_started(DRIVER_OPEN_WAIT_S)
+        self.notifier.ready(f"{len(self._host.drivers)} drivers, outbox at seq {self._outbox.last_seq}")
+        self.supervisor.start("loop-health", lambda: self.health.run(self._feed_watchdog))
+
+    def _feed_watchdog(self) -> None:
+        if self.supervisor.states.get("pipeline") and self.supervisor.states["pipeline"].running:
+            self.notifier.watchdog()
+
+    def _start_uplink(self, cfg: AgentConfigBase) -> None:
+        if not cfg.uplink.enabled:
+            self.uplink = None
+            return
+        self.commands = CommandDispatcher(cfg.commands, self, cfg.state_dir) if cfg.commands.enabled else None
+        self.uplink = Uplink(
+            cfg.uplink,
+            cfg.outbox,
+            cfg.gateway.id,
+            self.outbox,
+            birth_provider=self.birth,
+            command_handler=self.commands.handle_message if self.commands else None,
+        )
+        self.supervisor.start("uplink", self.uplink.run)
+
+    async def _stop_uplink(self) -> None:
+        if self.uplink is not None:
+            await self.uplink.stop()
+            if not await self.supervisor.wait("uplink", 6.0):
+                log_event(log, "uplink_stop_timeout", logging.WARNING)
+            await self.supervisor.stop("uplink")
+            self.uplink = None
+        if self.commands is not None:
+            self.commands.close()
+            self.commands = None
+
+    async def stop(self, timeout_s: float) -> None:
+        """SIGTERM path: stop intake, commit what is queued, stop the uplink, close the outbox."""
+        self.notifier.stopping()
+        if self.control is not None:
+            await self.control.stop()
+        if self._host is not None:
+            await self._host.stop()
+        if self._pipeline is not None:
+            committed = await self._pipeline.drain(timeout_s / 2)
+            log_event(log, "pipeline_drained", committed=committed, pending=self._pipeline.depth)
+        await self._stop_uplink()
+        await self.supervisor.stop_all()
+        if self._outbox is not None:
+            await self._outbox.close()
+
+    async def reconfigure(self, new: AgentConfigBase) -> None:
+        """Apply a new, already validated config. Building the new drivers first refuses a bad one early."""
+        self.notifier.reloading()
+        try:
+            if new.outbox != self.config.outbox or new.state_dir != self.config.state_dir:
+                log_event(log, "config_change_needs_restart", logging.WARNING, section="outbox/state_dir")
+            drivers = self.host.build(list(new.drivers)) if new.drivers != self.config.drivers else None
+            if drivers is not None:
+                await self.host.stop()
+                self.host.start(drivers)
+            if new.uplink != self.config.uplink or new.commands != self.config.commands:
+                await self._stop_uplink()
+                self.config = new
+                self._start_uplink(new)
+            self.config = new
+            if self.uplink is not None:
+                self.uplink.request_birth()
+        finally:
+            self.notifier.ready()
+
+    # --- used by commands (CommandTargets) and the uplink ------------------------------------------
+    def driver_for(self, device: str) -> Driver[Any] | None:
+        return self.host.driver_for(device)
+
+    def resend_birth(self) -> None:
+        if self.uplink is not None:
+            self.uplink.request_birth()
+
+    def sync_now(self) -> None:
+        if self.uplink is not None:
+            self.uplink.sync_now()
+
+    def birth(self) -> dict[str, JsonValue]:
+        devices: list[JsonValue] = []
+        for info in self.host.inventory():
+            devices.append({k: v for k, v in asdict(info).items()})
+        return {
+            "gateway": self.config.gateway.id,
+            "site": self.config.gateway.site,
+            "version": __version__,
+            "started_at": self.started_at,
+            "devices": devices,
+        }
+
+    def status(self) -> dict[str, JsonValue]:
+        counters = self.pipeline.counters
+        return {
+            "gateway": self.config.gateway.id,
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "loop_lag_ms": round(self.health.lag_s * 1000, 1),
+            "drivers": {name: driver.status() for name, driver in self.host.drivers.items()},
+            "tasks": {
+                name: {"running": s.running, "restarts": s.restarts, "last_error": s.last_error}
+                for name, s in self.supervisor.states.items()
+            },
+            "pipeline": {
+                "received": counters.received,
+                "suppressed": counters.suppressed,
+                "alarms": counters.alarms,
+                "accepted": counters.accepted,
+                "queued": self.pipeline.depth,
+                "active_alarms": [".".join(a) for a in sorted(self.pipeline.active_alarms)],
+            },
+            "uplink": self.uplink.status() if self.uplink is not None else {"state": "disabled"},
+        }
