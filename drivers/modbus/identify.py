@@ -57,6 +57,9 @@ class _Reader:
                 self.answered = True
         return self._words[key]
 
+    def readable(self, table: Table, address: int) -> bool:
+        return any(k[0] is table and k[1] == address and v is not None for k, v in self._words.items())
+
     async def objects(self, read_code: int) -> dict[int, bytes] | None:
         if read_code not in self._objects:
             try:
@@ -131,14 +134,21 @@ async def _score(reader: _Reader, profile: Profile) -> ProfileMatch | None:
             got = objects.get(object_id, b"").decode("latin-1", errors="replace")
             matched += expected.lower() in got.lower()
     if checked == 0:
+        # no expected values declared: that the identification registers answer is weak evidence
+        answered = sum(1 for r in ident.registers if reader.readable(r.table, r.address))
+        if not ident.registers or answered < len(ident.registers):
+            return None
+        return ProfileMatch(profile.id, 0.5, 0, 0, firmware, _fits(profile, firmware))
+    return ProfileMatch(profile.id, matched / checked, matched, checked, firmware, _fits(profile, firmware))
+
+
+def _fits(profile: Profile, firmware: str | None) -> bool | None:
+    if firmware is None:
         return None
-    in_fw: bool | None = None
-    if firmware is not None:
-        try:
-            in_fw = in_range(profile.firmware, firmware)
-        except ValueError:
-            in_fw = None
-    return ProfileMatch(profile.id, matched / checked, matched, checked, firmware, in_fw)
+    try:
+        return in_range(profile.firmware, firmware)
+    except ValueError:
+        return None
 
 
 async def identify(bus_client: BusQueue, unit: int, registry: ProfileRegistry) -> list[ProfileMatch]:
@@ -155,7 +165,7 @@ async def identify(bus_client: BusQueue, unit: int, registry: ProfileRegistry) -
             if not reader.answered:
                 raise
             continue
-        if match is not None and match.matched > 0:
+        if match is not None and match.score > 0:
             matches.append(match)
     if not reader.answered:
         # no profile asked anything this unit answered: probe, so silence still raises DeviceTimeout
