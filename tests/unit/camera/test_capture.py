@@ -1,0 +1,141 @@
+"""Capture thread against a scripted fake source: latest-frame slot, resize, stall watchdog, EOF."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from drivers.camera.capture import CapturedFrame, CaptureThread, LatestFrameSlot
+from drivers.camera.config import CameraConfig
+
+
+def frame(index: int) -> CapturedFrame:
+    return CapturedFrame(np.zeros((2, 2, 3), np.uint8), 0.0, 0.0, index)
+
+
+def test_slot_keeps_only_newest_and_counts_drops() -> None:
+    slot = LatestFrameSlot()
+    assert slot.take() is None
+    for i in range(1, 5):
+        slot.put(frame(i))
+    taken = slot.take()
+    assert taken is not None and taken.index == 4
+    assert slot.dropped == 3 and slot.take() is None
+    slot.put(frame(5))
+    assert slot.dropped == 3
+
+
+class FakeSource:
+    """Yields ``frames`` frames, then fails reads (a dead stream) or ends (a file)."""
+
+    def __init__(self, frames: int, opened: bool = True, size: tuple[int, int] = (64, 48)) -> None:
+        self.remaining = frames
+        self.opened = opened
+        self.size = size
+        self.released = False
+
+    def isOpened(self) -> bool:
+        return self.opened
+
+    def read(self) -> tuple[bool, Any]:
+        if self.remaining <= 0:
+            time.sleep(0.01)
+            return False, None
+        self.remaining -= 1
+        w, h = self.size
+        return True, np.full((h, w, 3), 200, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 200.0  # fps of a file
+
+    def release(self) -> None:
+        self.released = True
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.states: list[tuple[str, str]] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, state: str, reason: str) -> None:
+        with self.changed:
+            self.states.append((state, reason))
+            self.changed.notify_all()
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[str, str]]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.states) >= count, timeout), self.states
+            return list(self.states)
+
+
+def config(**over: Any) -> CameraConfig:
+    base: dict[str, Any] = {
+        "name": "cam",
+        "source": "rtsp://127.0.0.1/x",
+        "width": 40,
+        "height": 32,
+        "stall_timeout_s": 0.2,
+        "reopen_backoff_s": 0.05,
+        "reopen_backoff_max_s": 0.1,
+    }
+    base.update(over)
+    return CameraConfig.model_validate(base)
+
+
+def test_stream_stall_goes_offline_and_reopens_with_backoff() -> None:
+    script = [FakeSource(3), FakeSource(0, opened=False), FakeSource(2)]
+    opened: list[FakeSource] = []
+
+    def opener(_: CameraConfig) -> FakeSource:
+        source = script.pop(0) if script else FakeSource(0, opened=False)
+        opened.append(source)
+        return source
+
+    states = Recorder()
+    capture = CaptureThread(config(), states, opener=opener)
+    capture.start()
+    try:
+        seen = states.wait(3)
+    finally:
+        capture.stop()
+    assert seen[:3] == [("online", "frames arriving"), ("offline", "stalled"), ("online", "frames arriving")]
+    assert capture.frames == 5 and capture.reopens >= 2
+    assert all(s.released for s in opened)
+    latest = capture.slot.take()
+    assert latest is not None and latest.image.shape == (32, 40, 3)  # resized to the decode size
+    assert capture.slot.dropped == 4  # nobody took frames 1-4
+    assert not capture.alive
+
+
+def test_source_that_never_opens_is_offline() -> None:
+    states = Recorder()
+    capture = CaptureThread(config(), states, opener=lambda _: FakeSource(0, opened=False))
+    capture.start()
+    try:
+        assert states.wait(1) == [("offline", "open failed")]
+    finally:
+        capture.stop()
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_file_end(loop: bool, tmp_path: Any) -> None:
+    states = Recorder()
+    opens = 0
+
+    def opener(_: CameraConfig) -> FakeSource:
+        nonlocal opens
+        opens += 1
+        return FakeSource(3 if opens <= 3 else 0)
+
+    capture = CaptureThread(config(source=str(tmp_path / "a.avi"), loop=loop), states, opener=opener)
+    capture.start()
+    try:
+        seen = states.wait(2)
+    finally:
+        capture.stop()
+    assert seen == [("online", "frames arriving"), ("ended", "end of file")]
+    assert capture.frames == (9 if loop else 3)  # a looping file is replayed until it yields nothing
