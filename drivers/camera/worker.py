@@ -153,16 +153,16 @@ class CameraWorker:
         self, sink: RecordSink, events: list[Event], frame: CapturedFrame | None, detections: Sequence[DetectionLike]
     ) -> None:
         for event in events:
+            if frame is not None:
+                self.last_latency_ms = (time.monotonic() - frame.mono) * 1000.0  # frame decoded -> event out
             await sink.put(event)
             self.events += 1
-            if frame is not None:
-                self.last_latency_ms = (time.monotonic() - frame.mono) * 1000.0
-                if self.config.snapshots.enabled:
-                    snapshot = await asyncio.to_thread(
-                        make_snapshot, frame.image, detections, self.config.snapshots, event
-                    )
-                    if snapshot is not None:
-                        await sink.put(snapshot)
+            if frame is not None and self.config.snapshots.enabled:
+                snapshot = await asyncio.to_thread(
+                    make_snapshot, frame.image, detections, self.config.snapshots, event
+                )
+                if snapshot is not None:
+                    await sink.put(snapshot)
 
     async def _emit_aggregates(self, sink: RecordSink, ts: float) -> None:
         for reading in self.analytics.aggregates_due(ts):
