@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 LABELS = ("car", "person")  # red blobs are cars, green blobs are persons
 INPUT_W = 160
@@ -60,7 +61,29 @@ def _channel_box(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], c: 
     return f"{p}col"
 
 
-def build_blob_model() -> bytes:
+def _dead_weight(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], convs: int, channels: int) -> str:
+    """``convs`` 3x3 convolutions whose result is multiplied by 0: model cost without changing outputs.
+
+    Lets benches give the blob detector the compute of a real small detector."""
+    rng = np.random.default_rng(0)
+    previous, in_channels = "x", 3
+    for i in range(convs):
+        weight = (rng.standard_normal((channels, in_channels, 3, 3)) * 0.1).astype(np.float32)
+        inits.append(numpy_helper.from_array(weight, f"dw{i}_w"))
+        nodes.append(helper.make_node("Conv", [previous, f"dw{i}_w"], [f"dw{i}_c"], pads=[1, 1, 1, 1]))
+        nodes.append(helper.make_node("Relu", [f"dw{i}_c"], [f"dw{i}_r"]))
+        previous, in_channels = f"dw{i}_r", channels
+    inits.append(helper.make_tensor("dw_zero", TensorProto.FLOAT, [], [0.0]))
+    nodes.append(helper.make_node("ReduceMean", [previous], ["dw_mean"], keepdims=1))  # [1,1,1,1]
+    nodes.append(helper.make_node("Reshape", ["dw_mean", "shape111"], ["dw_mean3"]))
+    nodes.append(helper.make_node("Mul", ["dw_mean3", "dw_zero"], ["dw_out"]))
+    inits.append(helper.make_tensor("shape111", TensorProto.INT64, [3], [1, 1, 1]))
+    return "dw_out"
+
+
+def build_blob_model(
+    input_w: int = INPUT_W, input_h: int = INPUT_H, dead_convs: int = 0, dead_channels: int = 16
+) -> bytes:
     nodes: list[onnx.NodeProto] = []
     inits = [
         helper.make_tensor("axis1", TensorProto.INT64, [1], [1]),
@@ -75,11 +98,16 @@ def build_blob_model() -> bytes:
         helper.make_tensor("zero11", TensorProto.FLOAT, [1, 1], [0.0]),
     ]
     columns = [_channel_box(nodes, inits, c) for c in range(len(LABELS))]
-    nodes.append(helper.make_node("Concat", columns, ["output0"], axis=2))
+    if dead_convs:
+        nodes.append(helper.make_node("Concat", columns, ["boxes"], axis=2))
+        dead = _dead_weight(nodes, inits, dead_convs, dead_channels)
+        nodes.append(helper.make_node("Add", ["boxes", dead], ["output0"]))
+    else:
+        nodes.append(helper.make_node("Concat", columns, ["output0"], axis=2))
     graph = helper.make_graph(
         nodes,
         "blob_detector",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, INPUT_H, INPUT_W])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, input_h, input_w])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 4 + len(LABELS), len(LABELS)])],
         inits,
     )
@@ -89,11 +117,18 @@ def build_blob_model() -> bytes:
     return model.SerializeToString()
 
 
-def write_blob_model(models_dir: Path, name: str = "blob") -> Path:
+def write_blob_model(
+    models_dir: Path,
+    name: str = "blob",
+    input_w: int = INPUT_W,
+    input_h: int = INPUT_H,
+    dead_convs: int = 0,
+    dead_channels: int = 16,
+) -> Path:
     """Write ``models_dir/<name>/{blob.onnx,manifest.yaml}``; returns the model folder."""
     folder = models_dir / name
     folder.mkdir(parents=True, exist_ok=True)
-    data = build_blob_model()
+    data = build_blob_model(input_w, input_h, dead_convs, dead_channels)
     (folder / "blob.onnx").write_bytes(data)
     labels = "\n".join(f"  - {label}" for label in LABELS)
     (folder / "manifest.yaml").write_text(
@@ -102,7 +137,7 @@ file: blob.onnx
 sha256: {hashlib.sha256(data).hexdigest()}
 task: detection
 input:
-  shape: [1, 3, {INPUT_H}, {INPUT_W}]
+  shape: [1, 3, {input_h}, {input_w}]
   layout: NCHW
   color: RGB
   normalization: {{scale: 0.00392156862745098}}
