@@ -21,7 +21,7 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from serial.rs485 import RS485Settings
 
 from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
-from agent.logs import log_event
+from agent.logs import RateLimiter, log_event
 from drivers.modbus.config import Rs485Options, SerialBus, TcpBus
 from drivers.modbus.profile import Table
 
@@ -107,6 +107,28 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+class _PymodbusRepeats(logging.Filter):
+    """pymodbus logs an error per unanswered request; a dead device must not log once per poll.
+    We report those failures ourselves (typed errors, state changes), so repeats are folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._limiter = RateLimiter(300.0)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = str(record.msg).split("\n", 1)[0][:48]
+        return self._limiter.allow(key) is not None
+
+
+_pymodbus_filter = _PymodbusRepeats()
+
+
+def _fold_pymodbus_repeats() -> None:
+    logger = logging.getLogger("pymodbus.logging")
+    if _pymodbus_filter not in logger.filters:
+        logger.addFilter(_pymodbus_filter)
+
+
 def _where(name: str, unit: int) -> str:
     return f"{name}/unit{unit}"
 
@@ -120,6 +142,7 @@ class PymodbusTransport:
         self._timeout_s = timeout_s
         self._rs485 = rs485
         self._rs485_tried = False
+        _fold_pymodbus_repeats()
 
     @classmethod
     def for_bus(cls, bus: SerialBus | TcpBus) -> PymodbusTransport:

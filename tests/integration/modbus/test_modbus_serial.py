@@ -7,6 +7,7 @@ garbles its CRC still only ever yields good values; a write is verified by readi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,23 +45,50 @@ def config(port: str) -> dict[str, object]:
     return {
         "offline_after": 2,
         "backoff_max_s": 2.0,
-        "buses": [{"transport": "serial", "name": "rs485", "port": port, "baudrate": 9600, "timeout_s": 0.3,
-                   "retries": 0, "rs485": {"rts_level_for_tx": True}}],
+        "buses": [
+            {
+                "transport": "serial",
+                "name": "rs485",
+                "port": port,
+                "baudrate": 9600,
+                "timeout_s": 0.3,
+                "retries": 0,
+                "rs485": {"rts_level_for_tx": True},
+            }
+        ],
         "devices": [
-            {"name": "meter", "bus": "rs485", "unit_id": 1, "profile": "eastron/sdm120", "period_s": 1.0,
-             "points": ["voltage", "current", "active_power", "frequency", "total_energy"]},
+            {
+                "name": "meter",
+                "bus": "rs485",
+                "unit_id": 1,
+                "profile": "eastron/sdm120",
+                "period_s": 1.0,
+                "points": ["voltage", "current", "active_power", "frequency", "total_energy"],
+            },
             {"name": "weather", "bus": "rs485", "unit_id": 2, "profile": "renke/rs-fsxcs-n01", "period_s": 1.0},
-            {"name": "lamp", "bus": "rs485", "unit_id": 3, "profile": "waveshare/analog-output-8ch-b",
-             "period_s": 2.0, "points": ["dim_1", "dim_2"]},
-            {"name": "tilt", "bus": "rs485", "unit_id": 4, "profile": "witmotion/wt901c-485", "period_s": 1.0,
-             "points": ["roll", "pitch"]},
-            {"name": "ghost", "bus": "rs485", "unit_id": 9, "profile": "renke/rs-fsxcs-n01-louver",
-             "period_s": 1.0},
+            {
+                "name": "lamp",
+                "bus": "rs485",
+                "unit_id": 3,
+                "profile": "waveshare/analog-output-8ch-b",
+                "period_s": 2.0,
+                "points": ["dim_1", "dim_2"],
+            },
+            {
+                "name": "tilt",
+                "bus": "rs485",
+                "unit_id": 4,
+                "profile": "witmotion/wt901c-485",
+                "period_s": 1.0,
+                "points": ["roll", "pitch"],
+            },
+            {"name": "ghost", "bus": "rs485", "unit_id": 9, "profile": "renke/rs-fsxcs-n01-louver", "period_s": 1.0},
         ],
     }
 
 
-async def test_shared_line_silent_unit_and_crc_noise(line, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_shared_line_silent_unit_and_crc_noise(line, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO)
     port, bus, _ = line
     async with running_driver(config(port), tmp_path) as (driver, sink):
         await sink.wait_for(lambda: [e.data["state"] for e in sink.events("ghost")] == ["offline"], 60)
@@ -83,8 +111,12 @@ async def test_shared_line_silent_unit_and_crc_noise(line, tmp_path: Path) -> No
     assert devices["ghost"]["state"] == "offline"  # type: ignore[index,call-overload]
     assert devices["tilt"]["timeouts"] > 0  # type: ignore[index,call-overload,operator]
     assert status["buses"]["rs485"]["timeouts"] > 0  # type: ignore[index,call-overload,operator]
-    # the bus never had two requests in flight: every request got its own answer slot on the wire
     assert bus.stats.requests > 0
+    # a dead device logs one line per state change, not one per poll (ours and pymodbus' own)
+    ghost_lines = [r for r in caplog.records if "device=ghost" in r.getMessage()]
+    assert len(ghost_lines) == len(sink.events("ghost")) == 1
+    no_response = [r for r in caplog.records if r.name.startswith("pymodbus") and "No response" in r.getMessage()]
+    assert len(no_response) <= 1
 
 
 async def test_write_with_read_back_over_serial(line, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -64,8 +64,9 @@ def test_unit_id_out_of_range_names_file_line_and_field() -> None:
 
 def test_unknown_bus_is_reported_on_the_bus_field() -> None:
     found = problems("      - {name: a, bus: line9, unit_id: 1, profile: x/y}\n")
-    assert found == ["config.yaml:10:19 drivers[0].devices[0].bus: no bus named 'line9' (buses: gw, line1, plc), "
-                     "got 'line9'"]
+    assert found == [
+        "config.yaml:10:19 drivers[0].devices[0].bus: no bus named 'line9' (buses: gw, line1, plc), got 'line9'"
+    ]
 
 
 def test_duplicate_device_names_and_units() -> None:

@@ -131,8 +131,9 @@ def _brute_force(points: list[PlanPoint], limits: ReadLimits, overhead: float) -
         total = 0.0
         for run in runs:
             start, end = run[0].address, max(p.end for p in run)
-            holes_ok = all(b.address - max(p.end for p in run[: i + 1]) <= limits.max_hole
-                           for i, b in enumerate(run[1:]))
+            holes_ok = all(
+                b.address - max(p.end for p in run[: i + 1]) <= limits.max_hole for i, b in enumerate(run[1:])
+            )
             if len(run) > 1 and (end - start > limits.max_registers or not holes_ok):
                 total = math.inf
                 break
@@ -143,8 +144,9 @@ def _brute_force(points: list[PlanPoint], limits: ReadLimits, overhead: float) -
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 80), st.sampled_from([1, 2, 4])), min_size=1, max_size=9,
-             unique_by=lambda t: t[0]),
+    st.lists(
+        st.tuples(st.integers(0, 80), st.sampled_from([1, 2, 4])), min_size=1, max_size=9, unique_by=lambda t: t[0]
+    ),
     st.integers(1, 30),
     st.integers(0, 12),
     st.floats(1, 60),
