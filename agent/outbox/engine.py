@@ -20,7 +20,7 @@ from agent.outbox import bounds, hwm
 from agent.outbox.codec import NewRow, Row, encode
 from agent.outbox.config import FullPolicy, OutboxConfig
 from agent.outbox.errors import Failure, OutboxCorrupt, classify
-from agent.outbox.files import move_aside, size_limit
+from agent.outbox.files import Ballast, files_size, move_aside, size_limit
 from agent.outbox.schema import connect, open_database
 from agent.outbox.spill import Spill, Tombstones, seq_ranges
 from agent.records import Event, Priority, Record
@@ -60,6 +60,10 @@ class OutboxEngine:
         self._pending: list[Record] = []  # alarms to store with the next commit
         self._last_expiry = 0.0
         self._last_retry = 0.0
+        self._last_ballast_try = 0.0
+        self._wal_budget = 0
+        self._tight = False  # the disk ran full once: keep the WAL checkpointed
+        self.ballast = Ballast(state_dir / "outbox.reserve", 0)
         self._limiter = RateLimiter(60.0)
 
     @property
@@ -85,9 +89,23 @@ class OutboxEngine:
                 return
             conn, found = self._replace_corrupt(str(exc)), -1
         self.conn = conn
+        self._size_wal(conn)
         self._load_state(conn, fresh=found == 0)
         self._ensure_reserved(self.next_seq)
         self.housekeeping()
+
+    def _size_wal(self, conn: sqlite3.Connection) -> None:
+        """Scale the WAL and the disk reserve to the limit: on a tiny disk they must fit too."""
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        self._wal_budget = max(64 * 1024, min(8 << 20, self.max_bytes // 10))
+        conn.execute(f"PRAGMA wal_autocheckpoint={max(16, min(1000, self._wal_budget // page_size))}")
+        conn.execute(f"PRAGMA journal_size_limit={self._wal_budget}")
+        self.ballast.size = max(64 * 1024, min(16 << 20, self.max_bytes // 20))
+
+    @property
+    def page_budget(self) -> int:
+        """Bytes the live pages may use: the limit covers the WAL, the shm and the reserve too."""
+        return max(_MIN_LIMIT, self.max_bytes - self._wal_budget - self.ballast.size - 32 * 1024)
 
     def _open_degraded(self, failure: Failure, exc: BaseException) -> None:
         """The database cannot be written: read what we can for the seq, then run on the spill."""
@@ -171,8 +189,8 @@ class OutboxEngine:
         return results
 
     def _refuse_new(self) -> OutboxFull | None:
-        if self.config.full_policy is FullPolicy.REJECT_NEW and self.used >= self.max_bytes and not self.degraded:
-            return OutboxFull(f"outbox is full ({self.used} of {self.max_bytes} bytes) and the policy is reject-new")
+        if self.config.full_policy is FullPolicy.REJECT_NEW and self.used >= self.page_budget and not self.degraded:
+            return OutboxFull(f"outbox is full ({self.used} of {self.page_budget} bytes) and the policy is reject-new")
         return None
 
     def _accepted_at(self) -> float:
@@ -275,8 +293,12 @@ class OutboxEngine:
                 self.conn, found = open_database(self.path, self.config.durability)
                 self.generation += 1
                 self._load_state(self.conn, fresh=found == 0)
-            if self.used > self.max_bytes * _EVICT_TARGET:
-                self._evict_to(int(self.max_bytes * _EVICT_TARGET))
+            if self.degraded is not None and self.degraded.startswith(Failure.FULL.value):
+                self.ballast.release()
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.used = bounds.used_bytes(self.conn)
+            if self.used > self.page_budget * _EVICT_TARGET:
+                self._evict_rounds(int(self.page_budget * _EVICT_TARGET))
             rows = self.spill.take_all() + extra
             self._write(rows, ranges)
         except (sqlite3.Error, OSError, OutboxCorrupt) as exc:
@@ -302,36 +324,75 @@ class OutboxEngine:
             return
         try:
             self.used = bounds.used_bytes(self.conn)
-            if self.used > self.max_bytes and self.config.full_policy is FullPolicy.EVICT_OLDEST_TELEMETRY:
-                self._evict_to(int(self.max_bytes * _EVICT_TARGET))
+            if self.used > self.page_budget and self.config.full_policy is FullPolicy.EVICT_OLDEST_TELEMETRY:
+                self._evict_rounds(int(self.page_budget * _EVICT_TARGET))
             if now - self._last_expiry >= self.config.expiry_interval_s:
                 self._last_expiry = now
                 self._expire(now)
+            if not self.ballast.present and now - self._last_ballast_try >= self.config.degraded_retry_s:
+                self._restore_ballast(now)
         except sqlite3.Error as exc:
             self._rollback()
             failure = classify(exc)
             if failure is Failure.CORRUPT:
                 self._recover_corrupt(exc)
+            elif failure is Failure.FULL and self._make_room():
+                return
             elif failure is not Failure.OTHER:
                 self._degrade(failure, exc)
             else:
                 log_limited(self._limiter, log, "housekeeping", "outbox_housekeeping_failed", error=str(exc))
 
+    def _restore_ballast(self, now: float) -> None:
+        self._last_ballast_try = now
+        if self.used > self.page_budget * _EVICT_TARGET:
+            return
+        try:
+            self.ballast.ensure()
+        except OSError as exc:
+            log_limited(self._limiter, log, "ballast", "outbox_reserve_unavailable", error=str(exc))
+
     def _make_room(self) -> bool:
-        """SQLITE_FULL: the disk is smaller than our limit thought. Shrink the limit and evict."""
+        """SQLITE_FULL: the disk is smaller than our limit thought. Shrink the limit and evict.
+
+        Deleting needs WAL space too, so the reserve is released first and the WAL is
+        checkpointed after every eviction round.
+        """
         if self.conn is None or self.config.full_policy is FullPolicy.REJECT_NEW:
             return False
+        self._tight = True
+        occupied = files_size(self.path) + (self.ballast.size if self.ballast.present else 0)
+        freed = self.ballast.release()
         try:
-            used = bounds.used_bytes(self.conn)
-            self.max_bytes = max(_MIN_LIMIT, min(self.max_bytes, int(used * _EVICT_TARGET)))
-            log_event(log, "outbox_disk_full", logging.WARNING, used=used, new_limit=self.max_bytes)
-            return self._evict_to(int(self.max_bytes * _EVICT_TARGET)) > 0
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            freed = True
+        except sqlite3.Error as exc:  # no room to checkpoint: evict anyway, the WAL may still fit
+            log_limited(self._limiter, log, "checkpoint", "outbox_checkpoint_failed", error=str(exc))
+        try:
+            self.max_bytes = max(_MIN_LIMIT, min(self.max_bytes, int(occupied * _EVICT_TARGET)))
+            self._size_wal(self.conn)
+            log_event(log, "outbox_disk_full", logging.WARNING, occupied=occupied, new_limit=self.max_bytes)
+            return self._evict_rounds(int(self.page_budget * _EVICT_TARGET)) > 0 or freed
         except sqlite3.Error as exc:
             self._rollback()
             log_limited(self._limiter, log, "make_room", "outbox_evict_failed", error=str(exc))
             return False
 
-    def _evict_to(self, target: int) -> int:
+    def _evict_rounds(self, target: int) -> int:
+        """Evict in rounds of at most 2% of the rows, one transaction (and gap event per device) each,
+        so one round's WAL stays small; on a disk that ran full, checkpoint after every round."""
+        assert self.conn is not None
+        chunk, evicted = max(1, self.rows // 50), 0
+        for _ in range(200):
+            step = self._evict_to(target, max_rows=chunk)
+            if self._tight:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            evicted += step
+            if step == 0 or self.used <= target:
+                break
+        return evicted
+
+    def _evict_to(self, target: int, max_rows: int | None = None) -> int:
         """Evict by policy until the live pages fit ``target``; one gap event per device."""
         assert self.conn is not None
         conn = self.conn
@@ -339,8 +400,10 @@ class OutboxEngine:
         gaps: list[bounds.Gap] = []
         used = bounds.used_bytes(conn)
         rows = self.rows
-        while used > target and rows > 0:
-            count = max(1, math.ceil((used - target) / (used / rows)))
+        budget = self.rows if max_rows is None else max_rows
+        while used > target and rows > 0 and budget > 0:
+            count = min(budget, max(1, math.ceil((used - target) / (used / rows))))
+            budget -= count
             round_gaps = bounds.evict(conn, count)
             if not round_gaps:
                 break
@@ -355,7 +418,7 @@ class OutboxEngine:
         self.evicted_total += evicted
         self.used = bounds.used_bytes(conn)
         if evicted:
-            log_event(log, "outbox_evicted", logging.WARNING, count=evicted, used=self.used, limit=self.max_bytes)
+            log_event(log, "outbox_evicted", logging.WARNING, count=evicted, used=self.used, budget=self.page_budget)
         return evicted
 
     def _insert_gaps(self, gaps: list[bounds.Gap], reason: bounds.GapReason, counter: str, total: int) -> None:

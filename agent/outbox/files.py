@@ -33,11 +33,53 @@ def files_size(db: Path) -> int:
 
 
 def size_limit(db: Path, max_bytes: int | None, fraction: float, hard_cap: int) -> int:
-    """The configured cap, else ``fraction`` of the space the outbox could use (free + its own files)."""
-    if max_bytes is not None:
-        return max_bytes
+    """The configured cap, else ``fraction`` of the space the outbox could use (free + its own files).
+
+    A configured cap larger than the disk is lowered to what the disk can hold.
+    """
     try:
         available = shutil.disk_usage(db.parent).free + files_size(db)
     except OSError:
-        return hard_cap
+        return max_bytes or hard_cap
+    if max_bytes is not None:
+        return max(MIN_LIMIT, min(max_bytes, int(0.95 * available)))
     return max(MIN_LIMIT, min(hard_cap, int(fraction * available)))
+
+
+class Ballast:
+    """A reserve file released when the disk is full, so SQLite has room to checkpoint and evict.
+
+    Deleting rows needs free space too (WAL frames); without a reserve a full disk can lock the
+    outbox in place. The reserve is taken back once there is room again.
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = size
+
+    @property
+    def present(self) -> bool:
+        return self.path.exists()
+
+    def ensure(self) -> None:
+        """Create the reserve; raises OSError (ENOSPC, EROFS) when it cannot."""
+        if self.present:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, self.size)
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        os.replace(tmp, self.path)
+
+    def release(self) -> bool:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -1,0 +1,30 @@
+"""A real, tiny tmpfs per test (we run as root): disk full and read-only remounts are the real thing."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+class TinyFs:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def remount(self, mode: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[TinyFs]:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield TinyFs(mnt)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
