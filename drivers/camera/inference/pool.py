@@ -1,146 +1,31 @@
 """``SessionPool``: one session per model shared by every camera, batched across cameras, off the loop.
 
-Each model gets one worker thread. ``detect`` puts a request on its queue and awaits a future. The
-worker takes what is queued (up to ``max_batch``) and, while more cameras share the model than
-requests are waiting, waits up to ``batch_window_ms`` for a fuller batch. With one camera it never waits.
+``acquire`` loads a model (in a thread) or shares the session already loaded with the same options;
+``ModelHandle.detect`` hands a frame to the model's worker thread (``worker.py``) and awaits the result.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import queue
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
-
-from agent.errors import EdgepostError
-from agent.logs import RateLimiter, log_event, log_limited
+from agent.logs import log_event
 from drivers.camera.inference.config import InferenceConfig
 from drivers.camera.inference.detection import Detection
-from drivers.camera.inference.errors import InferenceFailed, PoolClosed
+from drivers.camera.inference.errors import PoolClosed
 from drivers.camera.inference.manifest import LoadedManifest, ModelManifest, load_manifest
+from drivers.camera.inference.postprocess import DecodeParams
 from drivers.camera.inference.preprocess import check_frame
 from drivers.camera.inference.runner import ModelRunner
 from drivers.camera.inference.session import SessionSettings
 from drivers.camera.inference.store import find_manifest
+from drivers.camera.inference.worker import ModelWorker, Request
 
 logger = logging.getLogger(__name__)
-_limiter = RateLimiter(60.0)
-# What a bug in decode/preprocess may raise; turned into InferenceFailed so no caller hangs.
-_WORKER_ERRORS = (EdgepostError, ArithmeticError, LookupError, ValueError, TypeError, MemoryError, cv2.error)
-
-
-@dataclass
-class _Request:
-    frame: Any
-    handle: ModelHandle
-    future: asyncio.Future[list[Detection]]
-    loop: asyncio.AbstractEventLoop
-
-
-@dataclass
-class _Stats:
-    batches: int = 0
-    frames: int = 0
-    errors: int = 0
-    busy_s: float = 0.0
-
-
-class _Entry:
-    """One model session and its worker thread."""
-
-    def __init__(self, config: InferenceConfig, runner: ModelRunner) -> None:
-        self.config = config
-        self.runner = runner
-        self.clients = 0
-        self.stats = _Stats()
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._work, name=f"inference[{runner.name}]", daemon=True)
-        self._thread.start()
-
-    def submit(self, request: _Request) -> None:
-        self._queue.put(request)
-
-    def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        while True:
-            try:
-                leftover = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if leftover is not None:
-                _deliver(leftover, PoolClosed("session pool closed"))
-
-    def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
-        batch, stopping = [first], False
-        runner = self.runner
-        limit = self.config.max_batch if runner.batch_dynamic else 1
-        want = min(limit, max(self.clients, 1))
-        deadline = time.monotonic() + self.config.batch_window_ms / 1000.0
-        while len(batch) < limit:
-            try:
-                if len(batch) < want:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                else:
-                    item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                stopping = True
-                break
-            batch.append(item)
-        return batch, stopping
-
-    def _work(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch, stopping = self._collect(first)
-            self._run(batch)
-            if stopping:
-                return
-
-    def _run(self, batch: list[_Request]) -> None:
-        runner = self.runner  # read once: an update may swap it between batches
-        started = time.perf_counter()
-        try:
-            params = [r.handle.params_for(runner) for r in batch]
-            results = runner.infer([r.frame for r in batch], params)
-        except _WORKER_ERRORS as exc:
-            self.stats.errors += 1
-            error = exc if isinstance(exc, EdgepostError) else InferenceFailed(f"model {runner.name}: {exc!r}")
-            key = f"infer:{runner.name}"
-            log_limited(_limiter, logger, key, "inference_failed", model=runner.name, error=str(error))
-            for request in batch:
-                _deliver(request, error)
-            return
-        self.stats.batches += 1
-        self.stats.frames += len(batch)
-        self.stats.busy_s += time.perf_counter() - started
-        for request, detections in zip(batch, results, strict=True):
-            _deliver(request, detections)
-
-
-def _deliver(request: _Request, outcome: list[Detection] | BaseException) -> None:
-    def settle() -> None:
-        if request.future.done():  # the camera task was cancelled meanwhile
-            return
-        if isinstance(outcome, BaseException):
-            request.future.set_exception(outcome)
-        else:
-            request.future.set_result(outcome)
-
-    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
-        request.loop.call_soon_threadsafe(settle)
 
 
 @dataclass(eq=False)
@@ -148,7 +33,7 @@ class ModelHandle:
     """One camera's use of a shared model. ``await handle.detect(frame_bgr)``."""
 
     config: InferenceConfig
-    _entry: _Entry
+    _entry: ModelWorker
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -171,7 +56,7 @@ class ModelHandle:
     def sha256(self) -> str:
         return self._entry.runner.sha256
 
-    def params_for(self, runner: ModelRunner) -> Any:
+    def params_for(self, runner: ModelRunner) -> DecodeParams:
         return runner.default_params(self.config.confidence, self.config.iou, self.config.classes)
 
     async def detect(self, frame_bgr: Any) -> list[Detection]:
@@ -181,7 +66,7 @@ class ModelHandle:
         check_frame(frame_bgr)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Detection]] = loop.create_future()
-        self._entry.submit(_Request(frame_bgr, self, future, loop))
+        self._entry.submit(Request(frame_bgr, self.params_for, future, loop))
         return await future
 
 
@@ -190,7 +75,7 @@ class SessionPool:
 
     def __init__(self, models_dir: Path | None = None) -> None:
         self.models_dir = models_dir
-        self._entries: dict[tuple[object, ...], _Entry] = {}
+        self._entries: dict[tuple[object, ...], ModelWorker] = {}
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -209,7 +94,7 @@ class SessionPool:
             entry = self._entries.get(key)
             if entry is None:
                 runner = await asyncio.to_thread(load_runner, config)
-                entry = _Entry(config, runner)
+                entry = ModelWorker(config, runner)
                 self._entries[key] = entry
             entry.clients += 1
             return ModelHandle(config, entry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -64,40 +65,48 @@ def _placement(width: int, height: int, spec: InputSpec) -> tuple[int, int, int,
     return new_w, new_h, (in_w - new_w) // 2, (in_h - new_h) // 2
 
 
-def place(frame: npt.NDArray[np.uint8], spec: InputSpec) -> tuple[FloatArray, FrameTransform]:
-    """Resize (letterboxed or stretched) into an HxWx3 float canvas, still BGR and 0..255."""
-    height, width = frame.shape[:2]
-    in_w, in_h = spec.width, spec.height
-    new_w, new_h, pad_x, pad_y = _placement(width, height, spec)
-    interp = cv2.INTER_AREA if new_w < width and new_h < height else cv2.INTER_LINEAR
-    resized = frame if (new_w, new_h) == (width, height) else cv2.resize(frame, (new_w, new_h), interpolation=interp)
-    if (new_w, new_h) == (in_w, in_h):
-        canvas = resized.astype(np.float32)
-    else:
-        canvas = np.full((in_h, in_w, 3), spec.letterbox.pad_value, dtype=np.float32)
-        canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
-    transform = FrameTransform(new_w / width, new_h / height, float(pad_x), float(pad_y), width, height)
-    return canvas, transform
-
-
-def to_tensor(canvas: FloatArray, spec: InputSpec) -> npt.NDArray[np.generic]:
-    """Colour order, normalisation and layout of one placed frame: returns ``[C,H,W]`` or ``[H,W,C]``."""
-    if spec.color == "RGB":
-        canvas = canvas[:, :, ::-1]
-    if spec.dtype == "uint8":
-        image: npt.NDArray[np.generic] = np.clip(canvas, 0, 255).astype(np.uint8)
-    else:
-        norm = spec.normalization
-        std = np.asarray(norm.std, dtype=np.float32)
-        gain = np.float32(norm.scale) / std
-        offset = -np.asarray(norm.mean, dtype=np.float32) / std
-        image = (canvas * gain + offset).astype(np.float32, copy=False)
-    if spec.layout == "NCHW":
-        image = image.transpose(2, 0, 1)
-    return np.ascontiguousarray(image)
+def _normalizer(spec: InputSpec) -> tuple[FloatArray, FloatArray]:
+    """Per-channel ``gain, offset`` in the frame's BGR order: ``tensor = pixel * gain + offset``."""
+    norm = spec.normalization
+    std = np.asarray(norm.std, dtype=np.float32)
+    gain = np.float32(norm.scale) / std
+    offset = -np.asarray(norm.mean, dtype=np.float32) / std
+    if spec.color == "RGB":  # the manifest lists mean/std in the model's (RGB) order
+        gain, offset = gain[::-1], offset[::-1]
+    return gain, offset
 
 
 def preprocess(frame: object, spec: InputSpec) -> tuple[npt.NDArray[np.generic], FrameTransform]:
-    """One frame -> one input sample (without the batch dim) and its inverse mapping."""
-    canvas, transform = place(check_frame(frame), spec)
-    return to_tensor(canvas, spec), transform
+    """One frame -> one input sample (``[C,H,W]`` or ``[H,W,C]``, no batch dim) and its inverse mapping.
+
+    Only the resized image is converted to float; the padding is filled with its normalised value.
+    """
+    image: npt.NDArray[Any] = check_frame(frame)
+    height, width = image.shape[:2]
+    in_w, in_h = spec.width, spec.height
+    new_w, new_h, pad_x, pad_y = _placement(width, height, spec)
+    if (new_w, new_h) != (width, height):
+        # INTER_LINEAR like the YOLO/PP-OCR reference pipelines (and ~30x cheaper than INTER_AREA)
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    pad = spec.letterbox.pad_value
+    if spec.dtype == "uint8":
+        values: npt.NDArray[np.generic] = image
+        pad_pixel = np.full(3, min(255, max(0, round(pad))), dtype=np.uint8)
+        dtype: type[np.generic] = np.uint8
+    else:
+        gain, offset = _normalizer(spec)
+        values = image.astype(np.float32) * gain + offset
+        pad_pixel = (np.float32(pad) * gain + offset).astype(np.float32)
+        dtype = np.float32
+    if spec.color == "RGB":
+        values, pad_pixel = values[:, :, ::-1], pad_pixel[::-1]
+    if spec.layout == "NCHW":
+        out = np.empty((3, in_h, in_w), dtype=dtype)
+        out[:] = pad_pixel[:, np.newaxis, np.newaxis]
+        out[:, pad_y : pad_y + new_h, pad_x : pad_x + new_w] = values.transpose(2, 0, 1)
+    else:
+        out = np.empty((in_h, in_w, 3), dtype=dtype)
+        out[:] = pad_pixel
+        out[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = values
+    transform = FrameTransform(new_w / width, new_h / height, float(pad_x), float(pad_y), width, height)
+    return out, transform

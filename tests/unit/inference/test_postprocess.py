@@ -15,9 +15,17 @@ from drivers.camera.inference.postprocess import (
     softmax,
     to_xyxy,
 )
-from drivers.camera.inference.preprocess import FrameTransform, place
+from drivers.camera.inference.preprocess import FrameTransform, preprocess
 
 IDENTITY = FrameTransform(1.0, 1.0, 0.0, 0.0, 1000, 1000)
+
+
+def place(frame: np.ndarray, height: int, width: int, **letterbox: object) -> tuple[np.ndarray, FrameTransform]:
+    """The letterboxed frame in raw 0..255 BGR pixels (identity normalisation, HWC)."""
+    spec = InputSpec(
+        shape=(1, height, width, 3), layout="NHWC", color="BGR", normalization={"scale": 1.0}, letterbox=letterbox
+    )
+    return preprocess(frame, spec)
 
 
 def params(confidence: float = 0.5, iou: float = 0.5, keep: frozenset[int] | None = None) -> DecodeParams:
@@ -52,9 +60,8 @@ def test_yolov8_decode_thresholds_classwise_nms_and_labels() -> None:
 
 
 def test_letterbox_center_and_inverse_mapping_are_exact() -> None:
-    spec = InputSpec(shape=(1, 3, 64, 64))
     frame = np.full((100, 200, 3), 255, dtype=np.uint8)
-    canvas, transform = place(frame, spec)
+    canvas, transform = place(frame, 64, 64)
     # 200x100 -> 64x32, padded 16 rows on top and bottom with 114
     assert (transform.scale_x, transform.scale_y, transform.pad_x, transform.pad_y) == (0.32, 0.32, 0.0, 16.0)
     assert canvas[15, 0, 0] == 114.0 and canvas[16, 0, 0] == 255.0 and canvas[47, 63, 0] == 255.0
@@ -65,8 +72,7 @@ def test_letterbox_center_and_inverse_mapping_are_exact() -> None:
 
 
 def test_top_left_letterbox_pads_right_and_bottom() -> None:
-    spec = InputSpec(shape=(1, 3, 48, 192), letterbox={"anchor": "top_left", "pad_value": 127.5})
-    canvas, transform = place(np.zeros((60, 120, 3), dtype=np.uint8), spec)
+    canvas, transform = place(np.zeros((60, 120, 3), dtype=np.uint8), 48, 192, anchor="top_left", pad_value=127.5)
     assert (transform.pad_x, transform.pad_y, transform.scale_x) == (0.0, 0.0, 0.8)
     assert canvas[:, :96].max() == 0.0 and canvas[:, 96:].min() == 127.5
 
@@ -114,10 +120,10 @@ def test_classification_softmax_topk_and_whole_frame_box() -> None:
 
 
 def test_fit_height_fills_the_height_and_squeezes_wide_frames() -> None:
-    spec = InputSpec(shape=(1, 3, 48, 192), letterbox={"fit": "height", "anchor": "top_left", "pad_value": 127.5})
-    canvas, transform = place(np.zeros((60, 120, 3), dtype=np.uint8), spec)
+    fit = {"fit": "height", "anchor": "top_left", "pad_value": 127.5}
+    canvas, transform = place(np.zeros((60, 120, 3), dtype=np.uint8), 48, 192, **fit)
     assert (transform.scale_x, transform.scale_y) == (0.8, 0.8)  # 96 x 48, padded right
     assert canvas[:, :96].max() == 0.0 and canvas[:, 96:].min() == 127.5
-    canvas, transform = place(np.zeros((60, 400, 3), dtype=np.uint8), spec)
+    canvas, transform = place(np.zeros((60, 400, 3), dtype=np.uint8), 48, 192, **fit)
     assert (transform.scale_x, transform.scale_y) == (0.48, 0.8)  # squeezed to 192 x 48
     assert canvas.max() == 0.0

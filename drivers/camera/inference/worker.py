@@ -1,0 +1,164 @@
+"""The worker thread of one shared model: takes queued frames of all cameras, runs them as batches.
+
+Batching costs a camera no waiting by default: requests made in the same event-loop iteration are
+handed over together, and whatever queued up while the previous batch ran is taken as the next batch
+(up to ``max_batch``). Only when the previous batch held several frames (cameras are arriving together)
+does the worker wait up to ``batch_window_ms`` for the other cameras' frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+
+from agent.errors import EdgepostError
+from agent.logs import RateLimiter, log_limited
+from drivers.camera.inference.config import InferenceConfig
+from drivers.camera.inference.detection import Detection
+from drivers.camera.inference.errors import InferenceFailed, PoolClosed
+from drivers.camera.inference.postprocess import DecodeParams
+from drivers.camera.inference.runner import ModelRunner
+
+logger = logging.getLogger(__name__)
+_limiter = RateLimiter(60.0)
+# What a bug in decode/preprocess may raise; turned into InferenceFailed so no caller hangs.
+_WORKER_ERRORS = (EdgepostError, ArithmeticError, LookupError, ValueError, TypeError, MemoryError, cv2.error)
+
+
+@dataclass
+class Request:
+    frame: Any
+    params: Callable[[ModelRunner], DecodeParams]  # per camera; recomputed if the model is swapped
+    future: asyncio.Future[list[Detection]]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    frames: int = 0
+    errors: int = 0
+    busy_s: float = 0.0
+
+
+class ModelWorker:
+    """One model session (``runner``, swappable between batches) and its worker thread."""
+
+    def __init__(self, config: InferenceConfig, runner: ModelRunner) -> None:
+        self.config = config
+        self.runner = runner
+        self.clients = 0
+        self.stats = WorkerStats()
+        self._pending: list[Request] = []  # loop side: requests of this loop iteration
+        self._flush_scheduled = False
+        self._queue: queue.Queue[list[Request] | None] = queue.Queue()
+        self._backlog: deque[Request] = deque()  # worker side
+        self._last_batch = 1
+        self._thread = threading.Thread(target=self._work, name=f"inference[{runner.name}]", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: Request) -> None:
+        """Called on the event loop; the hand-over to the thread happens once per loop iteration."""
+        self._pending.append(request)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            request.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        if pending:
+            self._queue.put(pending)
+
+    def stop(self) -> None:
+        """Blocking: finish the batch in hand, fail everything still queued with ``PoolClosed``."""
+        self._flush()
+        self._queue.put(None)
+        self._thread.join()
+        leftovers = list(self._backlog)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            leftovers.extend(item or [])
+        for request in leftovers:
+            deliver(request, PoolClosed("session pool closed"))
+
+    def _take(self, timeout: float | None) -> bool:
+        """Move one queued hand-over into the backlog; False on the stop sentinel. Raises queue.Empty."""
+        item = self._queue.get(timeout=timeout) if timeout is None or timeout > 0 else self._queue.get_nowait()
+        if item is None:
+            return False
+        self._backlog.extend(item)
+        return True
+
+    def _collect(self) -> tuple[list[Request], bool]:
+        limit = self.config.max_batch if self.runner.batch_dynamic else 1
+        want = min(limit, max(self.clients, 1)) if self._last_batch > 1 else 1
+        deadline = time.monotonic() + self.config.batch_window_ms / 1000.0
+        running = True
+        with contextlib.suppress(queue.Empty):
+            while running and len(self._backlog) < limit:
+                if len(self._backlog) < want:
+                    running = self._take(max(0.0, deadline - time.monotonic()) or 0.0)
+                else:
+                    running = self._take(0.0)
+        count = min(limit, len(self._backlog))
+        return [self._backlog.popleft() for _ in range(count)], running
+
+    def _work(self) -> None:
+        running = True
+        while running or self._backlog:
+            if not self._backlog and (not running or not self._take(None)):
+                return
+            batch, still_running = self._collect()
+            running = running and still_running
+            if batch:
+                self._last_batch = len(batch)
+                self._run(batch)
+
+    def _run(self, batch: list[Request]) -> None:
+        runner = self.runner  # read once: an update may swap it between batches
+        started = time.perf_counter()
+        try:
+            params = [r.params(runner) for r in batch]
+            results = runner.infer([r.frame for r in batch], params)
+        except _WORKER_ERRORS as exc:
+            self.stats.errors += 1
+            error = exc if isinstance(exc, EdgepostError) else InferenceFailed(f"model {runner.name}: {exc!r}")
+            key = f"infer:{runner.name}"
+            log_limited(_limiter, logger, key, "inference_failed", model=runner.name, error=str(error))
+            for request in batch:
+                deliver(request, error)
+            return
+        self.stats.batches += 1
+        self.stats.frames += len(batch)
+        self.stats.busy_s += time.perf_counter() - started
+        for request, detections in zip(batch, results, strict=True):
+            deliver(request, detections)
+
+
+def deliver(request: Request, outcome: list[Detection] | BaseException) -> None:
+    """Settle a request's future on its own loop (from any thread)."""
+
+    def settle() -> None:
+        if request.future.done():  # the camera task was cancelled meanwhile
+            return
+        if isinstance(outcome, BaseException):
+            request.future.set_exception(outcome)
+        else:
+            request.future.set_result(outcome)
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        request.loop.call_soon_threadsafe(settle)
