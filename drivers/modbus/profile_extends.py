@@ -54,23 +54,23 @@ class _Resolver:
             self._fail(profile_id, problem(doc, ["extends"], f"inheritance cycle {cycle}"))
             return None
         if base_id not in self.docs:
-            self._fail(profile_id, problem(doc, ["extends"], self._unknown_base(base_id)))
+            self._fail(profile_id, problem(doc, ["extends"], self._unknown_base(base_id, profile_id)))
             return None
         base = self.resolve(base_id, (*stack, profile_id))
         if base is None:
             self._fail(profile_id, problem(doc, ["extends"], f"base profile '{base_id}' is invalid"))
             return None
-        merged = self._merge(profile_id, doc, base.data)
-        same_model = all(merged.get(key) == base.data.get(key) for key in ("vendor", "model"))
+        same_model = all(data.get(key, base.data.get(key)) == base.data.get(key) for key in ("vendor", "model"))
         if same_model and "firmware" not in data:
             message = "a variant of the same vendor/model needs its own 'firmware:' range"
             self._fail(profile_id, problem(doc, ["extends"], message))
+        merged = self._merge(profile_id, doc, base.data)
         return ChainDocument(source=doc.source, data=merged, chain=[doc, *base.chain])
 
-    def _unknown_base(self, base_id: str) -> str:
+    def _unknown_base(self, base_id: str, profile_id: str) -> str:
         if base_id in self.broken:
             return f"base profile '{base_id}' could not be read"
-        close = difflib.get_close_matches(base_id, list(self.docs), n=3)
+        close = difflib.get_close_matches(base_id, [i for i in self.docs if i != profile_id], n=3)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         return f"unknown base profile '{base_id}'{hint}"
 

@@ -1,0 +1,121 @@
+"""``edgepost profile validate|show|list`` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.profile_cmd import app, byte_layout
+from drivers.modbus.profile import Point
+from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry
+from tests.unit.profiles.profile_tree import write
+
+runner = CliRunner()
+
+
+def test_validate_shipped_profiles() -> None:
+    result = runner.invoke(app, ["validate", str(DEFAULT_PROFILE_DIR)])
+    count = len(ProfileRegistry.load(DEFAULT_PROFILE_DIR).ids())
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{count} profile(s) valid\n"
+
+
+def test_validate_default_dir_honours_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(root, "acme/meter", "vendor: Acme\nmodel: M\nsource: x\npoints:\n  v: {table: input, address: 0, size: 2}\n")
+    monkeypatch.setenv("EDGEPOST_PROFILE_DIR", str(root))
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "firmware_profiles/acme/meter.yaml:5:33 points.v.size: unknown key",
+        "1 problem(s) in 1 profile(s)",
+    ]
+
+
+def test_validate_single_file_inside_its_tree(root: Path) -> None:
+    write(root, "acme/tilt", "vendor: Acme\nmodel: T\nsource: x\nfirmware: {max: '1'}\npoints: {}\n")
+    variant = write(root, "acme/tilt-v2", "extends: acme/tilt\nfirmware: {min: '2'}\nmodel: T\n")
+    broken = write(root, "acme/other", "extends: acme/nothing\n")
+    ok = runner.invoke(app, ["validate", str(variant)])
+    assert (ok.exit_code, ok.output) == (0, "1 profile(s) valid\n")
+    bad = runner.invoke(app, ["validate", str(broken), str(root / "acme" / "missing.yaml")])
+    assert bad.exit_code == 1
+    assert bad.output.splitlines() == [
+        "firmware_profiles/acme/other.yaml:1:1 extends: "
+        "unknown base profile 'acme/nothing' (did you mean 'acme/tilt'?)",
+        f"{root / 'acme' / 'missing.yaml'}: no such file or directory",
+        "2 problem(s) in 1 profile(s)",
+    ]
+
+
+def test_show_table() -> None:
+    result = runner.invoke(app, ["show", "witmotion/wt901c-485", "--firmware", "2.1"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("witmotion/wt901c-485-v2  WitMotion WT901C-485  firmware >= 2  NOT verified")
+    assert "extends witmotion/wt901c-485" in out
+    row = next(line for line in out.splitlines() if "│ roll " in line)
+    for cell in ("holding", "61 (0x003D)", "int16", "AB", "x0.0054931640625", "deg", " r ", "1 s", "0.5"):
+        assert cell in row, cell
+    assert "|roll| > 10" in out and "critical" in out
+
+
+def test_show_writable_range_and_order() -> None:
+    result = runner.invoke(app, ["show", "waveshare/analog-output-8ch-b"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "│ dim_1 " in line)
+    assert "rw" in row and "0..10" in row and "x0.001" in row
+
+
+def test_show_json() -> None:
+    result = runner.invoke(app, ["show", "yosemitech/y532", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["id"] == "yosemitech/y532"
+    assert data["points"]["ph"]["address"] == 0x2800 and data["points"]["ph"]["byte_order"] == "little"
+
+
+def test_show_errors_are_one_line() -> None:
+    unknown = runner.invoke(app, ["show", "eastron/sdm12"])
+    assert unknown.exit_code == 1
+    assert unknown.output.strip().splitlines() == [
+        "edgepost profile: error: unknown profile 'eastron/sdm12' (did you mean 'eastron/sdm120', 'eastron/sdm630-v2'?)"
+    ]
+    bad_version = runner.invoke(app, ["show", "eastron/sdm120", "--firmware", "new"])
+    assert bad_version.exit_code == 1 and "Traceback" not in bad_version.output
+    assert "expected a dotted version like 1.2.3, got 'new'" in bad_version.output
+
+
+def test_show_ambiguous(root: Path) -> None:
+    write(root, "acme/t", "vendor: Acme\nmodel: T\nsource: x\nfirmware: {max: '1'}\npoints: {}\n")
+    write(root, "acme/t2", "extends: acme/t\nfirmware: {min: '2'}\n")
+    result = runner.invoke(app, ["show", "acme/t-x", "--dir", str(root)])
+    assert result.exit_code == 1
+    result = runner.invoke(app, ["show", "Acme/T", "--dir", str(root)])
+    assert result.exit_code == 1
+    assert "'Acme/T' is ambiguous: acme/t (firmware <= 1), acme/t2 (firmware >= 2)" in result.output
+
+
+def test_list() -> None:
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0, result.output
+    assert "keller/series30" in result.output and "witmotion/wt901c-485-v2" in result.output
+
+
+def test_byte_layout_names() -> None:
+    def layout(byte: str, word: str, type_: str = "float32") -> str:
+        return byte_layout(
+            Point.model_validate(
+                {"table": "holding", "address": 0, "type": type_, "byte_order": byte, "word_order": word}
+            )
+        )
+
+    assert [layout("big", "big"), layout("big", "little"), layout("little", "big"), layout("little", "little")] == [
+        "ABCD",
+        "CDAB",
+        "BADC",
+        "DCBA",
+    ]
+    assert layout("big", "little", "uint64") == "GHEFCDAB"
