@@ -1,0 +1,120 @@
+"""Shared helpers for the Modbus benches: synthetic scattered profiles, the exact wire-time optimum,
+the simulator as a separate process, and small statistics."""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from drivers.modbus.simulator.wire import WireTiming
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the tests.fixtures helpers are not part of the installed package
+    sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.serial import socat_pty_pair  # noqa: E402
+
+__all__ = ["socat_pty_pair"]
+
+TYPES = [("uint16", 1), ("int16", 1), ("float32", 2), ("uint32", 2), ("int32", 2)]
+
+
+@dataclass(frozen=True)
+class BenchPoint:
+    name: str
+    address: int
+    count: int
+    type: str
+
+
+def scattered_points(count: int, seed: int, max_gap: int = 12) -> list[BenchPoint]:
+    """``count`` input-register points with random types and random gaps (0..max_gap) between them."""
+    rng = random.Random(seed)
+    points: list[BenchPoint] = []
+    address = rng.randrange(0, 20)
+    for index in range(count):
+        type_name, width = rng.choice(TYPES)
+        points.append(BenchPoint(f"p{index:02d}", address, width, type_name))
+        gap = 0 if rng.random() < 0.3 else rng.randint(1, max_gap)
+        address += width + gap
+    return points
+
+
+def profile_yaml(model: str, points: list[BenchPoint], turnaround_ms: float, max_hole: int = 124) -> str:
+    lines = [
+        "vendor: Bench",
+        f"model: {model}",
+        "source: synthetic benchmark device",
+        f"limits: {{turnaround_ms: {turnaround_ms}, max_hole: {max_hole}}}",
+        "points:",
+    ]
+    lines += [f"  {p.name}: {{table: input, address: {p.address}, type: {p.type}}}" for p in points]
+    return "\n".join(lines) + "\n"
+
+
+def optimum_cycle_s(
+    points: list[BenchPoint], timing: WireTiming, turnaround_s: float, max_registers: int = 125
+) -> float:
+    """Least bus time reading every point once: exact DP over partitions of the sorted points into
+    contiguous requests (gaps read along), each costing request + response bytes, two 3.5-char
+    silences and the turnaround (``WireTiming.read_transaction_s``)."""
+    pts = sorted(points, key=lambda p: p.address)
+    best = [0.0] + [float("inf")] * len(pts)
+    for j in range(1, len(pts) + 1):
+        end = max(p.address + p.count for p in pts[:j])
+        for i in range(j - 1, -1, -1):
+            span = end - pts[i].address
+            if span > max_registers:
+                break
+            best[j] = min(best[j], best[i] + timing.read_transaction_s(span, turnaround_s))
+    return best[-1]
+
+
+def naive_cycle_s(points: list[BenchPoint], timing: WireTiming, turnaround_s: float) -> float:
+    """Bus time of one request per point."""
+    return sum(timing.read_transaction_s(p.count, turnaround_s) for p in points)
+
+
+def start_simulator(spec: Path, timeout_s: float = 120.0) -> tuple[subprocess.Popen[str], list[str]]:
+    """``edgepost simulate --spec`` in its own process; returns it and its 'serving ...' lines."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli.main", "simulate", "--spec", str(spec)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            _, err = proc.communicate(timeout=timeout_s)
+            raise RuntimeError(f"simulator exited (rc={proc.returncode}): {err.strip()}")
+        if line.strip() == "ready":
+            return proc, lines
+        lines.append(line.strip())
+
+
+def stop_simulator(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None and proc.stdin is not None:
+        try:
+            proc.stdin.write("quit\n")
+            proc.stdin.flush()
+            proc.wait(timeout=15)
+        except (BrokenPipeError, subprocess.TimeoutExpired):
+            proc.kill()
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate(timeout=15)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def quiet_logs() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
