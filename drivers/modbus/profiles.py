@@ -54,10 +54,10 @@ def _slug(text: str) -> str:
 class ProfileRegistry:
     """Resolved profiles by id, plus the problems of the files that failed."""
 
-    def __init__(self, root: Path, profiles: dict[str, Profile], problems: dict[str, list[str]]) -> None:
+    def __init__(self, root: Path, profiles: dict[str, Profile], problems: dict[str, list[str]] | None = None) -> None:
         self.root = root
         self._profiles = profiles
-        self.problems = problems  # by profile id ("" for the directory itself)
+        self.problems: dict[str, list[str]] = dict(problems or {})  # by profile id ("" = the directory)
 
     @property
     def errors(self) -> list[str]:
