@@ -86,6 +86,7 @@ class DevicePoller:
         self.unreadable: set[str] = set()
         self.grid: PollGrid | None = None
         self._adhoc: dict[str, Point] = {}  # points read on request only, never polled
+        self._plans: dict[frozenset[str], list[PlannedRead]] = {}
         self._on_learn = on_learn
         self._wall = wall
 
@@ -143,15 +144,25 @@ class DevicePoller:
     async def poll(self, names: Iterable[str]) -> CycleResult:
         """Read the named points once (one cycle)."""
         result = CycleResult()
-        wanted = [n for n in names if n in self.spec.points and n not in self.unreadable]
-        plan = plan_reads(
-            (PlanPoint.of(n, self.spec.points[n]) for n in wanted), self.limits, self.illegal, self.overhead_chars
-        )
+        plan = self._plan(frozenset(names))
         for read in plan:
             await self._read(read, result)
             if result.silent:
                 break
         return result
+
+    def _plan(self, names: frozenset[str]) -> list[PlannedRead]:
+        """The plan for this set of due points; the same sets come back every cycle, so plans are
+        cached until the device teaches something (an illegal range, a lower limit)."""
+        plan = self._plans.get(names)
+        if plan is None:
+            wanted = [n for n in names if n in self.spec.points and n not in self.unreadable]
+            points = (PlanPoint.of(n, self.spec.points[n]) for n in wanted)
+            plan = plan_reads(points, self.limits, self.illegal, self.overhead_chars)
+            if len(self._plans) > 256:
+                self._plans.clear()
+            self._plans[names] = plan
+        return plan
 
     async def _read(self, read: PlannedRead, result: CycleResult) -> bool:
         """Read one planned request into ``result``; True when its points got values."""
@@ -273,6 +284,7 @@ class DevicePoller:
         self.limits = self.limits.model_copy(update={key: max(1, min(current, read.count - 1))})
 
     def _learned(self) -> None:
+        self._plans.clear()
         if self._on_learn is not None:
             self._on_learn()
 
