@@ -21,7 +21,7 @@ from agent.outbox.codec import NewRow, Row, encode
 from agent.outbox.config import FullPolicy, OutboxConfig
 from agent.outbox.errors import Failure, OutboxCorrupt, classify
 from agent.outbox.files import Ballast, files_size, move_aside, size_limit
-from agent.outbox.schema import connect, open_database
+from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.spill import Spill, Tombstones, seq_ranges
 from agent.records import Event, Priority, Record
 
@@ -92,6 +92,8 @@ class OutboxEngine:
         self._size_wal(conn)
         self._load_state(conn, fresh=found == 0)
         self._ensure_reserved(self.next_seq)
+        if self._pending:  # the corrupt-file alarm is stored before anything else
+            self._store([], [])
         self.housekeeping()
 
     def _size_wal(self, conn: sqlite3.Connection) -> None:
@@ -112,14 +114,13 @@ class OutboxEngine:
         if self.max_bytes == 0:
             self.max_bytes = self.config.max_bytes or self.config.hard_cap_bytes
         try:
-            ro = connect(self.path, self.config.durability, read_only=True)
+            ro = connect_read_only(self.path)
             try:
                 self._load_state(ro, fresh=False)
             finally:
                 ro.close()
-        except sqlite3.Error:
-            self.next_seq = max(self.reserved + 1, hwm.fallback_seq())
-        self.next_seq = max(self.next_seq, self.reserved + 1)
+        except sqlite3.Error:  # nothing readable: the sidecar, else the clock, stays above old seqs
+            self.next_seq = self.reserved + 1 if self.reserved else hwm.fallback_seq()
         self._degrade(failure, exc)
 
     def _load_state(self, conn: sqlite3.Connection, fresh: bool) -> None:

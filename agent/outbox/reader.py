@@ -16,6 +16,7 @@ from agent.outbox.api import OutboxStats, StoredRecord
 from agent.outbox.codec import COLUMNS, decode
 from agent.outbox.engine import OutboxEngine
 from agent.outbox.files import files_size
+from agent.outbox.schema import connect_read_only
 from agent.records import Priority
 
 log = logging.getLogger("agent.outbox")
@@ -36,9 +37,12 @@ class OutboxReaderDb:
             return self._conn
         self.close()
         try:
-            conn = sqlite3.connect(engine.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA cache_size=-8000")
-            conn.execute("PRAGMA query_only=1")
+            if engine.degraded is None:
+                conn = sqlite3.connect(engine.path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA cache_size=-8000")
+                conn.execute("PRAGMA query_only=1")
+            else:
+                conn = connect_read_only(engine.path)
         except sqlite3.Error as exc:
             log_limited(self._limiter, log, "reader_open", "outbox_reader_unavailable", error=str(exc))
             return None

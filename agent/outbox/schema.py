@@ -35,6 +35,24 @@ def connect(path: Path, durability: Durability, *, read_only: bool = False) -> s
     return conn
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """For reading when the file cannot be written: normal read-only, else ``immutable`` (no -shm
+    needed, as on a read-only filesystem). Probed, so a useless connection is never returned."""
+    last: sqlite3.Error | None = None
+    for uri in (f"file:{path}?mode=ro", f"file:{path}?mode=ro&immutable=1"):
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            conn.close()
+            last = exc
+            continue
+        conn.execute("PRAGMA cache_size=-8000")
+        return conn
+    assert last is not None
+    raise last
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION in one transaction; returns the version found."""
     found = int(conn.execute("PRAGMA user_version").fetchone()[0])
