@@ -1,10 +1,12 @@
 """Where models live on disk: ``<dir>/<name>/manifest.yaml`` or, after an OTA update, ``<dir>/<name>/current/``.
 
-Search order: the configured dir, ``/var/lib/edgepost/models`` (written by updates), the bundled ``models/``.
+Search order: the configured dir, ``/var/lib/edgepost/models`` (written by updates), then the shipped
+models: the repo's ``models/``, ``<venv>/share/edgepost/models`` and ``/usr/share/edgepost/models`` (the .deb).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from drivers.camera.inference.errors import ModelNotFound
@@ -12,12 +14,17 @@ from drivers.camera.inference.manifest import MANIFEST_NAME
 
 STATE_MODELS_DIR = Path("/var/lib/edgepost/models")
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
+SHIPPED_MODELS_DIRS = (
+    BUNDLED_MODELS_DIR,
+    Path(sys.prefix) / "share" / "edgepost" / "models",
+    Path("/usr/share/edgepost/models"),
+)
 CURRENT = "current"
 
 
 def search_dirs(models_dir: Path | None = None) -> list[Path]:
     dirs = [models_dir] if models_dir is not None else []
-    for extra in (STATE_MODELS_DIR, BUNDLED_MODELS_DIR):
+    for extra in (STATE_MODELS_DIR, *SHIPPED_MODELS_DIRS):
         if extra not in dirs:
             dirs.append(extra)
     return dirs

@@ -111,3 +111,17 @@ async def test_a_cancelled_request_does_not_break_the_worker(models: Path) -> No
         await pool.close()
     with pytest.raises(PoolClosed):
         await pool.acquire(InferenceConfig(model="blob"))
+
+
+async def test_batches_never_exceed_max_batch(models: Path) -> None:
+    pool = SessionPool(models_dir=models)
+    config = InferenceConfig(model="blob", max_batch=2)
+    cams = [await pool.acquire(config) for _ in range(5)]
+    try:
+        boxes = [(10 * i, 10, 20, 20) for i in range(5)]
+        results = await asyncio.gather(*(cam.detect(frame_with_blob(*b)) for cam, b in zip(cams, boxes, strict=True)))
+        assert [(r[0].x1, r[0].y1) for r in results] == [(float(b[0]), 10.0) for b in boxes]
+        status = pool.status()["blob"]
+        assert status["frames"] == 5 and status["batches"] >= 3 and status["avg_batch"] <= 2
+    finally:
+        await pool.close()
