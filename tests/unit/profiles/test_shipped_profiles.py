@@ -151,3 +151,13 @@ def test_water_meter_is_marked_unverified(shipped: ProfileRegistry) -> None:
     # worked example from the source: wire 80 6B 42 12 -> about 36.6 degC (low word first)
     temp = decode_point(meter.points["inlet_temperature"], [0x806B, 0x4212])
     assert isinstance(temp, float) and math.isclose(temp, 36.625, abs_tol=0.001)
+
+
+def test_level_by_distance_and_dali_gateway(shipped: ProfileRegistry) -> None:
+    urm = shipped.get("dfrobot/urm12")
+    assert (urm.serial.baudrate, urm.points["distance"].address, urm.points["distance"].unit) == (19200, 5, "cm")
+    assert urm.identification.registers[0].expect == 1  # PID 1 = URM12 (URM14 is 2)
+    dali = shipped.get("ecodim/dali-gw2")
+    level = dali.points["broadcast_level"]
+    assert (level.address, level.access.writable, level.access.readable, level.max) == (1000, True, False, 254)
+    assert encode_point(dali.points["relay_1"], "on") == [1]
