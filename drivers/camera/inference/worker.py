@@ -64,6 +64,7 @@ class ModelWorker:
         self._queue: queue.Queue[list[Request] | None] = queue.Queue()
         self._backlog: deque[Request] = deque()  # worker side
         self._last_batch = 1
+        self._stopped = False
         self._thread = threading.Thread(target=self._work, name=f"inference[{runner.name}]", daemon=True)
         self._thread.start()
 
@@ -77,12 +78,16 @@ class ModelWorker:
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
-        if pending:
+        if self._stopped:
+            for request in pending:
+                deliver(request, PoolClosed("session pool closed"))
+        elif pending:
             self._queue.put(pending)
 
     def stop(self) -> None:
-        """Blocking: finish the batch in hand, fail everything still queued with ``PoolClosed``."""
+        """Blocking: finish what was handed over, fail anything submitted later with ``PoolClosed``."""
         self._flush()
+        self._stopped = True
         self._queue.put(None)
         self._thread.join()
         leftovers = list(self._backlog)

@@ -125,3 +125,14 @@ async def test_batches_never_exceed_max_batch(models: Path) -> None:
         assert status["frames"] == 5 and status["batches"] >= 3 and status["avg_batch"] <= 2
     finally:
         await pool.close()
+
+
+async def test_requests_after_close_fail_instead_of_hanging(models: Path) -> None:
+    pool = SessionPool(models_dir=models)
+    cam = await pool.acquire(InferenceConfig(model="blob"))
+    served = asyncio.create_task(cam.detect(frame_with_blob(0, 0, 10, 10)))
+    await asyncio.sleep(0)  # handed over before the close
+    await pool.close()
+    assert len(await served) == 1
+    with pytest.raises(PoolClosed):
+        await cam.detect(frame_with_blob(0, 0, 10, 10))
