@@ -138,8 +138,28 @@ async def _score(reader: _Reader, profile: Profile) -> ProfileMatch | None:
         answered = sum(1 for r in ident.registers if reader.readable(r.table, r.address))
         if not ident.registers or answered < len(ident.registers):
             return None
-        return ProfileMatch(profile.id, 0.5, 0, 0, firmware, _fits(profile, firmware))
+        # ...made stronger when the profile's own points answer too (another model's map does not)
+        share = await _points_answering(reader, profile)
+        if share == 0:
+            return None
+        return ProfileMatch(profile.id, 0.5 * share, 0, 0, firmware, _fits(profile, firmware))
     return ProfileMatch(profile.id, matched / checked, matched, checked, firmware, _fits(profile, firmware))
+
+
+async def _points_answering(reader: _Reader, profile: Profile, samples: int = 4) -> float:
+    """Share of a few of the profile's readable points (spread over its map) the device answers."""
+    points = sorted(
+        (p for p in profile.points.values() if p.access.readable), key=lambda p: (str(p.table), p.address)
+    )
+    if not points:
+        return 1.0
+    step = max(1, len(points) // samples)
+    chosen = points[::step][:samples]
+    answered = 0
+    for point in chosen:
+        count = 1 if point.table.is_bit else point.register_count
+        answered += await reader.words(point.table, point.address, count) is not None
+    return answered / len(chosen)
 
 
 def _fits(profile: Profile, firmware: str | None) -> bool | None:
