@@ -18,6 +18,7 @@ NewRow: TypeAlias = tuple[int, int, str, float, bytes]
 Row: TypeAlias = tuple[int, int, int, str, float, float, bytes]
 
 COLUMNS = "seq, priority, kind, device, ts, accepted_at, body"
+INSERT_SQL = f"INSERT INTO records ({COLUMNS}) VALUES (?,?,?,?,?,?,?)"
 
 
 def encode(record: Record) -> NewRow:

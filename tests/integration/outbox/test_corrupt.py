@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -39,7 +41,8 @@ async def test_corrupt_file_moved_aside_fresh_outbox_alarm(tmp_path: Path, garbl
 
     outbox = await Outbox.open(tmp_path, OutboxConfig(), "gw-c")
     try:
-        [moved] = [p for p in tmp_path.glob("outbox.db.corrupt-*") if not p.name.endswith(("-wal", "-shm"))]
+        names = await asyncio.to_thread(os.listdir, tmp_path)
+        [moved] = [tmp_path / n for n in names if n.startswith("outbox.db.corrupt-") and not n.endswith(("-wal", "-shm"))]
         assert moved.read_bytes() == original  # kept for a post-mortem, not deleted
         [alarm] = await outbox.fetch(10, priority=Priority.ALARM)
         assert alarm.body["kind"] == "outbox_corrupt" and alarm.device == "gw-c"
