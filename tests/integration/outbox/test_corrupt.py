@@ -42,7 +42,8 @@ async def test_corrupt_file_moved_aside_fresh_outbox_alarm(tmp_path: Path, garbl
     outbox = await Outbox.open(tmp_path, OutboxConfig(), "gw-c")
     try:
         names = await asyncio.to_thread(os.listdir, tmp_path)
-        [moved] = [tmp_path / n for n in names if n.startswith("outbox.db.corrupt-") and not n.endswith(("-wal", "-shm"))]
+        moved_names = [n for n in names if n.startswith("outbox.db.corrupt-") and not n.endswith(("-wal", "-shm"))]
+        [moved] = [tmp_path / n for n in moved_names]
         assert moved.read_bytes() == original  # kept for a post-mortem, not deleted
         [alarm] = await outbox.fetch(10, priority=Priority.ALARM)
         assert alarm.body["kind"] == "outbox_corrupt" and alarm.device == "gw-c"
