@@ -1,0 +1,1 @@
+from tests.fixtures.serial import pty_pair, simulated_serial_bus  # noqa: F401
