@@ -7,6 +7,7 @@ order), lay out each register's two bytes (byte order), unpack the type, then ap
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ FLOAT_MAX: dict[DataType, float] = {
 _FLOATS = (DataType.FLOAT32, DataType.FLOAT64)
 
 
+@functools.lru_cache(maxsize=1024)
 def _decimals(number: float) -> int:
     """Decimal places of a profile constant as written (0.01 -> 2, 1e-05 -> 5, 10 -> 0)."""
     exponent = Decimal(repr(number)).as_tuple().exponent

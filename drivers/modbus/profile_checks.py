@@ -29,6 +29,7 @@ def check_profile(profile: Profile, doc: YamlDocument) -> list[str]:
     found.extend(_overlaps(profile))
     found.extend(_alarms(profile))
     found.extend(_firmware(profile))
+    found.extend(_identification(profile))
     problems = [(doc.position(path), problem(doc, path, message)) for path, message in found]
     return [text for _, text in sorted(problems, key=lambda item: (item[1].split(":", 1)[0], item[0]))]
 
@@ -158,3 +159,12 @@ def _firmware(profile: Profile) -> Found:
             yield ["firmware", key], str(exc)
     if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
         yield ["firmware", "min"], f"min {profile.firmware.min} is above max {profile.firmware.max}"
+
+
+def _identification(profile: Profile) -> Found:
+    for index, reg in enumerate(profile.identification.registers):
+        path: list[str | int] = ["identification", "registers", index]
+        if reg.type is DataType.STRING and reg.length is None:
+            yield [*path, "type"], "a string needs 'length' (in bytes)"
+        if reg.table.is_bit and reg.type is not DataType.BOOL:
+            yield [*path, "type"], f"a {reg.table} register must be bool, got {reg.type}"

@@ -249,3 +249,22 @@ def test_missing_directory(tmp_path: Path) -> None:
     registry = ProfileRegistry.load(tmp_path / "nowhere")
     assert registry.ids() == []
     assert registry.errors == [f"{tmp_path / 'nowhere'}: profile directory does not exist"]
+
+
+def test_identification_string_needs_length(root: Path) -> None:
+    write(
+        root,
+        "acme/probe",
+        """\
+        vendor: Acme
+        model: Probe
+        source: x
+        identification:
+          registers:
+            - {address: 0x0900, type: string}
+        points: {}
+        """,
+    )
+    assert problems(root) == [
+        "firmware_profiles/acme/probe.yaml:6:25 identification.registers[0].type: a string needs 'length' (in bytes)"
+    ]
