@@ -14,7 +14,10 @@ from tests.integration.modbus.helpers import running_driver
 pytestmark = pytest.mark.network
 
 
-@pytest.mark.parametrize(("framing", "transport"), [("rtu", "rtu-over-tcp"), ("socket", "tcp")])
+@pytest.mark.parametrize(
+    ("framing", "transport"),
+    [("rtu", "rtu-over-tcp"), ("socket", "tcp"), ("rtu", "serial")],  # serial: a pyserial socket:// URL
+)
 async def test_polls_through_a_tcp_endpoint(framing: str, transport: str, tmp_path: Path) -> None:
     registry = ProfileRegistry.load()
     devices = [
@@ -23,8 +26,11 @@ async def test_polls_through_a_tcp_endpoint(framing: str, transport: str, tmp_pa
     ]
     server = SimulatedTcpServer("127.0.0.1", 0, devices, framing=framing)  # type: ignore[arg-type]
     with run_in_thread(server):
+        bus: dict[str, object] = {"transport": transport, "name": "gw", "host": "127.0.0.1", "port": server.port}
+        if transport == "serial":
+            bus = {"transport": "serial", "name": "gw", "port": f"socket://127.0.0.1:{server.port}"}
         config = {
-            "buses": [{"transport": transport, "name": "gw", "host": "127.0.0.1", "port": server.port}],
+            "buses": [bus],
             "devices": [
                 {"name": "ph", "bus": "gw", "unit_id": 1, "profile": "yosemitech/y532", "period_s": 0.5},
                 {"name": "level", "bus": "gw", "unit_id": 2, "profile": "keller/series30", "period_s": 0.5},
