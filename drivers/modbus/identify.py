@@ -148,9 +148,7 @@ async def _score(reader: _Reader, profile: Profile) -> ProfileMatch | None:
 
 async def _points_answering(reader: _Reader, profile: Profile, samples: int = 4) -> float:
     """Share of a few of the profile's readable points (spread over its map) the device answers."""
-    points = sorted(
-        (p for p in profile.points.values() if p.access.readable), key=lambda p: (str(p.table), p.address)
-    )
+    points = sorted((p for p in profile.points.values() if p.access.readable), key=lambda p: (str(p.table), p.address))
     if not points:
         return 1.0
     step = max(1, len(points) // samples)
