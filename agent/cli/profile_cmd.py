@@ -36,8 +36,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _wants_json(ctx: typer.Context, flag: bool = False) -> bool:
+    """``--json`` on the command, or the global ``edgepost --json`` (its state object carries ``json``)."""
+    return flag or bool(getattr(ctx.obj, "json", False))
+
+
+def _write_json(data: object) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 @app.command()
 def validate(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None, typer.Argument(help="profile directories or files (default: the profile directory)")
     ] = None,
@@ -49,6 +59,11 @@ def validate(
         found, count = _problems_of(path)
         problems.extend(found)
         checked += count
+    if _wants_json(ctx):
+        _write_json({"valid": not problems, "checked": checked, "problems": problems})
+        if problems:
+            raise typer.Exit(1)
+        return
     for line in problems:
         sys.stdout.write(line + "\n")
     if problems:
@@ -71,9 +86,25 @@ def _problems_of(path: Path) -> tuple[list[str], int]:
 
 
 @app.command("list")
-def list_profiles(directory: DirOption = None) -> None:
+def list_profiles(ctx: typer.Context, directory: DirOption = None) -> None:
     """List the profiles that load, with their firmware range and whether the map is verified."""
     registry = ProfileRegistry.load(directory)
+    if _wants_json(ctx):
+        _write_json(
+            [
+                {
+                    "id": p.id,
+                    "vendor": p.vendor,
+                    "model": p.model,
+                    "firmware": p.firmware.model_dump(),
+                    "verified": p.verified,
+                    "extends": p.extends,
+                    "points": len(p.points),
+                }
+                for p in registry.all()
+            ]
+        )
+        return
     table = RichTable("id", "vendor", "model", "firmware", "verified", "points", "alarms", "extends")
     for profile in registry.all():
         table.add_row(
@@ -93,6 +124,7 @@ def list_profiles(directory: DirOption = None) -> None:
 
 @app.command()
 def show(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="profile id (vendor/file) or vendor/model")],
     firmware: Annotated[str | None, typer.Option("--firmware", help="firmware version the device reports")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="the resolved profile as JSON")] = False,
@@ -107,8 +139,8 @@ def show(
         if any(name in key or key.endswith(name) for key in registry.problems):
             hint = " (a profile file with that name has problems: run 'edgepost profile validate')"
         raise _fail(f"{exc}{hint}") from None
-    if json_output:
-        sys.stdout.write(orjson.dumps(profile.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n")
+    if _wants_json(ctx, json_output):
+        _write_json(profile.model_dump(mode="json"))
         return
     _print_profile(profile)
 

@@ -133,3 +133,12 @@ def test_bit_table_values() -> None:
     assert encode_point(coil, False) == [0]
     assert decode_point(coil, [1]) is True
     assert decode_point(coil, [0]) is False
+
+
+@pytest.mark.parametrize("byte_order,word_order", ORDERS)
+@pytest.mark.parametrize("value", [True, False])
+def test_bool_in_a_register_roundtrips(byte_order: Endian, word_order: Endian, value: bool) -> None:
+    point = make(DataType.BOOL, byte_order, word_order)
+    words = encode_point(point, value)
+    assert words == [int(value)]
+    assert decode_point(point, words) is value

@@ -119,3 +119,22 @@ def test_byte_layout_names() -> None:
         "DCBA",
     ]
     assert layout("big", "little", "uint64") == "GHEFCDAB"
+
+
+def test_global_json_flag_through_the_edgepost_command(root: Path) -> None:
+    from agent.cli.main import app as edgepost
+
+    write(root, "acme/m", "vendor: Acme\nmodel: M\nsource: x\npoints: {v: {table: input, address: 0, access: w}}\n")
+    result = runner.invoke(edgepost, ["--json", "profile", "validate", str(root)])
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {
+        "valid": False,
+        "checked": 1,
+        "problems": [
+            "firmware_profiles/acme/m.yaml:4:40 points.v.access: the input table is read-only, "
+            "access must be 'r', got 'w'"
+        ],
+    }
+    listed = runner.invoke(edgepost, ["--json", "profile", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "keller/series30" in [entry["id"] for entry in json.loads(listed.output)]
