@@ -99,8 +99,9 @@ class CameraWorker:
             frame = await self._next_frame()
             await self._flush_pending(sink)
             if frame is None:
-                await self._emit(sink, self.analytics.expire(time.time()), None, ())
-                await self._emit_aggregates(sink, time.time())
+                ts, mono = time.time(), time.monotonic()
+                await self._emit(sink, self.analytics.expire(ts, mono), None, ())
+                await self._emit_aggregates(sink, ts, mono)
                 continue
             next_slot = frame.mono + interval
             await self._process(frame, sink)
@@ -131,8 +132,8 @@ class CameraWorker:
         moved = True if self.motion is None else await asyncio.to_thread(self.motion.moved, frame.image)
         if not self._should_infer(moved, frame.mono):
             self.motion_skipped += 1
-            await self._emit(sink, self.analytics.expire(frame.ts), frame, ())
-            await self._emit_aggregates(sink, frame.ts)
+            await self._emit(sink, self.analytics.expire(frame.ts, frame.mono), frame, ())
+            await self._emit_aggregates(sink, frame.ts, frame.mono)
             return
         assert self.detector is not None
         self._last_infer_mono = frame.mono
@@ -145,9 +146,9 @@ class CameraWorker:
             )
             return
         self.inferences += 1
-        events = self.analytics.update(detections, self.config.width, self.config.height, frame.ts)
+        events = self.analytics.update(detections, self.config.width, self.config.height, frame.ts, frame.mono)
         await self._emit(sink, events, frame, detections)
-        await self._emit_aggregates(sink, frame.ts)
+        await self._emit_aggregates(sink, frame.ts, frame.mono)
 
     async def _emit(
         self, sink: RecordSink, events: list[Event], frame: CapturedFrame | None, detections: Sequence[DetectionLike]
@@ -164,8 +165,8 @@ class CameraWorker:
                 if snapshot is not None:
                     await sink.put(snapshot)
 
-    async def _emit_aggregates(self, sink: RecordSink, ts: float) -> None:
-        for reading in self.analytics.aggregates_due(ts):
+    async def _emit_aggregates(self, sink: RecordSink, ts: float, mono: float) -> None:
+        for reading in self.analytics.aggregates_due(ts, mono):
             await sink.put(reading)
 
     @property

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from agent.records import Event, Reading
 from drivers.camera.analytics.detection import DetectionLike
+from drivers.camera.analytics.events import Stamp
 from drivers.camera.analytics.geometry import Box
 from drivers.camera.analytics.lines import LineMonitor
 from drivers.camera.analytics.tracker import Observation, Track, Tracker
@@ -14,7 +15,7 @@ from drivers.camera.config import CameraConfig
 
 
 class CameraAnalytics:
-    def __init__(self, config: CameraConfig, start_ts: float | None = None) -> None:
+    def __init__(self, config: CameraConfig, start_mono: float | None = None) -> None:
         self.config = config
         t = config.tracker
         self.tracker = Tracker(t.method, t.min_iou, t.max_distance, t.max_missed_s)
@@ -22,7 +23,7 @@ class CameraAnalytics:
         self.lines = [LineMonitor(ln, config.name) for ln in config.lines]
         wanted = config.inference.classes if config.inference else None
         self._wanted = set(wanted) if wanted is not None else None
-        self._next_aggregate = None if start_ts is None else start_ts + config.aggregate_period_s
+        self._next_aggregate = None if start_mono is None else start_mono + config.aggregate_period_s
 
     def observations(self, detections: Sequence[DetectionLike], width: int, height: int) -> list[Observation]:
         out: list[Observation] = []
@@ -33,34 +34,41 @@ class CameraAnalytics:
             out.append(Observation(d.label, box, float(d.score)))
         return out
 
-    def update(self, detections: Sequence[DetectionLike], width: int, height: int, ts: float) -> list[Event]:
-        """Feed one inferred frame (``width`` x ``height`` pixels) taken at ``ts``."""
-        seen, dropped = self.tracker.update(self.observations(detections, width, height), ts)
-        return self._monitor(seen, dropped, ts)
+    def update(
+        self, detections: Sequence[DetectionLike], width: int, height: int, ts: float, mono: float | None = None
+    ) -> list[Event]:
+        """Feed one inferred frame (``width`` x ``height`` pixels) taken at wall time ``ts``.
 
-    def expire(self, ts: float) -> list[Event]:
+        ``mono`` (monotonic clock of the same instant) times durations; without it ``ts`` does.
+        """
+        at = Stamp(ts, ts if mono is None else mono)
+        seen, dropped = self.tracker.update(self.observations(detections, width, height), at.mono)
+        return self._monitor(seen, dropped, at)
+
+    def expire(self, ts: float, mono: float | None = None) -> list[Event]:
         """Advance time without a new inference (nothing moved): drops stale tracks, checks dwell."""
-        seen, dropped = self.tracker.update([], ts)
-        return self._monitor(seen, dropped, ts)
+        at = Stamp(ts, ts if mono is None else mono)
+        seen, dropped = self.tracker.update([], at.mono)
+        return self._monitor(seen, dropped, at)
 
-    def _monitor(self, seen: list[Track], dropped: list[Track], ts: float) -> list[Event]:
+    def _monitor(self, seen: list[Track], dropped: list[Track], at: Stamp) -> list[Event]:
         events: list[Event] = []
         for zone in self.zones:
-            events.extend(zone.update(seen, dropped, ts))
+            events.extend(zone.update(seen, dropped, at))
         for line in self.lines:
-            events.extend(line.update(seen, dropped, ts))
+            events.extend(line.update(seen, dropped, at))
         return events
 
-    def aggregates_due(self, ts: float) -> list[Reading]:
-        """Count readings once per ``aggregate_period_s`` (the first call starts the clock)."""
+    def aggregates_due(self, ts: float, mono: float | None = None) -> list[Reading]:
+        """Count readings once per ``aggregate_period_s`` of ``mono`` (the first call starts the clock)."""
+        now = ts if mono is None else mono
+        period = self.config.aggregate_period_s
         if self._next_aggregate is None:
-            self._next_aggregate = ts + self.config.aggregate_period_s
+            self._next_aggregate = now + period
             return []
-        if ts < self._next_aggregate:
+        if now < self._next_aggregate:
             return []
-        self._next_aggregate += self.config.aggregate_period_s * max(
-            1, int((ts - self._next_aggregate) // self.config.aggregate_period_s) + 1
-        )
+        self._next_aggregate += period * (int((now - self._next_aggregate) // period) + 1)
         return self.flush(ts)
 
     def flush(self, ts: float) -> list[Reading]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from agent.records import Event, Reading
-from drivers.camera.analytics.events import camera_event
+from drivers.camera.analytics.events import Stamp, camera_event
 from drivers.camera.analytics.geometry import XY, segments_intersect, side_of_line
 from drivers.camera.analytics.tracker import Track
 from drivers.camera.config import LineConfig
@@ -26,7 +26,7 @@ class LineMonitor:
     def wants(self, label: str) -> bool:
         return not self.config.classes or label in self.config.classes
 
-    def update(self, seen: list[Track], dropped: list[Track], ts: float) -> list[Event]:
+    def update(self, seen: list[Track], dropped: list[Track], at: Stamp) -> list[Event]:
         events: list[Event] = []
         for track in dropped:
             self._last.pop(track.track_id, None)
@@ -51,7 +51,7 @@ class LineMonitor:
             if self.config.emit_events:
                 events.append(
                     camera_event(
-                        self.device, "line_crossing", ts,
+                        self.device, "line_crossing", at.ts,
                         line=self.config.name, direction=direction, track_id=track.track_id, label=track.label,
                     )
                 )

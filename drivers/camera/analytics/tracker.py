@@ -65,8 +65,8 @@ class Tracker:
         distance = math.hypot(tx - ox, ty - oy) / math.sqrt(2.0)
         return -distance if distance <= self.max_distance else None
 
-    def update(self, observations: list[Observation], ts: float) -> tuple[list[Track], list[Track]]:
-        """Match ``observations`` at time ``ts``. Returns (tracks seen now, tracks dropped)."""
+    def update(self, observations: list[Observation], now: float) -> tuple[list[Track], list[Track]]:
+        """Match ``observations`` at monotonic time ``now``. Returns (tracks seen now, tracks dropped)."""
         pairs: list[tuple[float, int, int]] = []
         for track_id, track in self.tracks.items():
             for index, obs in enumerate(observations):
@@ -84,16 +84,16 @@ class Tracker:
             matched_obs.add(index)
             track, obs = self.tracks[track_id], observations[index]
             track.previous_centre = track.centre
-            track.box, track.score, track.last_seen = obs.box, obs.score, ts
+            track.box, track.score, track.last_seen = obs.box, obs.score, now
             track.hits += 1
             seen.append(track)
         for index, obs in enumerate(observations):
             if index not in matched_obs:
-                track = Track(self._next_id, obs.label, obs.box, obs.score, ts, ts)
+                track = Track(self._next_id, obs.label, obs.box, obs.score, now, now)
                 self._next_id += 1
                 self.tracks[track.track_id] = track
                 seen.append(track)
-        dropped = [t for t in self.tracks.values() if ts - t.last_seen > self.max_missed_s]
+        dropped = [t for t in self.tracks.values() if now - t.last_seen > self.max_missed_s]
         for track in dropped:
             del self.tracks[track.track_id]
         return seen, dropped

@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections import Counter
 
 from agent.records import Event, Priority, Reading
-from drivers.camera.analytics.events import camera_event
+from drivers.camera.analytics.events import Stamp, camera_event
 from drivers.camera.analytics.geometry import point_in_polygon
 from drivers.camera.analytics.tracker import Track
 from drivers.camera.config import ZoneConfig
 
 
 class ZoneMonitor:
-    """Follows which tracks are inside one zone. Membership is decided by the box centre."""
+    """Follows which tracks are inside one zone. Membership is decided by the box centre.
+
+    Durations use the monotonic clock, so a wall-clock step (NTP at boot) never fakes a dwell alarm.
+    """
 
     def __init__(self, config: ZoneConfig, device: str) -> None:
         self.config = config
         self.device = device
         self._polygon = [(float(x), float(y)) for x, y in config.polygon]
         self._priority = Priority.ALARM if config.priority == "alarm" else Priority.EVENT
-        self.entered: dict[int, float] = {}  # track id -> time it entered
+        self.entered: dict[int, float] = {}  # track id -> monotonic time it entered
         self._labels: dict[int, str] = {}
         self._dwell_alarmed: set[int] = set()
         self._count_alarmed = False
@@ -33,29 +36,29 @@ class ZoneMonitor:
     def occupancy(self) -> Counter[str]:
         return Counter(self._labels.values())
 
-    def update(self, seen: list[Track], dropped: list[Track], ts: float) -> list[Event]:
+    def update(self, seen: list[Track], dropped: list[Track], at: Stamp) -> list[Event]:
         events: list[Event] = []
         for track in seen:
             if not self.wants(track.label):
                 continue
             inside = point_in_polygon(track.centre, self._polygon)
             if inside and track.track_id not in self.entered:
-                self.entered[track.track_id] = ts
+                self.entered[track.track_id] = at.mono
                 self._labels[track.track_id] = track.label
                 self._known_classes.add(track.label)
                 self._entries[track.label] += 1
             elif not inside and track.track_id in self.entered:
-                events.extend(self._leave(track.track_id, ts))
+                events.extend(self._leave(track.track_id, at))
         for track in dropped:
             if track.track_id in self.entered:
-                events.extend(self._leave(track.track_id, ts))
+                events.extend(self._leave(track.track_id, at))
         for label, count in self.occupancy().items():
             self._peak[label] = max(self._peak[label], count)
-        events.extend(self._dwell_events(ts))
-        events.extend(self._count_events(ts))
+        events.extend(self._dwell_events(at))
+        events.extend(self._count_events(at.ts))
         return events
 
-    def _leave(self, track_id: int, ts: float) -> list[Event]:
+    def _leave(self, track_id: int, at: Stamp) -> list[Event]:
         entered = self.entered.pop(track_id)
         label = self._labels.pop(track_id)
         if track_id not in self._dwell_alarmed:
@@ -63,24 +66,24 @@ class ZoneMonitor:
         self._dwell_alarmed.discard(track_id)
         return [
             camera_event(
-                self.device, f"{self.config.dwell_event}_cleared", ts,
-                zone=self.config.name, track_id=track_id, label=label, dwell_s=round(ts - entered, 3),
+                self.device, f"{self.config.dwell_event}_cleared", at.ts,
+                zone=self.config.name, track_id=track_id, label=label, dwell_s=round(at.mono - entered, 3),
             )
         ]
 
-    def _dwell_events(self, ts: float) -> list[Event]:
+    def _dwell_events(self, at: Stamp) -> list[Event]:
         limit = self.config.dwell_alarm_s
         if limit is None:
             return []
         events: list[Event] = []
         for track_id, entered in self.entered.items():
-            if track_id not in self._dwell_alarmed and ts - entered > limit:
+            if track_id not in self._dwell_alarmed and at.mono - entered > limit:
                 self._dwell_alarmed.add(track_id)
                 events.append(
                     camera_event(
-                        self.device, self.config.dwell_event, ts, self._priority,
+                        self.device, self.config.dwell_event, at.ts, self._priority,
                         zone=self.config.name, track_id=track_id, label=self._labels[track_id],
-                        dwell_s=round(ts - entered, 3), limit_s=limit,
+                        dwell_s=round(at.mono - entered, 3), limit_s=limit,
                     )
                 )
         return events

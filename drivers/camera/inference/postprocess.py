@@ -60,29 +60,23 @@ def to_xyxy(boxes: FloatArray, box_format: str) -> FloatArray:
     raise ValueError(f"unknown box format {box_format!r}")
 
 
-def iou_one_to_many(box: FloatArray, others: FloatArray) -> FloatArray:
-    x1 = np.maximum(box[0], others[:, 0])
-    y1 = np.maximum(box[1], others[:, 1])
-    x2 = np.minimum(box[2], others[:, 2])
-    y2 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
-
-
 def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray:
     """Greedy NMS; indices of the kept boxes, best score first. A box is suppressed when IoU > threshold."""
     order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, i], dtype=np.float32) for i in range(4))
+    areas = (x2 - x1) * (y2 - y1)
     keep: list[int] = []
     while order.size:
         best = int(order[0])
         keep.append(best)
-        if order.size == 1:
-            break
         rest = order[1:]
-        order = rest[iou_one_to_many(boxes[best], boxes[rest]) <= iou_threshold]
+        if rest.size == 0:
+            break
+        width = np.maximum(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0.0)
+        height = np.maximum(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0.0)
+        inter = width * height
+        union = areas[best] + areas[rest] - inter
+        order = rest[inter <= iou_threshold * np.maximum(union, 1e-12)]  # IoU <= threshold, no division
     return np.asarray(keep, dtype=np.int64)
 
 

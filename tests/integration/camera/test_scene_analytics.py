@@ -41,7 +41,7 @@ def test_counts_crossings_and_dwell_exactly(tmp_path: Path, tracker: str) -> Non
             "aggregate_period_s": 100.0,
         }
     )
-    analytics = CameraAnalytics(camera, start_ts=0.0)
+    analytics = CameraAnalytics(camera, start_mono=0.0)
     capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
     events = []
     index = 0

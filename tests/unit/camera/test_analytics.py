@@ -145,3 +145,12 @@ def test_aggregates_per_period_peak_entries_and_reset() -> None:
 def test_inference_classes_filter_detections() -> None:
     a = analytics(inference={"model": "m", "classes": ["car"]})
     assert [o.label for o in a.observations([box_at("car", 5, 5), box_at("dog", 5, 5)], W, H)] == ["car"]
+
+
+def test_wall_clock_step_does_not_fake_a_dwell_alarm() -> None:
+    zone = {"name": "bay", "polygon": [[0, 0], [1, 0], [1, 1]], "dwell_alarm_s": 10}
+    a = analytics(zones=[zone])
+    assert a.update([box_at("car", 80, 20)], W, H, ts=1_000.0, mono=5.0) == []
+    assert a.update([box_at("car", 80, 20)], W, H, ts=1_000_000.0, mono=6.0) == []  # NTP stepped the clock
+    events = a.update([box_at("car", 80, 20)], W, H, ts=1_000_010.0, mono=16.0)
+    assert [(e.kind, e.ts, e.data["dwell_s"]) for e in events] == [("illegal_parking", 1_000_010.0, 11.0)]
