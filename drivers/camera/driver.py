@@ -24,6 +24,7 @@ class ModelPool(Protocol):
     async def acquire(self, config: InferenceConfig) -> Any: ...
     async def release(self, model: Any) -> None: ...
     async def close(self) -> None: ...
+    def status(self) -> dict[str, dict[str, float | int | str]]: ...
 
 
 class CameraDriver(Driver[CameraDriverConfig]):
@@ -86,4 +87,9 @@ class CameraDriver(Driver[CameraDriverConfig]):
         return devices
 
     def status(self) -> dict[str, JsonValue]:
-        return {"cameras": {name: worker.status() for name, worker in self.workers.items()}}
+        """Per camera: state, fps, frames, dropped frames, reopens, inferences...; per model: its session."""
+        cameras: dict[str, JsonValue] = {name: worker.status() for name, worker in self.workers.items()}
+        models: dict[str, JsonValue] = {}
+        if self._pool is not None:
+            models = {name: dict(stats) for name, stats in self._pool.status().items()}
+        return {"cameras": cameras, "models": models}
