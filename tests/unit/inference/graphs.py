@@ -66,15 +66,28 @@ def constant_outputs_model(outputs: dict[str, np.ndarray], size: int = 64, batch
     return _finish(graph)
 
 
-def channel_mean_model(size: int = 8, layout: str = "NCHW") -> bytes:
-    """Classification output ``[batch, 3]`` = the mean of each input channel (an exact preprocessing probe)."""
+def channel_mean_model(size: int = 8, layout: str = "NCHW", uint8: bool = False) -> bytes:
+    """Classification output ``[batch, 3]`` = the mean of each input channel (an exact preprocessing probe).
+
+    With ``uint8`` the input is uint8 and divided by 255 inside the graph.
+    """
     axes = [2, 3] if layout == "NCHW" else [1, 2]
     shape = ["batch", 3, size, size] if layout == "NCHW" else ["batch", size, size, 3]
+    nodes, inits, source = [], [], "images"
+    if uint8:
+        inits.append(numpy_helper.from_array(np.array(255.0, dtype=np.float32), "full_scale"))
+        nodes += [
+            helper.make_node("Cast", ["images"], ["as_float"], to=TensorProto.FLOAT),
+            helper.make_node("Div", ["as_float", "full_scale"], ["scaled"]),
+        ]
+        source = "scaled"
+    nodes.append(helper.make_node("ReduceMean", [source], ["probs"], axes=axes, keepdims=0))
     graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["images"], ["probs"], axes=axes, keepdims=0)],
+        nodes,
         "channel_mean",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("images", TensorProto.UINT8 if uint8 else TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 3])],
+        inits,
     )
     return _finish(graph)
 

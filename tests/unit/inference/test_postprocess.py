@@ -127,3 +127,18 @@ def test_fit_height_fills_the_height_and_squeezes_wide_frames() -> None:
     canvas, transform = place(np.zeros((60, 400, 3), dtype=np.uint8), 48, 192, **fit)
     assert (transform.scale_x, transform.scale_y) == (0.48, 0.8)  # squeezed to 192 x 48
     assert canvas.max() == 0.0
+
+
+def test_padding_is_filled_with_the_normalised_pad_value() -> None:
+    spec = InputSpec(
+        shape=(1, 3, 48, 192),
+        color="BGR",
+        normalization={"scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+        letterbox={"anchor": "top_left", "pad_value": 127.5},
+    )
+    frame = np.zeros((48, 96, 3), dtype=np.uint8)
+    frame[:, :, 0] = 255
+    tensor, _ = preprocess(frame, spec)
+    assert tensor.shape == (3, 48, 192)
+    assert tensor[:, :, 96:].min() == 0.0 and tensor[:, :, 96:].max() == 0.0  # 127.5 normalises to 0
+    assert tensor[0, :, :96].min() == 1.0 and tensor[1, :, :96].max() == -1.0

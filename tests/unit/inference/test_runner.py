@@ -116,6 +116,25 @@ def test_nhwc_layout(tmp_path: Path) -> None:
     assert [(d.label, d.score) for d in dets] == [("g", 1.0)]
 
 
+def test_uint8_input_skips_normalisation_and_pads_with_the_pad_value(tmp_path: Path) -> None:
+    data = channel_mean_model(size=8, layout="NHWC", uint8=True)
+    runner = load(
+        tmp_path,
+        data,
+        decoder={"type": "classification", "top_k": 3},
+        labels=["r", "g", "b"],
+        input={"shape": [-1, 8, 8, 3], "layout": "NHWC", "dtype": "uint8", "letterbox": {"pad_value": 51}},
+    )
+    red = np.zeros((4, 8, 3), np.uint8)
+    red[:, :, 2] = 255  # BGR red; letterboxed into rows 2..5 of 8, rows 0-1 and 6-7 padded with 51
+    sample, _ = preprocess(red, runner.manifest.input)
+    assert sample.dtype == np.uint8 and sample[0, 0].tolist() == [51, 51, 51] and sample[2, 0].tolist() == [255, 0, 0]
+    (dets,) = runner.infer([red], [runner.default_params(confidence=0.01)])
+    means = {d.label: d.score for d in dets}
+    padded = 4 * 51 / 8 / 255  # half the rows are padding
+    assert means == pytest.approx({"r": 4 * 255 / 8 / 255 + padded, "g": padded, "b": padded})
+
+
 def test_sha256_mismatch_is_refused_naming_the_field(tmp_path: Path) -> None:
     data = constant_outputs_model({"output0": YOLO_TABLE})
     manifest = manifest_dict(data)
