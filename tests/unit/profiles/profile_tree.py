@@ -5,12 +5,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-HEADER = """\
-vendor: Acme
-model: {model}
-source: https://example.invalid/acme
-"""
-
 
 def write(root: Path, profile_id: str, text: str) -> Path:
     path = root / f"{profile_id}.yaml"
