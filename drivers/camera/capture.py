@@ -9,6 +9,7 @@ back-off; online/offline changes are reported through ``on_state``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ StateCallback = Callable[[CameraState, str], None]
 
 logger = logging.getLogger(__name__)
 _FALLBACK_FILE_FPS = 25.0
+_FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,10 @@ def open_video_source(config: CameraConfig) -> VideoSource:
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, config.height)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         return cast(VideoSource, cap)
+    if config.source_kind == "rtsp":
+        # RTP over the RTSP TCP connection: survives NAT and lossy uplinks where UDP drops frames.
+        # The variable is process-wide and read at open; an operator's own setting wins.
+        os.environ.setdefault(_FFMPEG_OPTIONS_ENV, "rtsp_transport;tcp")
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
     return cast(VideoSource, cv2.VideoCapture(str(config.source), cv2.CAP_FFMPEG, params))
 
