@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agent.outbox.api import OutboxStats, StoredRecord
-from agent.outbox.codec import encode
+from agent.outbox.codec import encode_many
 from agent.outbox.config import OutboxConfig
 from agent.outbox.engine import OutboxEngine
 from agent.outbox.errors import OutboxClosed
@@ -68,7 +68,7 @@ class Outbox:
             return []
         if self._closed:
             raise OutboxClosed("the outbox is closed")
-        rows = [encode(r) for r in records]
+        rows = encode_many(records)
         return await asyncio.wrap_future(self._writer.accept(rows))
 
     async def delete(self, seqs: Sequence[int]) -> None:

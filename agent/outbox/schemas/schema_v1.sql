@@ -1,5 +1,5 @@
 -- edgepost outbox, schema version 1.
--- seq is assigned by the outbox (never reused); body is compact orjson:
+-- seq is assigned by the outbox (never reused); body is compact JSON text (orjson):
 --   reading: [point, value, unit, quality]    event: [kind, data]
 CREATE TABLE records (
     seq INTEGER PRIMARY KEY,
@@ -8,7 +8,7 @@ CREATE TABLE records (
     device TEXT NOT NULL,
     ts REAL NOT NULL,               -- read / event wall-clock time
     accepted_at REAL NOT NULL,      -- commit time, never decreasing with seq
-    body BLOB NOT NULL
+    body TEXT NOT NULL
 );
 -- lane scheduling: one priority in seq order
 CREATE INDEX records_lane ON records (priority, seq);
