@@ -161,3 +161,11 @@ def test_level_by_distance_and_dali_gateway(shipped: ProfileRegistry) -> None:
     level = dali.points["broadcast_level"]
     assert (level.address, level.access.writable, level.access.readable, level.max) == (1000, True, False, 254)
     assert encode_point(dali.points["relay_1"], "on") == [1]
+
+
+def test_every_profile_has_serial_limits_and_identification(shipped: ProfileRegistry) -> None:
+    for profile in shipped.all():
+        ident = profile.identification
+        assert ident.registers or ident.device_id is not None, profile.id
+        assert profile.serial.baudrate in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200), profile.id
+        assert profile.limits.max_registers <= 125, profile.id
