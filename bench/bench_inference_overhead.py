@@ -190,6 +190,7 @@ async def main() -> int:
 
     second = await pool.acquire(InferenceConfig(model=args.model, intra_op_threads=args.threads))
     fps: dict[str, list[float]] = {"model": [], "bare": [], "full": [], "two": []}
+    two_frames = two_batches = 0
     p50: dict[str, list[float]] = {"model": [], "bare": [], "full": []}
     for _ in range(repeats):
         for key, lat in (
@@ -199,10 +200,14 @@ async def main() -> int:
         ):
             fps[key].append(len(lat) / sum(lat))
             p50[key].append(statistics.median(lat))
+        before = pool.status()[loaded.manifest.name]
         started = time.perf_counter()
         await asyncio.gather(run_full(handle, frames, frames_per_repeat), run_full(second, frames, frames_per_repeat))
         fps["two"].append(2 * frames_per_repeat / (time.perf_counter() - started))
-    batches = pool.status()[loaded.manifest.name]["avg_batch"]
+        after = pool.status()[loaded.manifest.name]
+        two_frames += int(after["frames"]) - int(before["frames"])
+        two_batches += int(after["batches"]) - int(before["batches"])
+    batches = round(two_frames / max(two_batches, 1), 2)
     await pool.close()
 
     tmp.cleanup()
