@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 from agent.logs import RateLimiter, log_limited
@@ -60,6 +59,11 @@ class OutboxReaderDb:
             self.close()
             return []
 
+    def _first_seq_accepted_at_or_after(self, t: float) -> int | None:
+        """accepted_at never decreases with seq, so a time boundary is a seq boundary (index seek)."""
+        rows = self._query("SELECT seq FROM records WHERE accepted_at >= ? ORDER BY accepted_at LIMIT 1", (t,))
+        return int(rows[0][0]) if rows else None
+
     def fetch(
         self,
         limit: int,
@@ -69,19 +73,32 @@ class OutboxReaderDb:
         before: float | None,
         device: str | None = None,
     ) -> list[StoredRecord]:
-        clauses, params = ["seq > ?"], [after_seq]
         lane = None if priority is None else int(priority)
-        for clause, value in (
-            ("priority = ?", lane),
-            ("accepted_at >= ?", since),
-            ("accepted_at < ?", before),
-            ("device = ?", device),
-        ):
+        lower, upper = after_seq, None
+        clauses: list[str] = []
+        params: list[object] = []
+        rows: list[tuple[Any, ...]] = []
+        skip_db = False
+        # time windows become seq ranges (one index seek each), so a live fetch never scans the backlog
+        if since is not None:
+            first = self._first_seq_accepted_at_or_after(since)
+            skip_db = first is None
+            lower = max(lower, (first or 0) - 1)
+            clauses.append("accepted_at >= ?")
+            params.append(since)
+        if before is not None:
+            upper = self._first_seq_accepted_at_or_after(before)
+            clauses.append("accepted_at < ?")
+            params.append(before)
+        clauses.insert(0, "seq > ?" if upper is None else "seq > ? AND seq < ?")
+        params[:0] = [lower] if upper is None else [lower, upper]
+        for clause, value in (("priority = ?", lane), ("device = ?", device)):
             if value is not None:
                 clauses.append(clause)
-                params.append(value)  # type: ignore[arg-type]
-        sql = f"SELECT {COLUMNS} FROM records WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
-        rows = self._query(sql, (*params, limit))
+                params.append(value)
+        if not skip_db:
+            sql = f"SELECT {COLUMNS} FROM records WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
+            rows = self._query(sql, (*params, limit))
         engine = self._engine
         if len(engine.spill):
             spilled = engine.spill.select(limit, after_seq, lane, since, before)
@@ -92,17 +109,6 @@ class OutboxReaderDb:
         if tombstones:
             rows = [r for r in rows if not tombstones.contains(r[0])]
         return [decode(r) for r in rows]
-
-    def export(
-        self, device: str | None, since: float | None, before: float | None, page: int
-    ) -> Iterator[list[StoredRecord]]:
-        after = 0
-        while True:
-            batch = self.fetch(page, after, None, since, before, device)
-            if not batch:
-                return
-            yield batch
-            after = batch[-1].seq
 
     def stats(self) -> OutboxStats:
         engine = self._engine
