@@ -13,6 +13,7 @@ import pytest
 
 from agent.records import Priority
 from drivers.camera.inference.config import InferenceConfig
+from drivers.camera.inference.errors import OutputMismatch
 from drivers.camera.inference.pool import ModelHandle, SessionPool
 from drivers.camera.inference.store import find_manifest
 from drivers.camera.inference.update import ModelUpdated, ModelUpdateFailed, update_model
@@ -141,3 +142,20 @@ async def test_repeated_updates_keep_two_versions(tmp_path: Path) -> None:
     assert len(versions) == 2
     assert (models / "m" / "current").resolve().name in versions
     assert hashlib.sha256((models / "m" / "current" / "model.onnx").read_bytes()).hexdigest() == shas[-1]
+
+
+async def test_live_swap_failure_rolls_the_disk_back(
+    tmp_path: Path, live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models, pool, handle = live
+
+    async def refuse(model: str, loaded: object) -> int:
+        raise OutputMismatch("simulated: the live session cannot take the new model")
+
+    monkeypatch.setattr(pool, "replace", refuse)
+    model_file, manifest = candidate(tmp_path / "incoming", model_for(1))
+    result = await update_model("m", model_file, manifest, models_dir=models, pool=pool)
+    assert isinstance(result, ModelUpdateFailed) and "simulated" in result.reason
+    assert not (models / "m" / "current").exists()
+    assert find_manifest("m", models) == models / "m" / "manifest.yaml"
+    assert await labels(handle) == ["a"]
