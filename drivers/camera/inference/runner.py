@@ -114,7 +114,10 @@ class ModelRunner:
         self.infer([frame], [self.default_params()])
         self.warmup_s = time.perf_counter() - started
         warmup_ms = round(self.warmup_s * 1e3)
-        log_event(logger, "model_loaded", model=self.name, sha256=self.sha256[:12], warmup_ms=warmup_ms)
+        providers = ",".join(self.session.get_providers())
+        log_event(
+            logger, "model_loaded", model=self.name, sha256=self.sha256[:12], providers=providers, warmup_ms=warmup_ms
+        )
 
     def default_params(
         self, confidence: float | None = None, iou: float | None = None, classes: Sequence[str] | None = None
