@@ -155,7 +155,7 @@ class DrainScheduler:
                     await self._refill_backlog(lane)
             if buf:
                 chunk = self._chunk_from(buf, lane, live=False)
-                if len(buf) < self._prefetch // 2 and lane not in self._prefetching:
+                if len(buf) < self._prefetch and lane not in self._prefetching:
                     # Read ahead while this chunk is encoded and published: the SELECT overlaps the I/O.
                     task = asyncio.create_task(self._refill_backlog(lane), name=f"uplink.prefetch.{lane.name}")
                     self._prefetching[lane] = task

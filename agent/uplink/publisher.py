@@ -16,6 +16,8 @@ from agent.uplink.mqtt_client import EdgeMqttClient
 from agent.uplink.topics import Topics
 
 IDLE_POLL_S = 1.0  # re-check for records that aged from live into backlog while idle
+DELETE_BATCH = 10_000  # acked seqs that are deleted at once without waiting
+DELETE_COALESCE_S = 0.05
 
 
 def batch_properties(batch: EncodedBatch) -> Properties:
@@ -44,6 +46,10 @@ class AckedDeleter:
         while True:
             await self._ready.wait()
             self._ready.clear()
+            if len(self._seqs) < DELETE_BATCH:
+                # Each delete is a commit (an fsync when power-safe): gather PUBACKs for a moment first.
+                # A crash in between only means those records are sent again (same seq).
+                await asyncio.sleep(DELETE_COALESCE_S)
             await self.flush()
 
     async def flush(self) -> None:

@@ -133,7 +133,7 @@ class Uplink:
         kwargs: dict[str, Any] = {}
         if not v5:
             kwargs["clean_session"] = True
-        return EdgeMqttClient(
+        client = EdgeMqttClient(
             cfg.host,
             cfg.port,
             username=cfg.username,
@@ -147,6 +147,8 @@ class Uplink:
             tls_context=build_ssl_context(cfg.tls) if cfg.tls is not None else None,
             **kwargs,
         )
+        client.pending_calls_threshold = cfg.inflight + 32  # a full window is normal, not a warning
+        return client
 
     async def _connect(self, client: EdgeMqttClient) -> None:
         try:
