@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agent.errors import OutboxError
 from agent.outbox.api import OutboxStats, StoredRecord
 from agent.outbox.codec import encode_many
 from agent.outbox.config import OutboxConfig
@@ -68,7 +69,10 @@ class Outbox:
             return []
         if self._closed:
             raise OutboxClosed("the outbox is closed")
-        rows = encode_many(records)
+        try:
+            rows = encode_many(records)
+        except TypeError as exc:  # orjson: a value that is not JSON (the pipeline let it through)
+            raise OutboxError(f"record cannot be stored: {exc}") from exc
         return await asyncio.wrap_future(self._writer.accept(rows))
 
     async def delete(self, seqs: Sequence[int]) -> None:

@@ -102,3 +102,13 @@ async def test_closed_outbox_refuses(tmp_path: Path) -> None:
     await outbox.close()
     with pytest.raises(OutboxClosed):
         await outbox.accept([Reading("m1", "v", 1.0, time.time())])
+
+
+async def test_unencodable_record_is_a_typed_error_and_stores_nothing(tmp_path: Path) -> None:
+    from agent.errors import OutboxError
+
+    async with await Outbox.open(tmp_path, OutboxConfig(), "gw1") as outbox:
+        with pytest.raises(OutboxError, match="cannot be stored"):
+            await outbox.accept([Event("m1", "weird", data={"x": object()})])  # type: ignore[dict-item]
+        assert (await outbox.stats()).records == 0
+        assert await outbox.accept([Reading("m1", "v", 1.0, time.time())]) == [1]
