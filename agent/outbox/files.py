@@ -56,10 +56,7 @@ class Ballast:
     def __init__(self, path: Path, size: int) -> None:
         self.path = path
         self.size = size
-
-    @property
-    def present(self) -> bool:
-        return self.path.exists()
+        self.present = path.exists()  # tracked, not stat'ed after every commit
 
     def ensure(self) -> None:
         """Create the reserve; raises OSError (ENOSPC, EROFS) when it cannot."""
@@ -76,8 +73,10 @@ class Ballast:
             raise
         os.close(fd)
         os.replace(tmp, self.path)
+        self.present = True
 
     def release(self) -> bool:
+        self.present = False
         try:
             self.path.unlink()
         except FileNotFoundError:

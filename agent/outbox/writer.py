@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeAlias
 
 from agent.errors import EdgepostError
 from agent.logs import log_event
@@ -24,6 +24,10 @@ from agent.outbox.errors import OutboxClosed
 log = logging.getLogger("agent.outbox")
 
 _TICK_S = 0.5  # idle wake-up for housekeeping (expiry, degraded-mode retries)
+_EXPECTED = (EdgepostError, sqlite3.Error, OSError, ValueError, TypeError)
+
+_Accept: TypeAlias = tuple[list[NewRow], "Future[list[int]]"]
+_Delete: TypeAlias = tuple[Sequence[int], "Future[None]"]
 
 
 class CommitWriter:
@@ -32,8 +36,8 @@ class CommitWriter:
         self._commit_batch = commit_batch
         self._on_commit = on_commit
         self._cond = threading.Condition()
-        self._accepts: deque[tuple[list[NewRow], Future[list[int]]]] = deque()
-        self._deletes: list[tuple[Sequence[int], Future[None]]] = []
+        self._accepts: deque[_Accept] = deque()
+        self._deletes: list[_Delete] = []
         self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="outbox-writer", daemon=True)
@@ -72,8 +76,8 @@ class CommitWriter:
             self._cond.notify()
         self._thread.join(timeout)
 
-    def _take(self) -> tuple[list[tuple[list[NewRow], Future[list[int]]]], list[tuple[Sequence[int], Future[None]]]]:
-        accepts: list[tuple[list[NewRow], Future[list[int]]]] = []
+    def _take(self) -> tuple[list[_Accept], list[_Delete]]:
+        accepts: list[_Accept] = []
         count = 0
         while self._accepts and (not accepts or count + len(self._accepts[0][0]) <= self._commit_batch):
             rows, fut = self._accepts.popleft()
@@ -97,24 +101,36 @@ class CommitWriter:
                 if call_fut.set_running_or_notify_cancel():
                     self._run_call(fn, call_fut)
             if accepts or deletes:
-                results = engine.commit([rows for rows, _ in accepts], [seqs for seqs, _ in deletes])
-                for (_, fut), result in zip(accepts, results, strict=True):
-                    if isinstance(result, list):
-                        fut.set_result(result)
-                    else:
-                        fut.set_exception(result)
-                for _, del_fut in deletes:
-                    del_fut.set_result(None)
-                self._on_commit(engine.last_seq)
+                self._commit(accepts, deletes)
             engine.housekeeping()
             if done:
                 break
         engine.close()
         log_event(log, "outbox_closed", last_seq=engine.last_seq)
 
+    def _commit(self, accepts: list[_Accept], deletes: list[_Delete]) -> None:
+        engine = self._engine
+        try:
+            results = engine.commit([rows for rows, _ in accepts], [seqs for seqs, _ in deletes])
+        except _EXPECTED as exc:  # the engine handles disk failures; this is a bug: fail the callers, not hang them
+            log_event(log, "outbox_commit_failed", logging.ERROR, error=repr(exc))
+            for _, acc_fut in accepts:
+                acc_fut.set_exception(exc)
+            for _, del_fut in deletes:
+                del_fut.set_exception(exc)
+            return
+        for (_, acc_fut), result in zip(accepts, results, strict=True):
+            if isinstance(result, list):
+                acc_fut.set_result(result)
+            else:
+                acc_fut.set_exception(result)
+        for _, del_fut in deletes:
+            del_fut.set_result(None)
+        self._on_commit(engine.last_seq)
+
     @staticmethod
     def _run_call(fn: Callable[[], Any], fut: Future[Any]) -> None:
         try:
             fut.set_result(fn())
-        except (EdgepostError, sqlite3.Error, OSError, ValueError) as exc:
+        except _EXPECTED as exc:
             fut.set_exception(exc)
