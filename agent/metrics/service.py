@@ -1,0 +1,71 @@
+"""Runs the metrics outputs the config asks for: the 127.0.0.1 endpoint and/or the textfile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from agent.config import MetricsConfig
+from agent.errors import EdgepostError
+from agent.logs import RateLimiter, log_event, log_limited
+from agent.metrics.collect import from_outbox, from_status
+from agent.metrics.exposition import render
+from agent.metrics.http import MetricsHttpServer
+from agent.metrics.textfile import write_atomic
+from agent.outbox.api import OutboxStats
+from agent.runtime import Runtime
+
+_log = logging.getLogger(__name__)
+
+
+class MetricsService:
+    """``await start()`` / ``await stop()``; does nothing when neither output is configured."""
+
+    def __init__(self, runtime: Runtime, config: MetricsConfig) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.http: MetricsHttpServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._limiter = RateLimiter(300.0)
+
+    async def render(self) -> str:
+        stats: OutboxStats | None
+        try:
+            stats = await self.runtime.outbox_stats()
+        except EdgepostError as exc:
+            log_limited(self._limiter, _log, "outbox", "metrics_outbox_unavailable", error=str(exc))
+            stats = None
+        return render([*from_status(self.runtime.status()), *from_outbox(stats)])
+
+    async def start(self) -> None:
+        if self.config.prometheus_port is not None:
+            self.http = MetricsHttpServer(self.config.prometheus_port, self.render)
+            await self.http.start()
+            log_event(_log, "metrics_listening", host="127.0.0.1", port=self.http.bound_port)
+        if self.config.textfile is not None:
+            self._task = asyncio.create_task(self._textfile_loop(), name="metrics.textfile")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
+
+    async def write_textfile(self) -> None:
+        assert self.config.textfile is not None
+        text = await self.render()
+        try:
+            await asyncio.to_thread(write_atomic, self.config.textfile, text)
+        except OSError as exc:
+            path = str(self.config.textfile)
+            log_limited(self._limiter, _log, "textfile", "metrics_textfile_failed", path=path, error=str(exc))
+
+    async def _textfile_loop(self) -> None:
+        while True:
+            await self.write_textfile()
+            await asyncio.sleep(self.config.interval_s)
