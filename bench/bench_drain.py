@@ -53,7 +53,7 @@ async def fill(state: Path, n: int) -> None:
     step = 10_000
     for start in range(0, n, step):
         batch = [Reading(f"meter{i % 64}", "energy_kwh", i * 0.5, ts + i * 1e-3, unit="kWh")
-                 for i in range(start, start + step)]
+                 for i in range(start, min(n, start + step))]
         await outbox.accept(batch)
     await outbox.close()
 
@@ -69,7 +69,8 @@ async def drain_uplink(state: Path, port: int, n: int, batch: int, compress: boo
     """Seconds to drain ``n`` records, RSS before/peak/after (MB)."""
     outbox = await Outbox.open(state, OutboxConfig(), GATEWAY)
     config = UplinkConfig(port=port, batch_records=batch, inflight=100, compress_backlog=compress)
-    uplink = Uplink(config, OutboxConfig(live_window_s=10.0), GATEWAY, outbox)
+    # The backlog was filled more than live_window_s ago, so it drains as historical batches.
+    uplink = Uplink(config, OutboxConfig(live_window_s=0.5), GATEWAY, outbox)
     before = peak = rss_mb()
     t0 = time.perf_counter()
     task = asyncio.create_task(uplink.run())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -15,6 +15,7 @@ from agent.uplink.drain import Chunk, DrainScheduler
 from agent.uplink.mqtt_client import EdgeMqttClient
 from agent.uplink.topics import Topics
 
+AckListener = Callable[[tuple[int, ...]], None]  # seqs of one PUBACKed message
 IDLE_POLL_S = 1.0  # re-check for records that aged from live into backlog while idle
 DELETE_BATCH = 10_000  # acked seqs that are deleted at once without waiting
 DELETE_COALESCE_S = 0.05
@@ -78,7 +79,9 @@ class BatchPublisher:
         mqtt5: bool,
         publish_timeout_s: float,
         wake: asyncio.Event,
+        ack_listeners: Sequence[AckListener] = (),
     ) -> None:
+        self._ack_listeners = ack_listeners
         self._client = client
         self._topics = topics
         self._codec = codec
@@ -141,3 +144,5 @@ class BatchPublisher:
             self._window.release()
         self._counters.acked += 1
         self._deleter.add(batch.seqs)
+        for listener in self._ack_listeners:
+            listener(batch.seqs)

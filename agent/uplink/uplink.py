@@ -30,7 +30,7 @@ from agent.uplink.config import UplinkConfig, is_loopback
 from agent.uplink.counters import UplinkCounters
 from agent.uplink.drain import DrainScheduler
 from agent.uplink.mqtt_client import EdgeMqttClient
-from agent.uplink.publisher import AckedDeleter, BatchPublisher
+from agent.uplink.publisher import AckedDeleter, AckListener, BatchPublisher
 from agent.uplink.tls import build_ssl_context
 from agent.uplink.topics import Topics
 
@@ -73,6 +73,8 @@ class Uplink:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._birth_wanted = asyncio.Event()
+        # Called with the seqs of every PUBACKed batch (metrics, latency benchmarks); must not block.
+        self.ack_listeners: list[AckListener] = []
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -175,7 +177,7 @@ class Uplink:
             publisher = BatchPublisher(
                 client, self.topics, self._codec, self._scheduler, self._deleter, self.counters,
                 self.config.inflight, self.config.protocol == "5", float(self.config.keepalive_s * 2),
-                self._wake,
+                self._wake, self.ack_listeners,
             )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(publisher.run(), name="uplink.drain")
