@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import orjson
 
@@ -51,20 +51,25 @@ def encode_many(records: Sequence[Record]) -> list[NewRow]:
     return out
 
 
+_PRIORITIES = tuple(Priority)
+_KINDS: tuple[Literal["reading", "event"], ...] = ("reading", "event")
+
+
 def decode(row: tuple[Any, ...]) -> StoredRecord:
-    seq, priority, kind, device, ts, accepted_at, text = row
-    parts = orjson.loads(text)
-    body: dict[str, JsonValue]
-    if kind == READING:
-        body = {"point": parts[0], "value": parts[1], "unit": parts[2], "quality": parts[3]}
-    else:
-        body = {"kind": parts[0], "data": parts[1]}
-    return StoredRecord(
-        seq=seq,
-        priority=Priority(priority),
-        kind="reading" if kind == READING else "event",
-        device=device,
-        ts=ts,
-        accepted_at=accepted_at,
-        body=body,
-    )
+    return decode_many([row])[0]
+
+
+def decode_many(rows: Sequence[tuple[Any, ...]]) -> list[StoredRecord]:
+    """Rows -> StoredRecords; the drain's hot path, so lookups are hoisted out of the loop."""
+    loads, make, priorities, kinds = orjson.loads, StoredRecord, _PRIORITIES, _KINDS
+    out: list[StoredRecord] = []
+    append = out.append
+    for seq, priority, kind, device, ts, accepted_at, text in rows:
+        parts = loads(text)
+        body: dict[str, JsonValue]
+        if kind == READING:
+            body = {"point": parts[0], "value": parts[1], "unit": parts[2], "quality": parts[3]}
+        else:
+            body = {"kind": parts[0], "data": parts[1]}
+        append(make(seq, priorities[priority], kinds[kind], device, ts, accepted_at, body))
+    return out

@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.logs import RateLimiter, log_limited
 from agent.outbox.api import OutboxStats, StoredRecord
-from agent.outbox.codec import COLUMNS, decode
+from agent.outbox.codec import COLUMNS, decode_many
 from agent.outbox.engine import OutboxEngine
 from agent.outbox.files import files_size
 from agent.outbox.schema import connect_read_only
@@ -108,7 +108,7 @@ class OutboxReaderDb:
         tombstones = engine.tombstones
         if tombstones:
             rows = [r for r in rows if not tombstones.contains(r[0])]
-        return [decode(r) for r in rows]
+        return decode_many(rows)
 
     def stats(self) -> OutboxStats:
         engine = self._engine
