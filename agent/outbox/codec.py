@@ -55,10 +55,6 @@ _PRIORITIES = tuple(Priority)
 _KINDS: tuple[Literal["reading", "event"], ...] = ("reading", "event")
 
 
-def decode(row: tuple[Any, ...]) -> StoredRecord:
-    return decode_many([row])[0]
-
-
 def decode_many(rows: Sequence[tuple[Any, ...]]) -> list[StoredRecord]:
     """Rows -> StoredRecords; the drain's hot path, so lookups are hoisted out of the loop."""
     loads, make, priorities, kinds = orjson.loads, StoredRecord, _PRIORITIES, _KINDS
