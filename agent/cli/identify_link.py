@@ -34,4 +34,11 @@ def print_matches(state: CliState, unit: int, matches: JsonValue) -> None:
         state.console.print(f"unit {unit}: no profile matches")
         return
     for match in matches:
-        state.console.print(f"unit {unit}: {match}")
+        if isinstance(match, dict):
+            firmware = f", firmware {match['firmware']}" if match.get("firmware") else ""
+            fits = " (firmware outside the profile's range)" if match.get("firmware_in_range") is False else ""
+            score = match.get("score")
+            score_text = f"{score:.2f}" if isinstance(score, float) else str(score)
+            state.console.print(f"unit {unit}: {match.get('profile')} (score {score_text}{firmware}){fits}")
+        else:
+            state.console.print(f"unit {unit}: {match}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.cli.state import CliState
 from agent.config import DEFAULT_CONFIG_PATH
 from agent.errors import EdgepostError
+from agent.logs import setup_logging
 
 # Sub-apps written by other components; one that is not installed yet is simply not offered.
 _OPTIONAL_APPS = {
@@ -59,11 +61,21 @@ def _global_options(
         typer.Option("--socket", envvar="EDGEPOST_SOCKET", help="control socket (default: from the config)"),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details (Modbus frames) to stderr")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="print the version")
     ] = False,
 ) -> None:
     ctx.obj = CliState(config_path=config, socket=socket, json=json_output)
+    if ctx.invoked_subcommand != "run":  # the daemon sets up its own logging from the config
+        _quiet_logging(verbose)
+
+
+def _quiet_logging(verbose: bool) -> None:
+    """Technician commands: warnings only; pymodbus' frame dumps on every silent unit only with -v."""
+    setup_logging("debug" if verbose else "warning")
+    if not verbose:
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 
 app.command("run")(misc_cmd.run)
