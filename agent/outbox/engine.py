@@ -29,6 +29,10 @@ from agent.records import Event, Priority, Record
 log = logging.getLogger("agent.outbox")
 
 _DELETE = "DELETE FROM records WHERE seq BETWEEN ? AND ?"
+_META = (
+    "UPDATE meta SET value = CASE key WHEN 'last_seq' THEN ?1 ELSE ?2 END"
+    " WHERE key IN ('last_seq', 'evicted_total')"
+)
 
 
 class OutboxEngine:
@@ -206,7 +210,8 @@ class OutboxEngine:
         deleted = conn.executemany(_DELETE, ranges).rowcount if ranges else 0
         if rows:
             conn.executemany(INSERT_SQL, rows)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (self.seqs.last_seq,))
+        # evicted_total too: records dropped from the RAM spill are counted here once on disk again
+        conn.execute(_META, (self.seqs.last_seq, self.space.evicted_total))
         conn.execute("COMMIT")
         self.space.rows += len(rows) - max(deleted, 0)
 

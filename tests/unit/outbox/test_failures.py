@@ -114,6 +114,8 @@ def test_spill_is_bounded_and_dropped_records_become_gaps(make_engine: Any, cloc
     gaps = [orjson.loads(r[0])[1] for r in engine.conn.execute("SELECT body FROM records WHERE kind = 1")]
     kinds = [g.get("reason") for g in gaps]
     assert ("evicted" in kinds) and sum(g["count"] for g in gaps if "count" in g) == 51
+    stored = engine.conn.execute("SELECT value FROM meta WHERE key = 'evicted_total'").fetchone()[0]
+    assert stored == 51  # the counter survives a restart
 
 
 def test_runtime_corruption_moves_file_aside_and_keeps_the_batch(
