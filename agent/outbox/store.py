@@ -2,6 +2,10 @@
 
 Writes go to the single writer thread (group commit); reads go to one reader thread with its own
 connection. Nothing here touches SQLite on the event loop thread.
+
+Files in the state directory: ``outbox.db`` (+ ``-wal``, ``-shm``); ``seq.hwm`` (seq reservation that
+outlives the database); ``outbox.reserve`` (space released when the disk runs full);
+``outbox.db.corrupt-<UTC>`` (damaged files moved aside, kept for a post-mortem).
 """
 
 from __future__ import annotations

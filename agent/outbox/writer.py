@@ -2,7 +2,8 @@
 
 When idle it commits what arrived at once; whatever arrives while a commit runs joins the next
 one (bounded by ``commit_batch`` records), so a lone reading is never held back by a timer and a
-burst shares one fsync. Futures complete only after their transaction committed.
+burst shares one fsync. Futures complete only after their transaction committed. The writer
+never waits to fill a batch, so ``commit_interval_ms`` (the longest a record may wait) always holds.
 """
 
 from __future__ import annotations
