@@ -84,3 +84,78 @@ async def test_kill9_twice_process_safe_seq_keeps_growing(tmp_path: Path) -> Non
     assert second > first
     assert set(range(1, first + 1)) <= set(on_disk)
     assert {s for s in on_disk if s > first} >= set(range(min(s for s in on_disk if s > first), second + 1))
+
+
+DRAIN_CHILD = """
+import asyncio, sys, time
+from pathlib import Path
+from agent.outbox.config import OutboxConfig
+from agent.outbox.store import Outbox
+from agent.records import Reading
+
+async def main() -> None:
+    outbox = await Outbox.open(Path(sys.argv[1]), OutboxConfig(), "gw-kill")
+    after = 0
+    while True:  # drain like the uplink: page by seq, delete what the broker acknowledged
+        page = await outbox.fetch(500, after_seq=after)
+        if not page:
+            await asyncio.sleep(0.01)
+            continue
+        after = page[-1].seq
+        print("T", page[0].seq, after, flush=True)  # about to delete (may or may not land)
+        await outbox.delete([r.seq for r in page])
+        print("D", page[0].seq, after, flush=True)  # delete committed
+        await outbox.accept([Reading("live", "v", 1.0, time.time()) for _ in range(50)])
+
+asyncio.run(main())
+"""
+
+
+def _fill(state: Path, count: int) -> list[int]:
+    async def fill() -> list[int]:
+        from agent.records import Reading
+
+        outbox = await Outbox.open(state, OutboxConfig(), "gw-kill")
+        seqs: list[int] = []
+        for _ in range(count // 1000):
+            seqs += await outbox.accept([Reading("m1", "v", 1.0, 0.0) for _ in range(1000)])
+        await outbox.close()
+        return seqs
+
+    return asyncio.run(fill())
+
+
+def _drain_and_kill(state: Path, deletes_before_kill: int) -> tuple[set[int], set[int]]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", DRAIN_CHILD, str(state)], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO
+    )
+    assert child.stdout is not None
+    tried: set[int] = set()
+    done: set[int] = set()
+    seen = 0
+    try:
+        while seen < deletes_before_kill:
+            line = child.stdout.readline()
+            assert line, "child exited early"
+            tag, lo, hi = line.split()
+            (tried if tag == "T" else done).update(range(int(lo), int(hi) + 1))
+            seen += tag == "D"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    for line in child.stdout:
+        tag, lo, hi = line.split()
+        (tried if tag == "T" else done).update(range(int(lo), int(hi) + 1))
+    child.stdout.close()
+    return tried, done
+
+
+async def test_kill9_while_draining_loses_nothing_not_acknowledged(tmp_path: Path) -> None:
+    filled = await asyncio.to_thread(_fill, tmp_path, 20_000)
+    tried, done = await asyncio.to_thread(_drain_and_kill, tmp_path, 15)
+    on_disk = set(await _seqs_on_disk(tmp_path))
+    assert done and done <= tried
+    assert not (on_disk & done)  # a delete that returned is durable
+    assert set(filled) - tried <= on_disk  # nothing that was not being deleted went missing
