@@ -3,6 +3,7 @@ the simulator as a separate process, and small statistics."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import statistics
@@ -109,6 +110,16 @@ def stop_simulator(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.communicate(timeout=15)
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel until done: on Python 3.11 ``asyncio.wait_for`` (inside pymodbus) can swallow a
+    cancellation that lands just as its response arrives, and a polling loop then carries on."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
 
 
 def median(values: list[float]) -> float:

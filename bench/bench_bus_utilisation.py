@@ -24,6 +24,7 @@ from pathlib import Path
 
 from _common import (
     BenchPoint,
+    cancel_all,
     median,
     naive_cycle_s,
     optimum_cycle_s,
@@ -110,8 +111,7 @@ async def planner_rate(master: str, profiles: Path, state: Path, warmup_s: float
         task = asyncio.create_task(driver.run(sink))
         start = time.perf_counter() + warmup_s
         await asyncio.sleep(warmup_s + window_s)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_all([task])
     return steady_rate(sink.arrivals, start, start + window_s)
 
 

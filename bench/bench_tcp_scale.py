@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import resource
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
-from _common import median, profile_yaml, quiet_logs, scattered_points, start_simulator, stop_simulator
+from _common import cancel_all, median, profile_yaml, quiet_logs, scattered_points, start_simulator, stop_simulator
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
@@ -120,8 +122,7 @@ async def driver_run(ports: list[int], profiles: Path, state: Path, warmup_s: fl
         with CpuWindow() as cpu:
             await asyncio.sleep(window_s)
         missed_in_window, good = missed() - missed_before, sink.good - good_before
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_all([task])
     return cpu.cores, missed_in_window, good / cpu.wall_s
 
 
@@ -157,12 +158,15 @@ async def bare_run(ports: list[int], first: int, count: int, warmup_s: float, wi
             await asyncio.sleep(window_s)
         late, good = counters["late"] - late_before, counters["good"] - good_before
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
         for client in clients:
             client.close()
     return cpu.cores, late, good / cpu.wall_s
+
+
+def progress(text: str) -> None:
+    sys.stderr.write(f"  ... {text}\n")
+    sys.stderr.flush()
 
 
 def main() -> int:
@@ -170,6 +174,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="N up to 100, shorter windows")
     args = parser.parse_args()
     quiet_logs()
+    faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid> dumps the stacks of a run that seems stuck
     sizes = [10, 100] if args.quick else [10, 100, 1000]
     repeats, warmup_s, window_s = (1, 3.0, 6.0) if args.quick else (2, 5.0, 15.0)
     raise_fd_limit(4 * max(sizes) + 256)  # inherited by the simulator: listeners + accepted + clients
@@ -184,9 +189,12 @@ def main() -> int:
         try:
             ports = ports_of(serving)
             for n in sizes:
-                drv = [asyncio.run(driver_run(ports[:n], profiles, Path(tmp), warmup_s, window_s))
-                       for _ in range(repeats)]
-                bare = [asyncio.run(bare_run(ports[:n], first, span, warmup_s, window_s)) for _ in range(repeats)]
+                drv, bare = [], []
+                for _ in range(repeats):
+                    progress(f"N={n}: driver")
+                    drv.append(asyncio.run(driver_run(ports[:n], profiles, Path(tmp), warmup_s, window_s)))
+                    progress(f"N={n}: bare pymodbus")
+                    bare.append(asyncio.run(bare_run(ports[:n], first, span, warmup_s, window_s)))
                 rows.append((n, drv, bare))
         finally:
             stop_simulator(simulator)

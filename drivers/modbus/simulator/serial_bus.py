@@ -132,7 +132,8 @@ class SimulatedBus:
 
     async def _wait_rest_of_frame(self) -> None:
         try:
-            await asyncio.wait_for(self._data.wait(), _STALE_PARTIAL_S)
+            async with asyncio.timeout(_STALE_PARTIAL_S):  # not wait_for: on 3.11 it can swallow a cancel
+                await self._data.wait()
         except TimeoutError:
             self.stats.garbage += len(self._buffer)
             self._buffer.clear()
