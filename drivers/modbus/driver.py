@@ -22,6 +22,7 @@ from drivers.base import DeviceInfo, Driver, DriverContext, RecordSink
 from drivers.modbus.bus import BusQueue, build_bus_queue
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
 from drivers.modbus.device import DevicePoller, DeviceSpec
+from drivers.modbus.identify import ProfileMatch, identify
 from drivers.modbus.planner import IllegalRanges, overhead_chars
 from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
@@ -73,6 +74,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
                 problems.extend(f"{self.name}.devices[{index}].{p}" for p in exc.problems)
         if problems:
             raise ConfigError(problems)
+        self._registry = registry
         learned = await asyncio.to_thread(self._load_learned)
         self.buses = {bus.name: build_bus_queue(bus) for bus in self.config.buses}
         for name, (spec, profile) in specs.items():
@@ -241,6 +243,14 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             if any(not 0 <= v <= 0xFFFF for v in values):
                 raise UnknownTarget("raw write: register values are 0..65535")
             await queue.execute(WriteRegisters(unit, address, tuple(values)))
+
+    async def identify(self, bus: str, unit: int) -> list[ProfileMatch]:
+        """Name the device at ``unit`` on ``bus`` through the bus's own queue (``edgepost probe``)."""
+        queue = self._bus(bus)
+        registry = self._registry
+        if registry is None:
+            registry = await asyncio.to_thread(ProfileRegistry.load)
+        return await identify(queue, unit, registry)
 
     def _bus(self, name: str) -> BusQueue:
         queue = self.buses.get(name)

@@ -36,9 +36,13 @@ async def test_polls_through_a_tcp_endpoint(framing: str, transport: str, tmp_pa
                 {"name": "level", "bus": "gw", "unit_id": 2, "profile": "keller/series30", "period_s": 0.5},
             ],
         }
-        async with running_driver(config, tmp_path) as (_, sink):
+        async with running_driver(config, tmp_path) as (driver, sink):
             await sink.wait_for(lambda: {r.device for r in sink.readings()} == {"ph", "level"})
             await sink.wait_for(lambda: any(r.point == "ph" for r in sink.readings("ph")))
+            # identification through the same bus queue the pollers use
+            matches = await driver.identify("gw", 1)
     ph = [r for r in sink.readings("ph") if r.point == "ph"]
     assert ph[0].value == pytest.approx(7.25) and ph[0].quality is Quality.GOOD
     assert {e.data["state"] for e in sink.events()} == {"online"}
+    assert matches[0].profile == "yosemitech/y532"
+    assert "yosemitech/y504" not in [m.profile for m in matches]  # same ident register, other points
