@@ -116,20 +116,26 @@ class DeviceState(StrEnum):
 
 @dataclass
 class DeviceHealth:
+    """Online, degraded or offline from the last cycles.
+
+    A failure makes the device degraded until ``clean_window`` cycles in a row went through, so a
+    device that drops one frame in three does not flap online/degraded every poll. Recovering from
+    offline starts afresh: the outage is over, the first clean cycle is online.
+    """
+
     offline_after: int = 3
+    clean_window: int = 10
     state: DeviceState = DeviceState.UNKNOWN
     silent_cycles: int = 0
+    clean_cycles: int = 0
 
     def record(self, answered: int, failed: int) -> DeviceState | None:
         """Account one cycle; the new state when it changed, else None."""
-        if answered and not failed:
-            new = DeviceState.ONLINE
-            self.silent_cycles = 0
-        elif answered:
-            new = DeviceState.DEGRADED
-            self.silent_cycles = 0
-        elif failed:
+        if not answered and not failed:
+            return None
+        if not answered:
             self.silent_cycles += 1
+            self.clean_cycles = 0
             if self.silent_cycles >= self.offline_after:
                 new = DeviceState.OFFLINE
             elif self.state is DeviceState.ONLINE:
@@ -137,7 +143,11 @@ class DeviceHealth:
             else:
                 new = self.state
         else:
-            return None
+            self.silent_cycles = 0
+            if self.state in (DeviceState.OFFLINE, DeviceState.UNKNOWN):
+                self.clean_cycles = self.clean_window  # a fresh start
+            self.clean_cycles = 0 if failed else self.clean_cycles + 1
+            new = DeviceState.ONLINE if self.clean_cycles >= self.clean_window else DeviceState.DEGRADED
         if new is self.state:
             return None
         self.state = new

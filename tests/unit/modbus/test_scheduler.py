@@ -81,13 +81,25 @@ def test_backoff_doubles_caps_and_resets() -> None:
 
 
 def test_health_transitions() -> None:
-    health = DeviceHealth(offline_after=3)
+    health = DeviceHealth(offline_after=3, clean_window=3)
     assert health.record(answered=2, failed=0) is DeviceState.ONLINE
     assert health.record(answered=1, failed=1) is DeviceState.DEGRADED
     assert health.record(answered=0, failed=1) is None  # still degraded, 1 silent cycle
     assert health.record(answered=0, failed=1) is None
     assert health.record(answered=0, failed=1) is DeviceState.OFFLINE
-    assert health.record(answered=1, failed=0) is DeviceState.ONLINE
+    assert health.record(answered=0, failed=0) is None  # nothing was due
+    assert health.record(answered=1, failed=0) is DeviceState.ONLINE  # back from an outage
+
+
+def test_intermittent_failures_do_not_flap() -> None:
+    health = DeviceHealth(offline_after=3, clean_window=4)
+    changes = [health.record(1, 0)]
+    for cycle in range(31):  # a device that drops one request in three (the last one fails)
+        changes.append(health.record(0, 1) if cycle % 3 == 0 else health.record(1, 0))
+    assert [c for c in changes if c is not None] == [DeviceState.ONLINE, DeviceState.DEGRADED]
+    for _ in range(3):
+        assert health.record(1, 0) is None
+    assert health.record(1, 0) is DeviceState.ONLINE  # a clean window restores it
 
 
 def test_stagger_spreads_devices_over_a_period() -> None:
