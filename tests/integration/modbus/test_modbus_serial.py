@@ -97,6 +97,9 @@ async def test_shared_line_silent_unit_and_crc_noise(line, tmp_path: Path, caplo
         await sink.wait_for(
             lambda: {r.device for r in sink.readings()[offline_at:]} >= {"meter", "weather", "tilt"}, 60
         )
+        # corrupted frames fail pymodbus' CRC check and surface as timeouts of that device only
+        await sink.wait_for(lambda: driver.pollers["tilt"].counters.timeouts > 0, 60)
+        await sink.wait_for(lambda: len(sink.readings("tilt")) >= 4, 60)
         status = driver.status()
     readings = sink.readings()
     assert not sink.readings("ghost")
