@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -171,19 +172,16 @@ class Device(BaseModel):
 
     @field_validator("unit_id")
     @classmethod
-    def _unit_range(cls, value: int) -> int:
+    def _unit_range(cls, value: int, info: ValidationInfo) -> int:
         if not 1 <= value <= 247:
             raise ValueError("must be 1..247")
-        return value
-
-    @model_validator(mode="after")
-    def _unit_unique_on_bus(self) -> Device:
         names = _names.get()
-        if names is not None:
-            other = names.units.setdefault((self.bus, self.unit_id), self.name)
-            if other != self.name:
-                raise ValueError(f"unit {self.unit_id} on bus {self.bus!r} is already used by {other!r}")
-        return self
+        bus, name = info.data.get("bus"), info.data.get("name")
+        if names is not None and bus is not None and name is not None:
+            other = names.units.setdefault((bus, value), name)
+            if other != name:
+                raise ValueError(f"unit {value} on bus {bus!r} is already used by {other!r}")
+        return value
 
     def selected_points(self) -> dict[str, PointOverride] | None:
         if self.points is None:

@@ -77,7 +77,9 @@ def test_duplicate_device_names_and_units() -> None:
 """
     )
     assert found[0].startswith("config.yaml:11:10 drivers[0].devices[1].name: two devices are named 'a'")
-    assert found[1].startswith("config.yaml:12:9 drivers[0].devices[2]: unit 1 on bus 'line1' is already used by 'a'")
+    assert found[1] == (
+        "config.yaml:12:31 drivers[0].devices[2].unit_id: unit 1 on bus 'line1' is already used by 'a', got 1"
+    )
 
 
 def test_unknown_keys_and_bad_serial_settings() -> None:
