@@ -19,7 +19,8 @@ _log = logging.getLogger(__name__)
 
 
 class Notifier:
-    """Sends state changes to systemd. Sending never raises: a lost notification must not kill the agent."""
+    """Sends state changes to systemd. Sending never raises or blocks: a lost notification must not stall
+    or kill the agent (a missed WATCHDOG=1 is exactly what the watchdog is for)."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
@@ -67,6 +68,8 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # never block the event loop: a receiver that stopped reading must not stall the agent
+                self._sock.setblocking(False)
             self._sock.sendto(payload, self._address)
         except OSError as exc:
             log_limited(self._limiter, _log, "sd_notify", "sd_notify_failed", error=str(exc))

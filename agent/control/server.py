@@ -93,17 +93,19 @@ class ControlServer:
         self._clients.add(task)
         try:
             while line := await reader.readline():
-                if not await self._answer(line, writer):
+                if not await self._answer(line, reader, writer):
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass  # the client went away or sent an oversized line; nothing to answer
+        except asyncio.CancelledError:
+            pass  # stop() ends open connections; this leaf task has nothing else to unwind
         finally:
             self._clients.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def _answer(self, line: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Answer one request line. False ends the connection (after a finished stream)."""
         try:
             request: Request = request_adapter.validate_json(line)
@@ -113,7 +115,7 @@ class ControlServer:
             await writer.drain()
             return True
         if isinstance(request, WatchRequest):
-            await self._watch(request, writer)
+            await self._watch_until_hangup(request, reader, writer)
             return False
         try:
             result = await handle(self.runtime, request)
@@ -124,6 +126,22 @@ class ControlServer:
         writer.write(encode(response))
         await writer.drain()
         return True
+
+    async def _watch_until_hangup(
+        self, request: WatchRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Stream until the records end or the client hangs up (seen at once, not at the next record)."""
+        stream = asyncio.create_task(self._watch(request, writer), name="control.watch")
+        hangup = asyncio.create_task(reader.read(), name="control.watch-hangup")
+        try:
+            await asyncio.wait({stream, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stream, hangup):
+                task.cancel()
+            results = await asyncio.gather(stream, hangup, return_exceptions=True)
+        error = results[0]
+        if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError | ConnectionError):
+            raise error
 
     async def _watch(self, request: WatchRequest, writer: asyncio.StreamWriter) -> None:
         writer.write(encode(Response(ok=True, result={"watching": True}, more=True)))

@@ -179,3 +179,27 @@ async def test_missing_group_keeps_the_socket_usable(tmp_path: Path) -> None:
     async with ControlClient(path) as client:
         assert (await client.call(StatusRequest()))["gateway"] == "pole-test"
     await server.stop()
+
+
+async def test_watch_ends_its_subscription_when_the_client_hangs_up(tmp_path: Path) -> None:
+    import asyncio
+
+    closed = asyncio.Event()
+
+    class EndlessRuntime(FakeRuntime):
+        async def subscribe(self):  # type: ignore[no-untyped-def,override]
+            try:
+                yield self.records[0]
+                await asyncio.Event().wait()  # no more records for a long time
+            finally:
+                closed.set()
+
+    path = tmp_path / "c.sock"
+    server = ControlServer(EndlessRuntime(), path, group=None)  # type: ignore[arg-type]
+    await server.start()
+    async with ControlClient(path) as client:
+        async for record in client.watch(WatchRequest()):
+            assert record["device"] == "meter1"
+            break
+    await asyncio.wait_for(closed.wait(), 10)
+    await server.stop()

@@ -79,3 +79,11 @@ def test_watchdog_interval_from_environment() -> None:
     assert Notifier({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}).watchdog_interval() is None
     assert Notifier({"WATCHDOG_USEC": "0"}).watchdog_interval() is None
     assert Notifier({"WATCHDOG_USEC": "garbage"}).watchdog_interval() is None
+
+
+def test_a_receiver_that_stops_reading_never_blocks_the_sender(notify_socket: tuple[str, socket.socket]) -> None:
+    address, _ = notify_socket  # bound, never read again: its queue fills up
+    notifier = Notifier({"NOTIFY_SOCKET": address})
+    results = [notifier.watchdog() for _ in range(5000)]
+    assert results[0] is True
+    assert results[-1] is False  # queue full: dropped, not blocked
