@@ -23,8 +23,13 @@ def camera_source(config: AgentConfigBase, camera: str) -> str | int:
     raise CliError(f"no camera named {camera!r} in the config (known: {', '.join(known) or 'none'})", ExitCode.USAGE)
 
 
-def grab_jpeg(config: AgentConfigBase, camera: str, attempts: int = 25) -> bytes:
+def grab_jpeg(config: AgentConfigBase, camera: str, attempts: int = 25, allow_device: bool = True) -> bytes:
+    """``allow_device=False`` while a daemon runs: it holds the V4L2 device, a network stream can be shared."""
     source = camera_source(config, camera)
+    if not allow_device and (isinstance(source, int) or source.startswith("/dev/")):
+        raise Unavailable(
+            f"{camera} is a local device the running daemon holds, and its driver cannot hand out a frame"
+        )
     try:
         import cv2
     except ImportError as exc:

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
-from agent.cli.state import state_of
+from agent.cli.state import CliState, state_of
+from agent.control.client import RemoteError
 from agent.control.protocol import SnapshotRequest, SyncNowRequest
 
 sync_app = typer.Typer(help="Uplink synchronisation.", no_args_is_help=True)
@@ -36,6 +37,20 @@ def sync_now(ctx: typer.Context) -> None:
     state.emit({"sync": "requested"}, lambda: state.console.print("sync requested"))
 
 
+def _from_daemon(state: CliState, camera: str) -> bytes | None:
+    """The daemon's latest frame; None when its camera driver cannot hand one out."""
+    try:
+        result = state.call(SnapshotRequest(camera=camera), timeout_s=30.0)
+    except RemoteError as exc:
+        if exc.kind == "NotSupported":
+            return None  # open a network/file source ourselves; a /dev/video the daemon holds is refused
+        raise
+    encoded = result.get("jpeg_base64") if isinstance(result, dict) else None
+    if not isinstance(encoded, str):
+        raise CliError("the daemon returned no image", ExitCode.FAILED)
+    return base64.b64decode(encoded)
+
+
 @camera_app.command("snapshot")
 def snapshot(
     ctx: typer.Context,
@@ -45,16 +60,11 @@ def snapshot(
     """Save one frame of a camera as a local JPEG (never uploaded)."""
     state = state_of(ctx)
     target = output or Path(f"{camera}.jpg")
-    if state.daemon_running():
-        result = state.call(SnapshotRequest(camera=camera), timeout_s=30.0)
-        encoded = result.get("jpeg_base64") if isinstance(result, dict) else None
-        if not isinstance(encoded, str):
-            raise CliError("the daemon returned no image", ExitCode.FAILED)
-        jpeg = base64.b64decode(encoded)
-    else:
+    jpeg = _from_daemon(state, camera) if state.daemon_running() else None
+    if jpeg is None:
         from agent.cli.local_camera import grab_jpeg
 
-        jpeg = grab_jpeg(state.config(), camera)
+        jpeg = grab_jpeg(state.config(), camera, allow_device=not state.daemon_running())
     target.write_bytes(jpeg)
     state.emit(
         {"camera": camera, "file": str(target), "bytes": len(jpeg)},
