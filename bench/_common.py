@@ -112,9 +112,16 @@ def stop_simulator(proc: subprocess.Popen[str]) -> None:
     proc.communicate(timeout=15)
 
 
+def driver_tasks(driver_name: str) -> list[asyncio.Task[None]]:
+    """The ModbusDriver's own poller tasks (named ``modbus[<driver>].<device>``)."""
+    prefix = f"modbus[{driver_name}]"
+    return [t for t in asyncio.all_tasks() if t.get_name().startswith(prefix)]
+
+
 async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel until done: on Python 3.11 ``asyncio.wait_for`` (inside pymodbus) can swallow a
-    cancellation that lands just as its response arrives, and a polling loop then carries on."""
+    """Cancel until done. On Python 3.11 ``asyncio.wait_for`` (in pymodbus and in the driver's
+    transport) can swallow a cancellation that lands just after a response arrived; the polling loop
+    then carries on and a TaskGroup never cancels it again. So cancel every task, repeatedly."""
     pending = {t for t in tasks if not t.done()}
     while pending:
         for task in pending:

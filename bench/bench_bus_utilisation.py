@@ -25,6 +25,7 @@ from pathlib import Path
 from _common import (
     BenchPoint,
     cancel_all,
+    driver_tasks,
     median,
     naive_cycle_s,
     optimum_cycle_s,
@@ -111,7 +112,7 @@ async def planner_rate(master: str, profiles: Path, state: Path, warmup_s: float
         task = asyncio.create_task(driver.run(sink))
         start = time.perf_counter() + warmup_s
         await asyncio.sleep(warmup_s + window_s)
-        await cancel_all([task])
+        await cancel_all([task, *driver_tasks("bench")])
     return steady_rate(sink.arrivals, start, start + window_s)
 
 

@@ -24,7 +24,16 @@ import time
 from pathlib import Path
 
 import psutil
-from _common import cancel_all, median, profile_yaml, quiet_logs, scattered_points, start_simulator, stop_simulator
+from _common import (
+    cancel_all,
+    driver_tasks,
+    median,
+    profile_yaml,
+    quiet_logs,
+    scattered_points,
+    start_simulator,
+    stop_simulator,
+)
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
@@ -122,7 +131,7 @@ async def driver_run(ports: list[int], profiles: Path, state: Path, warmup_s: fl
         with CpuWindow() as cpu:
             await asyncio.sleep(window_s)
         missed_in_window, good = missed() - missed_before, sink.good - good_before
-        await cancel_all([task])
+        await cancel_all([task, *driver_tasks("bench")])
     return cpu.cores, missed_in_window, good / cpu.wall_s
 
 
