@@ -22,6 +22,7 @@ from pymodbus.pdu.bit_message import (
     WriteMultipleCoilsResponse,
     WriteSingleCoilResponse,
 )
+from pymodbus.pdu.mei_message import ReadDeviceInformationRequest, ReadDeviceInformationResponse
 from pymodbus.pdu.register_message import (
     ReadHoldingRegistersResponse,
     ReadInputRegistersResponse,
@@ -91,6 +92,7 @@ class SimulatedDevice:
             turnaround_ms if turnaround_ms is not None else profile.limits.turnaround_ms
         ) / 1000.0
         self.name = f"{profile.id}@{unit}"
+        self.firmware = firmware
         self.requests = 0
         self._seed = seed
         self._faults = FaultSet(_parse_faults(faults), seed)
@@ -153,6 +155,8 @@ class SimulatedDevice:
             return self._write(fc, Table.COIL, request.address, bits, request)
         if fc in (6, 16):
             return self._write(fc, Table.HOLDING, request.address, list(request.registers), request)
+        if isinstance(request, ReadDeviceInformationRequest):
+            return self._device_information(request)
         return self._exception(fc, ExcCodes.ILLEGAL_FUNCTION)
 
     def _read(self, fc: int, address: int, count: int) -> ModbusPDU:
@@ -188,6 +192,28 @@ class SimulatedDevice:
         if fc == 15:
             return WriteMultipleCoilsResponse(address=address, count=len(words), dev_id=self.unit)
         return WriteMultipleRegistersResponse(address=address, count=len(words), dev_id=self.unit)
+
+    def _device_information(self, request: ReadDeviceInformationRequest) -> ModbusPDU:
+        """FC43/14, only for profiles that declare ``identification.device_id`` (most cheap devices don't)."""
+        ident = self.profile.identification.device_id
+        if ident is None:
+            return self._exception(request.function_code, ExcCodes.ILLEGAL_FUNCTION)
+        objects = {
+            0x00: ident.vendor_name or self.profile.vendor,
+            0x01: ident.product_code or self.profile.model,
+            0x02: self.firmware or "1.0",
+            0x04: self.profile.model,
+            0x05: ident.model_name or self.profile.model,
+        }
+        if request.read_code == 4:  # one specific object
+            if request.object_id not in objects:
+                return self._exception(request.function_code, ExcCodes.ILLEGAL_ADDRESS)
+            chosen = {request.object_id: objects[request.object_id]}
+        else:
+            last = 0x02 if request.read_code == 1 else 0x05
+            chosen = {k: v for k, v in objects.items() if k <= last}
+        information = {k: v.encode("latin-1", "replace") for k, v in chosen.items()}
+        return ReadDeviceInformationResponse(read_code=request.read_code, information=information, dev_id=self.unit)
 
     def _exception(self, fc: int, code: int) -> ModbusPDU:
         return ExceptionResponse(fc, code, device_id=self.unit)

@@ -1,5 +1,8 @@
 """Fault modes of a simulated device, written ``silent``, ``exception:<code>``, ``corrupt-crc[:<p>]``,
 ``slow:<ms>`` or ``drop[:<p>]``. A device holds a ``FaultSet`` that can be replaced at run time.
+
+``corrupt-crc`` applies to RTU framing (serial, RTU over TCP); Modbus TCP frames carry no CRC, so
+there it has no effect.
 """
 
 from __future__ import annotations

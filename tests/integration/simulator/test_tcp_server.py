@@ -34,7 +34,9 @@ async def test_modbus_tcp_serves_several_units_and_ignores_others() -> None:
         assert not written.isError()
         back = await client.read_holding_registers(20, count=1, device_id=7)
         assert back.registers == [64]
-        assert server.stats.answered == 4
+        ident = await client.read_device_information(device_id=1)
+        assert ident.information[0] == b"Test Co"
+        assert server.stats.answered == 5
         assert server.stats.unknown_unit == 1
     finally:
         client.close()

@@ -14,6 +14,7 @@ def meter_profile(turnaround_ms: float = 5.0) -> Profile:
             "source": "unit test",
             "limits": {"turnaround_ms": turnaround_ms},
             "identification": {
+                "device_id": {"vendor_name": "Test Co", "product_code": "TM-1"},
                 "registers": [
                     {"table": "holding", "address": 100, "type": "uint16", "expect": 4242},
                     {"table": "holding", "address": 101, "type": "uint16", "firmware": True},

@@ -10,6 +10,7 @@ from pymodbus.pdu.bit_message import (
     WriteMultipleCoilsRequest,
     WriteSingleCoilRequest,
 )
+from pymodbus.pdu.mei_message import ReadDeviceInformationRequest
 from pymodbus.pdu.register_message import (
     ReadHoldingRegistersRequest,
     ReadInputRegistersRequest,
@@ -145,3 +146,16 @@ def test_bad_arguments_are_refused() -> None:
         SimulatedDevice(0, meter_profile())
     with pytest.raises(ValueError, match="unknown fault"):
         SimulatedDevice(1, meter_profile(), faults=["sleepy"])
+
+
+def test_device_identification_function_43_answers_from_the_profile() -> None:
+    device = SimulatedDevice(1, meter_profile(), firmware="2.10")
+    basic = device.handle(ReadDeviceInformationRequest(read_code=1))
+    assert not basic.isError()
+    assert basic.information == {0: b"Test Co", 1: b"TM-1", 2: b"2.10"}
+    one = device.handle(ReadDeviceInformationRequest(read_code=4, object_id=5))
+    assert one.information == {5: b"Meter"}
+    assert exception_code(device.handle(ReadDeviceInformationRequest(read_code=4, object_id=0x40))) == 2
+    plain = meter_profile().model_copy(update={"identification": meter_profile().identification.model_copy(
+        update={"device_id": None})})
+    assert exception_code(SimulatedDevice(1, plain).handle(ReadDeviceInformationRequest(read_code=1))) == 1
