@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 from ruamel.yaml import YAML
 
-from agent.cli.exit_codes import CliError, ExitCode
+from agent.cli.exit_codes import ExitCode
 from agent.cli.redact import redacted_config
 from agent.cli.state import load_config_quietly, state_of
+from agent.control.protocol import ReloadRequest
 from agent.errors import ConfigError
 
 app = typer.Typer(help="Check or show the config.", no_args_is_help=True)
@@ -52,14 +53,19 @@ def show(ctx: typer.Context) -> None:
     state.emit(data, render)
 
 
+@app.command()
+def reload(ctx: typer.Context) -> None:
+    """Ask the running daemon to re-read its config; a refused one prints its problems (exit 2)."""
+    state = state_of(ctx)
+    result = state.call(ReloadRequest(), timeout_s=60.0)
+    problems = result.get("problems") if isinstance(result, dict) else None
+    lines = [str(p) for p in problems] if isinstance(problems, list) else []
+    state.emit(result, lambda: _print(lines or ["config reloaded"]))
+    if lines:
+        raise typer.Exit(ExitCode.USAGE)
+
+
 def _print(lines: list[str]) -> None:
     for line in lines:
         sys.stdout.write(line + "\n")
 
-
-def require_valid(path: Path) -> None:
-    """Used by ``run``: a broken config is a usage error before the daemon starts."""
-    try:
-        load_config_quietly(path)
-    except ConfigError as exc:
-        raise CliError("; ".join(exc.problems), ExitCode.USAGE) from None

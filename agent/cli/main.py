@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point. Returns the exit code (and exits with it when run as a script)."""
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="edgepost", standalone_mode=False)
+        args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
+        result = command.main(args=args, prog_name="edgepost", standalone_mode=False)
         code = int(result) if isinstance(result, int) else ExitCode.OK
     except typer.Exit as exc:
         code = exc.exit_code
@@ -132,6 +133,20 @@ def main(argv: list[str] | None = None) -> int:
         _error(_one_line(exc))
         code = exit_code_for(exc)
     return code
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Accept ``edgepost status --json`` as well as ``edgepost --json status`` (scripts write both)."""
+    try:
+        end = args.index("--")
+    except ValueError:
+        end = len(args)
+    flags = [a for a in args[:end] if a in _HOISTED]
+    rest = [a for a in args[:end] if a not in _HOISTED]
+    return [*dict.fromkeys(flags), *rest, *args[end:]]
+
+
+_HOISTED = ("--json", "--verbose")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -177,6 +177,26 @@ def test_watch_streams_live_readings(daemon: Daemon) -> None:
     assert len(records) == 2 and all(r["device"] == "meter1" for r in records)
 
 
+def test_a_broken_config_is_refused_and_the_old_one_keeps_running(daemon: Daemon) -> None:
+    good = daemon.config.read_text()
+    try:
+        daemon.config.write_text(good + "bogus: 1\n")
+        # the CLI cannot read the socket path from a broken config: name it
+        done = daemon.cli("--socket", str(daemon.sock), "config", "reload")
+        assert done.returncode == ExitCode.USAGE
+        assert done.stdout.strip().endswith("bogus: unknown key")
+        daemon.proc.send_signal(signal.SIGHUP)  # what systemctl reload does
+        time.sleep(0.5)
+        # still serving from the old config: the device keeps answering through the daemon
+        assert daemon.proc.poll() is None
+        reading = daemon.json("--socket", str(daemon.sock), "read", "meter1", "voltage")
+        assert isinstance(reading, dict) and reading["value"] == pytest.approx(229.0)
+    finally:
+        daemon.config.write_text(good)
+    assert daemon.cli("config", "reload").returncode == 0
+    assert "READY=1" in daemon.notify.lines and "RELOADING=1" in daemon.notify.lines
+
+
 def test_sigterm_stops_cleanly(daemon: Daemon) -> None:
     daemon.proc.send_signal(signal.SIGTERM)
     assert daemon.proc.wait(40) == 0

@@ -204,3 +204,26 @@ def test_diagnose_bundle_is_redacted(
     assert {"versions.json", "config.json", "status.json", "outbox-stats.json", "serial-ports.json"} <= names
     assert "journal.txt" in names or "errors.txt" in names
     assert b"hunter2" not in contents and b"pole-7" in contents and b"connected" in contents
+
+
+def test_json_flag_after_the_command(daemon: tuple[FakeRuntime, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _, sock = daemon
+    assert main(["--socket", str(sock), "status", "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["outbox"]["records"] == 12
+
+
+def test_config_reload(daemon: tuple[FakeRuntime, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    runtime, sock = daemon
+    assert main(["--socket", str(sock), "config", "reload"]) == 0
+    assert capsys.readouterr().out == "config reloaded\n"
+    runtime.reload_problems = ["/etc/edgepost/config.yaml:4:1 bogus: unknown key"]
+    assert main(["--socket", str(sock), "config", "reload"]) == ExitCode.USAGE
+    assert capsys.readouterr().out == "/etc/edgepost/config.yaml:4:1 bogus: unknown key\n"
+
+
+def test_run_with_an_invalid_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD)
+    assert main(["-c", str(path), "run"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert f"{path}:4:1 bogus: unknown key" in err and "Traceback" not in err
