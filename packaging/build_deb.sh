@@ -107,6 +107,10 @@ for data in firmware_profiles models; do
     fi
 done
 cp "$BUILD_DIR/installed.txt" "$STAGE/usr/share/doc/edgepost/installed-wheels.txt"
+# drivers/camera/inference/store.py looks for bundled models next to the installed packages
+if [ -d "$STAGE/usr/share/edgepost/models" ]; then
+    ln -s /usr/share/edgepost/models "$VENV/lib/python3.11/site-packages/models"
+fi
 
 # 6. Control files.
 mkdir -p "$STAGE/DEBIAN"

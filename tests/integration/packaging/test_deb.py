@@ -80,6 +80,8 @@ def test_contents(deb: Path) -> None:
     assert any(n.startswith("./opt/edgepost/lib/python3.11/site-packages/pymodbus/") for n in names)
     assert any(n.startswith("./usr/share/edgepost/firmware_profiles/") and n.endswith(".yaml") for n in names)
     assert "./usr/bin/edgepost -> /opt/edgepost/bin/edgepost" in listing
+    assert "./opt/edgepost/lib/python3.11/site-packages/models -> /usr/share/edgepost/models" in listing
+    assert any(n.startswith("./usr/share/edgepost/models/") and n.endswith("manifest.yaml") for n in names)
     # no installer in the shipped venv: nothing gets pip-installed on the box
     assert not any("/site-packages/pip/" in n for n in names)
     assert "./opt/edgepost/bin/pip" not in names
@@ -107,8 +109,9 @@ def test_config_is_root_owned_and_private(deb: Path) -> None:
     assert line.startswith("-rw-r----- root/root")
 
 
-def run_unpacked(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_unpacked(root: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "EDGEPOST"))}
+    env.update(extra_env)
     return subprocess.run(
         [str(root / "opt/edgepost/bin/python"), str(root / "opt/edgepost/bin/edgepost"), *args],
         capture_output=True, text=True, timeout=120, env=env, cwd=root,
@@ -161,3 +164,11 @@ def test_tarball_members_are_not_world_writable(deb: Path, tmp_path: Path) -> No
     with tarfile.open(tmp_path / "fs.tar") as tar:
         bad = [m.name for m in tar.getmembers() if not m.issym() and m.mode & 0o002]
     assert bad == []
+
+
+def test_unpacked_profiles_load(unpacked: Path) -> None:
+    """The shipped profiles (installed at /usr/share/edgepost) load with the packaged code."""
+    profiles = unpacked / "usr/share/edgepost/firmware_profiles"
+    done = run_unpacked(unpacked, "--json", "profile", "list", EDGEPOST_PROFILE_DIR=str(profiles))
+    assert done.returncode == 0, done.stderr
+    assert "eastron/sdm120" in done.stdout
