@@ -41,9 +41,15 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 failed, 2 usage or invalid config, 3 daemon not running, 4 device did not answer, "
+    "5 device/agent refused, 6 not available here, 7 permission denied, 130 interrupted."
+)
+
 app = typer.Typer(
     name="edgepost",
     help="edgepost: street-pole edge agent (daemon and technician tools).",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
