@@ -109,7 +109,9 @@ def render_sections(console: Console, data: JsonValue, title: str = "") -> None:
         if _is_rows(value):
             assert isinstance(value, dict | list)
             nested = _nested_row_sets(value)
-            console.print(rows_table(name, _without(value, nested)))
+            remaining = _without(value, nested)
+            if _has_columns(remaining):  # a table of bare names says nothing its sub-tables do not
+                console.print(rows_table(name, remaining))
             for inner_name, inner in nested.items():
                 console.print(rows_table(f"{name} {inner_name}", inner))
         elif isinstance(value, dict) and value:
@@ -118,6 +120,11 @@ def render_sections(console: Console, data: JsonValue, title: str = "") -> None:
             scalars[key] = value
     if scalars:
         console.print(mapping_table(title or "edgepost", scalars))
+
+
+def _has_columns(rows: JsonValue) -> bool:
+    items = rows.values() if isinstance(rows, dict) else rows if isinstance(rows, list) else []
+    return any(isinstance(row, dict) and row for row in items)
 
 
 def _nested_row_sets(rows: dict[str, JsonValue] | list[JsonValue]) -> dict[str, JsonValue]:
