@@ -70,7 +70,7 @@ class DrainScheduler:
         self._buffers: dict[tuple[Stream, Priority], deque[StoredRecord]] = {}
         self._dry_until: dict[Priority, float] = {}
         self._sent = {Stream.LIVE: 0, Stream.BACKLOG: 0}
-        self._prefetching: dict[Priority, asyncio.Task[None]] = {}
+        self._prefetching: dict[Priority, asyncio.Task[bool]] = {}
         self.prefetch_error: BaseException | None = None
         self.reset()
 
@@ -85,6 +85,7 @@ class DrainScheduler:
         self._prefetching.clear()
         self.prefetch_error = None
         self._pending.clear()
+        self._in_live: set[int] = set()  # seqs waiting in a live buffer (fetched, not yet sent)
         self._live_cursor = 0
         self._live_seen = 0
         self._backlog_cursor = dict.fromkeys(LANES, 0)
@@ -110,6 +111,9 @@ class DrainScheduler:
         """
         if self.prefetch_error is not None:
             raise self.prefetch_error
+        cutoff = self._clock() - self._window
+        for lane in LANES:
+            self._age_out(self._buffers[(Stream.LIVE, lane)], lane, cutoff)
         live_checked = False
         for lanes in ((Priority.ALARM,), (Priority.EVENT, Priority.TELEMETRY)):
             for stream in self._stream_order():
@@ -144,6 +148,22 @@ class DrainScheduler:
                 return self._chunk_from(buf, lane, live=True)
         return None
 
+    def _age_out(self, buf: deque[StoredRecord], lane: Priority, cutoff: float) -> None:
+        """Unsent live records older than the window go back to the outbox's backlog stream.
+
+        They are forgotten here (no longer pending), and the backlog cursor has not passed them (a
+        backlog fetch that reaches a live-buffered record takes it over), so the next backlog fetch
+        returns them in seq order: the historical stream never gets a newer record first.
+        """
+        if not buf or buf[0].accepted_at >= cutoff:
+            return
+        aged = []
+        while buf and buf[0].accepted_at < cutoff:
+            aged.append(buf.popleft().seq)
+        self._in_live.difference_update(aged)
+        self._pending.difference_update(aged)
+        self._dry_until.pop(lane, None)
+
     async def _take_backlog(self, lanes: tuple[Priority, ...]) -> Chunk | None:
         for lane in lanes:
             buf = self._buffers[(Stream.BACKLOG, lane)]
@@ -151,8 +171,9 @@ class DrainScheduler:
                 running = self._prefetching.get(lane)
                 if running is not None:
                     await asyncio.shield(running)
-                else:
-                    await self._refill_backlog(lane)
+                # A fetch can return only records already pending (in flight): read on until one is not.
+                while not buf and await self._refill_backlog(lane):
+                    pass
             if buf:
                 chunk = self._chunk_from(buf, lane, live=False)
                 if len(buf) < self._prefetch and lane not in self._prefetching:
@@ -163,7 +184,7 @@ class DrainScheduler:
                 return chunk
         return None
 
-    def _prefetch_done(self, lane: Priority, task: asyncio.Task[None]) -> None:
+    def _prefetch_done(self, lane: Priority, task: asyncio.Task[bool]) -> None:
         if self._prefetching.get(lane) is task:
             del self._prefetching[lane]
         if not task.cancelled() and task.exception() is not None:
@@ -172,13 +193,7 @@ class DrainScheduler:
     def _chunk_from(self, buf: deque[StoredRecord], lane: Priority, live: bool) -> Chunk:
         records = [buf.popleft() for _ in range(min(self._batch, len(buf)))]
         if live:
-            # A live record that waited past the window is historical at send time.
-            cutoff = self._clock() - self._window
-            if records[0].accepted_at < cutoff:
-                old = [r for r in records if r.accepted_at < cutoff]
-                for r in reversed(records[len(old) :]):
-                    buf.appendleft(r)
-                return Chunk(old, historical=True, lane=lane)
+            self._in_live.difference_update(r.seq for r in records)
         return Chunk(records, historical=not live, lane=lane)
 
     def _admit(self, records: list[StoredRecord]) -> list[StoredRecord]:
@@ -204,19 +219,32 @@ class DrainScheduler:
             self._live_seen = hwm
         for r in self._admit(records):
             self._buffers[(Stream.LIVE, Priority(r.priority))].append(r)
+            self._in_live.add(r.seq)
 
-    async def _refill_backlog(self, lane: Priority) -> None:
+    async def _refill_backlog(self, lane: Priority) -> bool:
+        """Fetch the lane's next backlog records; False when there were none (the lane is dry)."""
         now = self._monotonic()
         if self._dry_until.get(lane, 0.0) > now:
-            return
+            return False
         before = self._clock() - self._window
         records = await self._outbox.fetch(
             self._prefetch, after_seq=self._backlog_cursor[lane], priority=lane, accepted_before=before
         )
         if not records:
             self._dry_until[lane] = now + DRY_BACKLOG_RECHECK_S
-            return
+            return False
         self._backlog_cursor[lane] = records[-1].seq
         # accepted_at never decreases with seq: everything up to here is backlog, live need not scan it.
         self._live_cursor = max(self._live_cursor, records[-1].seq)
+        # A record still waiting in the live buffer is old now: the backlog stream takes it over
+        # here, in seq order, so the historical stream never gets it after a newer record.
+        taken = {r.seq for r in records if r.seq in self._in_live}
+        if taken:
+            live = self._buffers[(Stream.LIVE, lane)]
+            kept = [r for r in live if r.seq not in taken]
+            live.clear()
+            live.extend(kept)
+            self._in_live.difference_update(taken)
+            self._pending.difference_update(taken)
         self._buffers[(Stream.BACKLOG, lane)].extend(self._admit(records))
+        return True

@@ -86,6 +86,8 @@ class Uplink:
             started = time.monotonic()
             try:
                 await self._session()
+            except _StopRequested:
+                break
             except UplinkError as exc:
                 self.counters.reconnects += 1
                 self.counters.last_error = str(exc)
@@ -153,8 +155,18 @@ class Uplink:
         return client
 
     async def _connect(self, client: EdgeMqttClient) -> None:
+        # A CONNACK can take up to the client timeout; stop() must not wait for it.
+        connect = asyncio.ensure_future(client.__aenter__())
+        stop = asyncio.ensure_future(self._stop.wait())
         try:
-            await client.__aenter__()
+            await asyncio.wait({connect, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not connect.done():
+            connect.cancel()
+            raise _StopRequested
+        try:
+            connect.result()
         except aiomqtt.MqttError as exc:
             if client.tls_failure is not None:
                 self.counters.last_error = str(client.tls_failure)
@@ -169,6 +181,18 @@ class Uplink:
         self.counters.connected = True
         log_event(log, "uplink_connected", broker=f"{self.config.host}:{self.config.port}")
         self._limiter.reset("uplink_down")
+        clean = False
+        try:
+            clean = await self._serve(client)
+        except asyncio.CancelledError:
+            clean = True  # cancelled by the supervisor: still say offline and leave cleanly
+            raise
+        finally:
+            self.counters.connected = False
+            await self._end_session(client, clean)
+
+    async def _serve(self, client: EdgeMqttClient) -> bool:
+        """Run one connected session; True when it ended on ``stop()``, UplinkError when it broke."""
         clean = False
         try:
             await client.publish_acked(self.topics.state, b"online", retain=True)
@@ -188,10 +212,8 @@ class Uplink:
         except* _StopRequested:
             clean = True
         except* (aiomqtt.MqttError, UplinkError, OutboxError) as group:
-            raise UplinkError(f"session ended: {group.exceptions[0]}") from None
-        finally:
-            self.counters.connected = False
-            await self._end_session(client, clean)
+            raise UplinkError(f"session ended: {first_leaf(group)}") from None
+        return clean
 
     async def _end_session(self, client: EdgeMqttClient, clean: bool) -> None:
         with contextlib.suppress(TimeoutError, aiomqtt.MqttError, UplinkError):
@@ -233,3 +255,10 @@ class Uplink:
         result = await self._command_handler(suffix, payload)
         await client.publish_acked(self.topics.command_results, result)
 
+
+def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real exception inside (possibly nested) task-group errors."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

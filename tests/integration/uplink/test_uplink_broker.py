@@ -114,3 +114,31 @@ async def test_tls_wrong_ca_is_tls_error_and_never_plaintext(mosquitto_tls: Mosq
     assert new_log.count("unknown ca") == 1
     assert "New client connected" not in new_log
     assert "wrong version number" not in new_log and "http request" not in new_log
+
+
+async def test_cancelled_uplink_still_says_offline(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    outbox = await Outbox.open(tmp_path / "state", OUTBOX, "gw1")
+    try:
+        async with running_uplink(UplinkConfig(port=mosquitto.port), outbox) as (up, task):
+            await wait_until(lambda: up.counters.connected)
+            assert retained(mosquitto.port, "edgepost/gw1/state") == b"online"
+            task.cancel()  # what a supervisor does on shutdown
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert retained(mosquitto.port, "edgepost/gw1/state") == b"offline"
+    finally:
+        await outbox.close()
+
+
+async def test_stop_while_broker_unreachable_returns_promptly(tmp_path: Path) -> None:
+    outbox = await Outbox.open(tmp_path / "state", OUTBOX, "gw1")
+    try:
+        broker = Mosquitto(tmp_path)  # never started: connection refused, the uplink backs off
+        config = UplinkConfig(port=broker.port, reconnect_min_s=0.05, reconnect_max_s=60)
+        async with running_uplink(config, outbox) as (up, task):
+            await wait_until(lambda: up.counters.reconnects >= 3)
+            await up.stop()
+            await asyncio.wait_for(task, 5)
+            assert up.counters.connects == 0 and "failed" in (up.counters.last_error or "")
+    finally:
+        await outbox.close()

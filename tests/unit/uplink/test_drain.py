@@ -123,3 +123,21 @@ async def test_no_outbox_query_when_nothing_new() -> None:
     assert ob.fetches - before <= 3
     config = OutboxConfig()
     assert 0 < config.backlog_share < 1
+
+
+async def test_aged_live_records_never_overtake_older_backlog() -> None:
+    now = [NOW]
+    ob = FakeOutbox(clock=lambda: now[0])
+    s = DrainScheduler(ob, 10, 0.5, live_window_s=10.0, prefetch_batches=1, clock=lambda: now[0])
+    await ob.accept([Reading("m1", "v", i, NOW - 100) for i in range(30)], accepted_at=NOW - 100)
+    await ob.accept([Reading("m1", "v", i, NOW) for i in range(20)], accepted_at=NOW)
+    first = await s.next_chunk()
+    second = await s.next_chunk()
+    assert first is not None and first.historical and [r.seq for r in first.records] == list(range(1, 11))
+    assert second is not None and not second.historical
+    assert [r.seq for r in second.records] == list(range(31, 41))
+    now[0] = NOW + 60  # 41..50 wait in the live buffer and are historical now
+    rest = await drain_all(s, ob)
+    hist = [x for h, _, seqs in rest if h for x in seqs]
+    assert hist == [*range(11, 31), *range(41, 51)]
+    assert all(h for h, _, _ in rest)
