@@ -36,6 +36,7 @@ from drivers.modbus.codec import CodecError, decode_point, encode_point, raw_ran
 from drivers.modbus.profile import DataType, IdentRegister, Point, Profile, Table
 from drivers.modbus.simulator.faults import Fault, FaultDecision, FaultSet, parse_fault
 from drivers.modbus.simulator.generators import (
+    Constant,
     ConstantSpec,
     RandomWalkSpec,
     SequenceSpec,
@@ -101,13 +102,12 @@ class SimulatedDevice:
         self._image = RegisterImage()
         self._pinned: set[str] = set()  # written points keep the written value
         self._sources: dict[str, ValueSource] = {}
+        self._constant: set[str] = set()  # encoded once, not on every read (1000-device benches)
         for name, point in profile.points.items():
             self._image.claim(name, point)
             given = (generators or {}).get(name)
-            self._sources[name] = _as_source(given) if given is not None else _default_source(point)
+            self._set_source(name, _as_source(given) if given is not None else _default_source(point))
         self._load_identification(profile.identification.registers, firmware)
-        for name in profile.points:
-            self._refresh(name)
 
     # ----------------------------------------------------------------------------- faults
 
@@ -128,8 +128,8 @@ class SimulatedDevice:
         """Replace a point's generator at run time; clears a value pinned by a write."""
         if point not in self.profile.points:
             raise ValueError(f"{self.profile.id}: no such point {point!r}")
-        self._sources[point] = _as_source(generator)
         self._pinned.discard(point)
+        self._set_source(point, _as_source(generator))
 
     def value_of(self, point: str) -> PointValue:
         """The engineering value the table holds now (what the last read returned), without advancing."""
@@ -220,9 +220,16 @@ class SimulatedDevice:
 
     # ----------------------------------------------------------------------------- internals
 
+    def _set_source(self, name: str, source: ValueSource) -> None:
+        self._sources[name] = source
+        self._constant.discard(name)
+        self._refresh(name)
+        if isinstance(source, Constant):
+            self._constant.add(name)
+
     def _refresh(self, name: str) -> None:
         source = self._sources.get(name)
-        if source is None or name in self._pinned:
+        if source is None or name in self._pinned or name in self._constant:
             return  # identification registers are fixed; written points keep the written value
         point = self.profile.points[name]
         value = source.value(self._clock() - self._start)
