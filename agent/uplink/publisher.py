@@ -17,6 +17,7 @@ from agent.uplink.topics import Topics
 
 AckListener = Callable[[tuple[int, ...]], None]  # seqs of one PUBACKed message
 IDLE_POLL_S = 1.0  # re-check for records that aged from live into backlog while idle
+INLINE_ENCODE_MAX = 1000  # records; larger or compressed chunks are encoded in a worker thread
 DELETE_BATCH = 10_000  # acked seqs that are deleted at once without waiting
 DELETE_COALESCE_S = 0.05
 
@@ -104,7 +105,14 @@ class BatchPublisher:
                     self._window.release()
                     await self._idle()
                     continue
-                batches = await asyncio.to_thread(self._encode, chunk)
+                if len(chunk.records) <= INLINE_ENCODE_MAX and not (
+                    chunk.historical and self._codec.compress_historical
+                ):
+                    # A small plain batch encodes in well under a millisecond; a thread hop would cost
+                    # more than it saves (the GIL serialises the work anyway). zlib releases the GIL.
+                    batches = self._encode(chunk)
+                else:
+                    batches = await asyncio.to_thread(self._encode, chunk)
                 for i, (topic, batch) in enumerate(batches):
                     if i:
                         await self._window.acquire()
