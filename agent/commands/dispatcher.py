@@ -28,7 +28,14 @@ from agent.commands.models import (
 )
 from agent.commands.parse import parse_command, raw_id
 from agent.commands.replay import ReplayGuard
-from agent.errors import CommandError, DeviceError, TransportError, WriteRejected, WriteVerifyFailed
+from agent.errors import (
+    CommandError,
+    DeviceError,
+    EdgepostError,
+    TransportError,
+    WriteRejected,
+    WriteVerifyFailed,
+)
 from agent.logs import log_event
 from agent.records import JsonValue
 from drivers.base import Driver, NotSupported
@@ -122,6 +129,10 @@ class CommandDispatcher:
             raise CommandError("verify_failed", str(exc)) from None
         except (DeviceError, TransportError) as exc:
             raise CommandError("device_error", str(exc)) from None
+        except CommandError:
+            raise
+        except EdgepostError as exc:  # any other typed failure of the target still gets an answer
+            raise CommandError("failed", f"{type(exc).__name__}: {exc}") from None
 
     async def _run(self, command: Command) -> JsonValue:
         if isinstance(command, Ping):

@@ -10,7 +10,7 @@ import pytest
 
 from agent.commands.config import CommandsConfig
 from agent.commands.dispatcher import CommandDispatcher
-from agent.errors import DeviceTimeout, WriteRejected
+from agent.errors import DeviceTimeout, ProfileError, WriteRejected
 from agent.records import PointValue, Reading
 from drivers.base import Driver
 
@@ -32,6 +32,8 @@ class FakeDriver:
     async def read_point(self, device: str, point: str) -> Reading:
         if device == "dead":
             raise DeviceTimeout(device, "no answer")
+        if point == "unmapped":
+            raise ProfileError([f"{device}: point {point} has no register"])
         return Reading(device, point, 42.5, NOW - 1, unit="V")
 
     def set_period(self, device: str, point: str | None, period_s: float) -> None:
@@ -191,3 +193,8 @@ async def test_disabled_refuses_everything(tmp_path: Path, targets: Targets) -> 
         assert (await answer(d, cmd(kind="ping")))["code"] == "disabled"
     finally:
         d.close()
+
+
+async def test_other_typed_error_is_a_result(dispatcher: CommandDispatcher) -> None:
+    out = await answer(dispatcher, cmd(kind="read_point", device="meter1", point="unmapped"))
+    assert (out["ok"], out["code"]) == (False, "failed") and "ProfileError" in out["message"]
