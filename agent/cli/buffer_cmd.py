@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +14,7 @@ import orjson
 import typer
 
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
+from agent.cli.outbox_read import record_pages
 from agent.cli.render import mapping_table
 from agent.cli.state import CliState, run, state_of
 from agent.control.handlers import to_json
@@ -102,15 +103,18 @@ def _flat(record: StoredRecord) -> dict[str, Any]:
     return row
 
 
-async def export_records(
-    outbox: Any, out: IO[str], fmt: Literal["csv", "jsonl"], keep: Callable[[StoredRecord], bool]
+def export_records(
+    pages: Iterable[list[StoredRecord]],
+    out: IO[str],
+    fmt: Literal["csv", "jsonl"],
+    keep: Callable[[StoredRecord], bool],
 ) -> int:
     """Stream the outbox page by page (by seq), never loading it whole."""
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore") if fmt == "csv" else None
     if writer is not None:
         writer.writeheader()
-    after, written = 0, 0
-    while page := await outbox.fetch(PAGE, after_seq=after):
+    written = 0
+    for page in pages:
         for record in page:
             if keep(record):
                 if writer is not None:
@@ -118,7 +122,6 @@ async def export_records(
                 else:
                     out.write(orjson.dumps(to_json(record)).decode() + "\n")
                 written += 1
-        after = page[-1].seq
     return written
 
 
@@ -135,17 +138,14 @@ def export(
     state = state_of(ctx)
     if fmt not in ("csv", "jsonl"):
         raise CliError(f"--format must be csv or jsonl, got {fmt!r}", ExitCode.USAGE)
+    checked_fmt: Literal["csv", "jsonl"] = "csv" if fmt == "csv" else "jsonl"
     keep = _keep(device, parse_time(since), parse_time(until))
-
-    async def _export(out: IO[str]) -> int:
-        async with open_outbox(state) as outbox:
-            return await export_records(outbox, out, fmt, keep)  # type: ignore[arg-type]
-
+    pages = record_pages(state.config().state_dir, PAGE)
     if output is None:
-        count = run(_export(sys.stdout))
+        count = export_records(pages, sys.stdout, checked_fmt, keep)
     else:
         with output.open("w", encoding="utf-8", newline="") as out:
-            count = run(_export(out))
+            count = export_records(pages, out, checked_fmt, keep)
     sys.stderr.write(f"exported {count} record(s)\n")
 
 

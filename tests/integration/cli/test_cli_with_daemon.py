@@ -143,6 +143,15 @@ def test_status_and_buffer_stats(daemon: Daemon) -> None:
     assert isinstance(stats, dict) and "last_seq" in stats
 
 
+def test_export_reads_the_outbox_beside_the_running_daemon(daemon: Daemon) -> None:
+    done = daemon.cli("buffer", "export", "--format", "jsonl", "--device", "meter1")
+    assert done.returncode == 0, done.stderr
+    records = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert records and all(r["device"] == "meter1" for r in records)
+    assert [r["seq"] for r in records] == sorted(r["seq"] for r in records)
+    assert daemon.proc.poll() is None
+
+
 def test_read_point_through_the_daemon(daemon: Daemon) -> None:
     reading = daemon.json("read", "meter1", "voltage")
     assert isinstance(reading, dict) and reading["value"] == pytest.approx(229.0)
