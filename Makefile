@@ -42,5 +42,9 @@ demo: deps
 bench: deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# Offline-installable .deb (venv in /opt/edgepost, pinned wheels); prints the path of the package.
+deb: deps
+	bash packaging/build_deb.sh
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

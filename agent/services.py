@@ -17,6 +17,7 @@ from agent.config import AgentConfigBase
 from agent.control.server import ControlServer
 from agent.driver_host import DriverHost
 from agent.logs import log_event
+from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
 from agent.pipeline.pipeline import Pipeline
 from agent.records import JsonValue
@@ -46,6 +47,7 @@ class Services:
         self.uplink: Uplink | None = None
         self.commands: CommandDispatcher | None = None
         self.control: ControlServer | None = None
+        self.metrics: MetricsService | None = None
         self.started_at = time.time()
 
     # Components exist once start() ran; the properties make a misuse fail loudly instead of None errors.
@@ -83,6 +85,8 @@ class Services:
         self._host.start(self._host.build(list(cfg.drivers)))
         self.control = ControlServer(self._runtime, cfg.control.socket, cfg.control.group)
         await self.control.start()
+        self.metrics = MetricsService(self._runtime, cfg.metrics)
+        await self.metrics.start()
         await self._host.wait_started(DRIVER_OPEN_WAIT_S)
         self.notifier.ready(f"{len(self._host.drivers)} drivers, outbox at seq {self._outbox.last_seq}")
         self.supervisor.start("loop-health", lambda: self.health.run(self._feed_watchdog))
@@ -122,6 +126,8 @@ class Services:
         self.notifier.stopping()
         if self.control is not None:
             await self.control.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         if self._host is not None:
             await self._host.stop()
         if self._pipeline is not None:
