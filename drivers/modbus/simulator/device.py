@@ -252,7 +252,12 @@ class SimulatedDevice:
             value = _ident_value(reg, firmware)
             if value is None:
                 continue
+            width = point.register_count if not point.table.is_bit else 1
+            shared = self._image.points_in(point.table, point.address, width)
+            if shared and not (reg.firmware and firmware is not None):
+                continue  # the register is also a profile point: its generator decides
             self._image.claim(f"_ident{index}", point)
+            self._pinned.update(shared)  # an explicit firmware wins over the point's generator
             try:
                 self._image.store(point.table, point.address, encode_point(point, value))
             except CodecError as exc:

@@ -28,6 +28,8 @@ def meter_profile(turnaround_ms: float = 5.0) -> Profile:
                 "mode": {"table": "holding", "address": 21, "type": "uint16", "enum": {0: "auto", 1: "manual"}},
                 "relay": {"table": "coil", "address": 0, "type": "bool", "access": "rw"},
                 "door": {"table": "discrete", "address": 3, "type": "bool"},
+                # also the firmware identification register
+                "version": {"table": "holding", "address": 101, "type": "uint16"},
             },
         }
     )

@@ -128,8 +128,11 @@ def test_exception_fault_answers_every_request_and_can_be_cleared() -> None:
 
 
 def test_identification_registers_hold_the_expected_values_and_the_firmware() -> None:
-    device = SimulatedDevice(1, meter_profile(), firmware="2.10")
+    device = SimulatedDevice(1, meter_profile(), {"version": 105}, firmware="2.10")
     assert registers(device.handle(ReadHoldingRegistersRequest(address=100, count=2))) == [4242, 210]
+    # without an explicit firmware, a register that is also a profile point follows its generator
+    plain = SimulatedDevice(1, meter_profile(), {"version": 105})
+    assert registers(plain.handle(ReadHoldingRegistersRequest(address=100, count=2))) == [4242, 105]
 
 
 def test_generator_values_that_overflow_the_type_are_clamped() -> None:
