@@ -20,6 +20,7 @@ IDLE_POLL_S = 1.0  # re-check for records that aged from live into backlog while
 INLINE_ENCODE_MAX = 1000  # records; larger or compressed chunks are encoded in a worker thread
 DELETE_BATCH = 10_000  # acked seqs that are deleted at once without waiting
 DELETE_COALESCE_S = 0.05
+MAX_UNDELETED = 50_000
 
 
 def batch_properties(batch: EncodedBatch) -> Properties:
@@ -39,6 +40,7 @@ class AckedDeleter:
         self._seqs: list[int] = []
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._caught_up = asyncio.Condition()
 
     def add(self, seqs: Sequence[int]) -> None:
         self._seqs.extend(seqs)
@@ -63,6 +65,16 @@ class AckedDeleter:
                 del self._seqs[: len(seqs)]
                 self._scheduler.acked(seqs)
                 self._counters.records_acked += len(seqs)
+                async with self._caught_up:
+                    self._caught_up.notify_all()
+
+    async def wait_caught_up(self) -> None:
+        """Back-pressure: hold the drain while more than MAX_UNDELETED acked records await deletion,
+        so a slow disk cannot make the pending set (memory) grow without bound."""
+        if len(self._seqs) <= MAX_UNDELETED:
+            return
+        async with self._caught_up:
+            await self._caught_up.wait_for(lambda: len(self._seqs) <= MAX_UNDELETED)
 
 
 class BatchPublisher:
@@ -99,6 +111,7 @@ class BatchPublisher:
             while True:
                 # Take the window slot before choosing the chunk, so a live record that arrived while
                 # the window was full goes out in the very next message.
+                await self._deleter.wait_caught_up()
                 await self._window.acquire()
                 chunk = await self._scheduler.next_chunk()
                 if chunk is None:
