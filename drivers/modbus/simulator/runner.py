@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -48,19 +48,6 @@ class ThreadedSimulator:
             for server in reversed(started):
                 await server.stop()
             raise
-
-    def call(self, function: Callable[..., object], *args: object) -> None:
-        """Run a plain callable on the simulator's loop (e.g. ``device.set_faults``) and wait for it."""
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                function(*args)
-            finally:
-                done.set()
-
-        self._loop.call_soon_threadsafe(run)
-        done.wait(10.0)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if not self._thread.is_alive():

@@ -114,7 +114,11 @@ def load_spec(path: Path) -> tuple[SimulatorSpec, YamlDocument]:
         doc = load_yaml_file(path)
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None
-    return validate_spec(doc), doc
+    spec = validate_spec(doc)
+    if spec.profiles_dir is not None and not spec.profiles_dir.is_absolute():
+        # relative to the spec file, not to wherever the command was started
+        spec = spec.model_copy(update={"profiles_dir": path.parent / spec.profiles_dir})
+    return spec, doc
 
 
 def parse_spec(text: str, source: str = "<spec>") -> tuple[SimulatorSpec, YamlDocument]:

@@ -11,7 +11,7 @@ from drivers.modbus.profiles import ProfileRegistry
 from drivers.modbus.simulator import SimulatedBus, SimulatedTcpServer
 from drivers.modbus.simulator.generators import ConstantSpec, SineSpec
 from drivers.modbus.simulator.serve import build_servers
-from drivers.modbus.simulator.spec import parse_spec
+from drivers.modbus.simulator.spec import load_spec, parse_spec
 
 GOOD = """\
 buses:
@@ -86,3 +86,10 @@ def test_unknown_profiles_and_points_are_reported_at_the_device(registry: Profil
     spec, doc = parse_spec(GOOD.replace("current: 1.5", "amps: 1"), "sim.yaml")
     with pytest.raises(ConfigError, match=r"no such points \['amps'\]"):
         build_servers(spec, doc, registry)
+
+
+def test_a_relative_profiles_dir_is_relative_to_the_spec_file(tmp_path: Path) -> None:
+    spec_file = tmp_path / "sim.yaml"
+    spec_file.write_text("profiles_dir: profiles\n" + GOOD)
+    spec, _ = load_spec(spec_file)
+    assert spec.profiles_dir == tmp_path / "profiles"
