@@ -53,7 +53,11 @@ def simulate(
     profiles_dir: Annotated[Path | None, typer.Option("--profiles-dir")] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds")] = None,
 ) -> None:
-    """Serve devices until Ctrl-C (or --duration, or 'quit' on stdin)."""
+    """Serve devices until Ctrl-C (or --duration, or 'quit' on stdin).
+
+    While running, stdin lines switch faults: 'fault 2 silent', 'fault 2 exception:6,slow:20',
+    'fault 2 none'.
+    """
     try:
         if spec is not None:
             if port or device or tcp or rtu_over_tcp:
