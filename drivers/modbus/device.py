@@ -62,6 +62,14 @@ class DeviceSpec:
     known_ranges: list[tuple[str, int, int]] = field(default_factory=list)  # every profile point
 
 
+def _stop_if_cancelled() -> None:
+    """pymodbus awaits ``asyncio.wait_for``, which on Python 3.11 can return a response that raced
+    with our cancellation and drop the CancelledError; the task still knows it was cancelled."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class DevicePoller:
     def __init__(
         self,
@@ -111,6 +119,7 @@ class DevicePoller:
         grid = PollGrid(self.spec.periods, origin=clock() + start_offset_s)
         self.grid = grid
         while True:
+            _stop_if_cancelled()
             wait = grid.next_deadline() - clock()
             if wait > 0:
                 await sleep(wait)
@@ -147,6 +156,7 @@ class DevicePoller:
         plan = self._plan(frozenset(names))
         for read in plan:
             await self._read(read, result)
+            _stop_if_cancelled()
             if result.silent:
                 break
         return result

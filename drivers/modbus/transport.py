@@ -213,7 +213,10 @@ class PymodbusTransport:
         # a guard above pymodbus' own timeout, in case a response future is never resolved
         guard = self._timeout_s * 2 + 1.0
         try:
-            pdu = await asyncio.wait_for(self._call(request), guard)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
+            # with the response, and a driver being stopped would then poll on forever
+            async with asyncio.timeout(guard):
+                pdu = await self._call(request)
         except (TimeoutError, ModbusIOException):
             raise DeviceTimeout(_where(self.name, request.unit), "no response") from None
         except ConnectionException as exc:

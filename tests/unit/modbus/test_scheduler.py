@@ -197,3 +197,35 @@ async def test_poll_loop_backs_off_a_silent_device_and_goes_offline_once() -> No
     assert max(gaps) <= 16.0 + 1.0
     states = [r.data["state"] for r in sink.records if isinstance(r, Event)]
     assert states == ["offline"]
+
+
+async def test_poll_loop_stops_even_when_a_cancellation_is_swallowed() -> None:
+    """On Python 3.11 ``asyncio.wait_for`` (used inside pymodbus) can return a response that raced
+    with the task's cancellation and drop the CancelledError; the poller must still stop."""
+
+    class Swallowing(FakeTransport):
+        swallow = True
+
+        async def execute(self, request):  # type: ignore[no-untyped-def]
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if not self.swallow:
+                    raise
+                # the race: the response won, the cancellation is lost
+            return await super().execute(request)
+
+    transport = Swallowing({1: FakeUnit(registers={Table.HOLDING: {0: 1}})})
+    bus = SerialBusQueue("rs1", transport, frame_gap_s=0.0, retries=0)
+    spec = DeviceSpec("dev", 1, {"p": Point(table=Table.HOLDING, address=0)}, {"p": 0.001}, ReadLimits())
+    poller = DevicePoller(spec, bus)
+    task = asyncio.create_task(poller.run(ListSink(stop_after=10**9)))
+    while len(transport.requests) < 3:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    transport.swallow = False  # so a failing run still ends
+    if not done:
+        task.cancel()
+        await asyncio.wait({task})
+    assert done == {task} and task.cancelled()
