@@ -205,8 +205,11 @@ async def test_poll_loop_stops_even_when_a_cancellation_is_swallowed() -> None:
 
     class Swallowing(FakeTransport):
         swallow = True
+        busy = asyncio.Event()
 
         async def execute(self, request):  # type: ignore[no-untyped-def]
+            if len(self.requests) >= 3:
+                self.busy.set()
             try:
                 await asyncio.sleep(0.01)
             except asyncio.CancelledError:
@@ -220,8 +223,7 @@ async def test_poll_loop_stops_even_when_a_cancellation_is_swallowed() -> None:
     spec = DeviceSpec("dev", 1, {"p": Point(table=Table.HOLDING, address=0)}, {"p": 0.001}, ReadLimits())
     poller = DevicePoller(spec, bus)
     task = asyncio.create_task(poller.run(ListSink(stop_after=10**9)))
-    while len(transport.requests) < 3:
-        await asyncio.sleep(0.005)
+    await asyncio.wait_for(transport.busy.wait(), 10)
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=5)
     transport.swallow = False  # so a failing run still ends
