@@ -214,9 +214,11 @@ class DrainScheduler:
             if len(records) < self._prefetch:
                 self._live_seen = hwm
         else:
-            # Everything committed up to hwm is older than the window: the backlog stream owns it.
+            # Everything committed up to hwm is older than the window: the backlog stream owns it,
+            # and waiting for "new" records means waiting for seqs above hwm (no busy idle loop).
             self._live_cursor = max(self._live_cursor, hwm)
             self._live_seen = hwm
+            self.high_seq = max(self.high_seq, hwm)
         for r in self._admit(records):
             self._buffers[(Stream.LIVE, Priority(r.priority))].append(r)
             self._in_live.add(r.seq)
