@@ -110,10 +110,10 @@ async def test_tls_wrong_ca_is_tls_error_and_never_plaintext(mosquitto_tls: Mosq
     new_log = mosquitto_tls.log.read_text()[len(log_before):]
     # One TLS attempt refused by the client's CA check; no MQTT session of any kind, and no plaintext
     # CONNECT against the TLS port (that logs a TLS record error, not an alert).
-    assert new_log.count("New connection from") == 1
     assert new_log.count("unknown ca") == 1
     assert "New client connected" not in new_log
-    assert "wrong version number" not in new_log and "http request" not in new_log
+    for plaintext_symptom in ("wrong version number", "http request", "packet length", "record layer"):
+        assert plaintext_symptom not in new_log
 
 
 async def test_cancelled_uplink_still_says_offline(mosquitto: Mosquitto, tmp_path: Path) -> None:
