@@ -142,3 +142,22 @@ async def test_stop_while_broker_unreachable_returns_promptly(tmp_path: Path) ->
             assert up.counters.connects == 0 and "failed" in (up.counters.last_error or "")
     finally:
         await outbox.close()
+
+
+async def test_username_password(tmp_path: Path) -> None:
+    with Mosquitto(tmp_path, users={"pole17": "s3cret"}) as broker:
+        outbox = await Outbox.open(tmp_path / "state", OUTBOX, "gw1")
+        try:
+            await outbox.accept([Reading("m1", "v", 1, time.time())])
+            good = UplinkConfig(port=broker.port, username="pole17", password="s3cret")  # type: ignore[arg-type]
+            async with running_uplink(good, outbox) as (up, _):
+                await wait_until(lambda: up.counters.records_acked == 1)
+            await outbox.accept([Reading("m1", "v", 2, time.time())])
+            bad = UplinkConfig(port=broker.port, username="pole17", password="wrong",  # type: ignore[arg-type]
+                               reconnect_min_s=0.05, reconnect_max_s=0.1)
+            async with running_uplink(bad, outbox) as (up, _):
+                await wait_until(lambda: up.counters.reconnects >= 2)
+                assert up.counters.connects == 0 and "connect" in (up.counters.last_error or "")
+            assert (await outbox.stats()).records == 1
+        finally:
+            await outbox.close()
