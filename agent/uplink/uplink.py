@@ -80,6 +80,9 @@ class Uplink:
 
     async def run(self) -> None:
         """Connect, drain and reconnect until ``stop()``. Raises ``TlsError``/``ConfigError`` (permanent)."""
+        if not self.config.enabled:
+            log_event(log, "uplink_disabled")
+            return
         self._check_transport_policy()
         self._stop.clear()
         while not self._stop.is_set():
