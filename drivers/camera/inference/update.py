@@ -151,13 +151,15 @@ def install(
     """Blocking part: stage, load in a fresh session, self-test, publish. Raises ``ModelError``/``OSError``."""
     root = update_dir(models_dir) / name
     staging = _stage(name, model_file, manifest_file, root)
+    published = False
     try:
         runner = ModelRunner.load(load_manifest(staging / MANIFEST_NAME), settings)
         run_self_test(runner)
         _, previous = _publish(root, staging, runner.sha256)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        published = True
+    finally:
+        if not published:  # a failed candidate leaves nothing behind
+            shutil.rmtree(staging, ignore_errors=True)
     with contextlib.suppress(OSError):
         _prune(root)
     return _Installed(load_manifest(root / CURRENT / MANIFEST_NAME), runner.sha256, previous)

@@ -32,11 +32,13 @@ class ThreadedSimulator:
     def start(self, timeout_s: float = 10.0) -> None:
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._start_all(), self._loop)
+        started = False
         try:
             future.result(timeout_s)
-        except BaseException:
-            self.stop()
-            raise
+            started = True
+        finally:
+            if not started:  # also on KeyboardInterrupt: never leave the loop thread behind
+                self.stop()
 
     async def _start_all(self) -> None:
         started: list[SimulatorServer] = []
