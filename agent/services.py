@@ -162,6 +162,9 @@ class Services:
     def driver_for(self, device: str) -> Driver[Any] | None:
         return self.host.driver_for(device)
 
+    def all_drivers(self) -> list[Driver[Any]]:
+        return list(self.host.drivers.values())
+
     def resend_birth(self) -> None:
         if self.uplink is not None:
             self.uplink.request_birth()
