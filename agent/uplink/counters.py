@@ -17,6 +17,7 @@ class UplinkCounters:
     records_acked: int = 0  # records deleted from the outbox after a PUBACK
     bytes_published: int = 0
     historical_batches: int = 0
+    snapshots: int = 0  # snapshot messages PUBACKed (on the snapshots topic)
     commands: int = 0
     last_error: str | None = None
 

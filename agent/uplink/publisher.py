@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -13,6 +14,7 @@ from agent.uplink.codecs.base import Codec, EncodedBatch
 from agent.uplink.counters import UplinkCounters
 from agent.uplink.drain import Chunk, DrainScheduler
 from agent.uplink.mqtt_client import EdgeMqttClient
+from agent.uplink.snapshots import encode_snapshot, event_id_of, is_snapshot, snapshot_properties
 from agent.uplink.topics import Topics
 
 AckListener = Callable[[tuple[int, ...]], None]  # seqs of one PUBACKed message
@@ -28,6 +30,16 @@ def batch_properties(batch: EncodedBatch) -> Properties:
     props.ContentType = batch.content_type
     props.UserProperty = [("enc", batch.encoding), ("hist", "1" if batch.historical else "0")]
     return props
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One MQTT message of a chunk: a batch, or a single snapshot on its own topic."""
+
+    topic: str
+    batch: EncodedBatch
+    properties: Properties | None  # MQTT 5 only
+    snapshot: bool = False
 
 
 class AckedDeleter:
@@ -118,18 +130,21 @@ class BatchPublisher:
                     self._window.release()
                     await self._idle()
                     continue
-                if len(chunk.records) <= INLINE_ENCODE_MAX and not (
-                    chunk.historical and self._codec.compress_historical
-                ):
+                if self._encode_inline(chunk):
                     # A small plain batch encodes in well under a millisecond; a thread hop would cost
                     # more than it saves (the GIL serialises the work anyway). zlib releases the GIL.
-                    batches = self._encode(chunk)
+                    messages = self._encode(chunk)
                 else:
-                    batches = await asyncio.to_thread(self._encode, chunk)
-                for i, (topic, batch) in enumerate(batches):
+                    messages = await asyncio.to_thread(self._encode, chunk)
+                for i, message in enumerate(messages):
                     if i:
                         await self._window.acquire()
-                    tg.create_task(self._publish(topic, batch))
+                    tg.create_task(self._publish(message))
+
+    def _encode_inline(self, chunk: Chunk) -> bool:
+        if len(chunk.records) > INLINE_ENCODE_MAX or (chunk.historical and self._codec.compress_historical):
+            return False
+        return not any(is_snapshot(r) for r in chunk.records)  # pictures are 100 kB each: off the loop
 
     async def _idle(self) -> None:
         if self._scheduler.pending == 0:
@@ -143,27 +158,53 @@ class BatchPublisher:
             woken.cancel()
         self._wake.clear()
 
-    def _encode(self, chunk: Chunk) -> list[tuple[str, EncodedBatch]]:
-        readings: list[StoredRecord] = [r for r in chunk.records if r.kind == "reading"]
-        events: list[StoredRecord] = [r for r in chunk.records if r.kind != "reading"]
-        out: list[tuple[str, EncodedBatch]] = []
-        # Alarms/events first, as their lane already says; readings of a chunk are one lane anyway.
-        for topic, records in ((self._topics.events, events), (self._topics.telemetry, readings)):
-            if records:
-                out.extend((topic, b) for b in self._codec.encode(records, chunk.historical))
+    def _encode(self, chunk: Chunk) -> list[Outgoing]:
+        readings: list[StoredRecord] = []
+        events: list[StoredRecord] = []
+        snapshots: list[StoredRecord] = []
+        for r in chunk.records:
+            if r.kind == "reading":
+                readings.append(r)
+            elif is_snapshot(r):
+                snapshots.append(r)
+            else:
+                events.append(r)
+        # Alarms/events first, as their lane already says; then each snapshot after the events it shows.
+        return (
+            self._encode_batches(self._topics.events, events, chunk.historical)
+            + self._encode_snapshots(snapshots, chunk.historical)
+            + self._encode_batches(self._topics.telemetry, readings, chunk.historical)
+        )
+
+    def _encode_batches(self, topic: str, records: list[StoredRecord], historical: bool) -> list[Outgoing]:
+        if not records:
+            return []
+        batches = self._codec.encode(records, historical)
+        return [Outgoing(topic, b, batch_properties(b) if self._mqtt5 else None) for b in batches]
+
+    def _encode_snapshots(self, records: list[StoredRecord], historical: bool) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for record in records:
+            batch = encode_snapshot(record, self._codec.gateway_id, self._codec.max_payload_bytes, historical)
+            props = snapshot_properties(batch, event_id_of(record)) if self._mqtt5 else None
+            out.append(Outgoing(self._topics.snapshots, batch, props, snapshot=True))
         return out
 
-    async def _publish(self, topic: str, batch: EncodedBatch) -> None:
+    async def _publish(self, message: Outgoing) -> None:
+        batch = message.batch
         try:
             self._counters.published += 1
             self._counters.bytes_published += len(batch.payload)
             if batch.historical:
                 self._counters.historical_batches += 1
-            props = batch_properties(batch) if self._mqtt5 else None
-            await self._client.publish_acked(topic, batch.payload, properties=props, timeout=self._timeout)
+            await self._client.publish_acked(
+                message.topic, batch.payload, properties=message.properties, timeout=self._timeout
+            )
         finally:
             self._window.release()
         self._counters.acked += 1
+        if message.snapshot:
+            self._counters.snapshots += 1
         self._deleter.add(batch.seqs)
         for listener in self._ack_listeners:
             listener(batch.seqs)

@@ -23,6 +23,11 @@ class Topics:
         return f"{self.base}/events"
 
     @property
+    def snapshots(self) -> str:
+        """One camera snapshot per message, linked to its event id."""
+        return f"{self.base}/snapshots"
+
+    @property
     def state(self) -> str:
         return f"{self.base}/state"
 
