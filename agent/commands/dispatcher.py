@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import orjson
 
 from agent.commands.config import CommandsConfig
+from agent.commands.model_update import MODEL_UPDATE_TIMEOUT_S, DriverDirectory, ModelUpdateRunner
 from agent.commands.models import (
     Command,
     CommandResult,
@@ -24,6 +25,7 @@ from agent.commands.models import (
     ReadPoint,
     ResendBirth,
     SetPeriod,
+    UpdateModel,
     WritePoint,
 )
 from agent.commands.parse import parse_command, raw_id
@@ -63,6 +65,7 @@ class CommandDispatcher:
         self._targets = targets
         self._clock = clock
         self._replay = ReplayGuard(Path(state_dir) / REPLAY_DB, config.replay_window)
+        self._models = ModelUpdateRunner(self._all_drivers, Path(state_dir))
 
     async def handle_message(self, topic_suffix: str, payload: bytes) -> bytes:
         """Uplink ``CommandHandler``: the JSON answer for one downlink message."""
@@ -100,6 +103,8 @@ class CommandDispatcher:
             )
         if isinstance(command, WritePoint):
             self._authorise_write(command)
+        if isinstance(command, UpdateModel) and not self.config.model_updates:
+            raise CommandError("unauthorised", "model updates are not allowed (commands.model_updates: false)")
         fresh = await asyncio.to_thread(self._replay.remember, command.id, command.expires_at, now)
         if not fresh:
             raise CommandError("replayed", f"command id {command.id!r} was already received")
@@ -115,12 +120,18 @@ class CommandDispatcher:
             raise CommandError("unknown_device", f"no driver serves device {device!r}")
         return driver
 
+    def _all_drivers(self) -> list[Driver[Any]]:
+        if not isinstance(self._targets, DriverDirectory):
+            raise CommandError("not_supported", "this agent cannot list its drivers for a model update")
+        return list(self._targets.all_drivers())
+
     async def _execute(self, command: Command) -> JsonValue:
+        limit = MODEL_UPDATE_TIMEOUT_S if isinstance(command, UpdateModel) else DRIVER_CALL_TIMEOUT_S
         try:
-            async with asyncio.timeout(DRIVER_CALL_TIMEOUT_S):
+            async with asyncio.timeout(limit):
                 return await self._run(command)
         except TimeoutError:
-            raise CommandError("timeout", f"no answer within {DRIVER_CALL_TIMEOUT_S:g} s") from None
+            raise CommandError("timeout", f"no answer within {limit:g} s") from None
         except WriteRejected as exc:
             raise CommandError("rejected", str(exc)) from None
         except NotSupported as exc:
@@ -157,6 +168,8 @@ class CommandDispatcher:
         if isinstance(command, SetPeriod):
             self._driver(command.device).set_period(command.device, command.point, command.period_s)
             return {"device": command.device, "point": command.point, "period_s": command.period_s}
+        if isinstance(command, UpdateModel):
+            return await self._models.run(command)
         raise CommandError("unknown_kind", f"unhandled command kind {type(command).__name__}")
 
 

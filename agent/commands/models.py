@@ -6,11 +6,25 @@ both are required. Unknown fields are refused so a typo never silently changes m
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from agent.records import JsonValue
 
@@ -51,9 +65,59 @@ class Ping(CommandBase):
     kind: Literal["ping"]
 
 
-Command = Annotated[WritePoint | ReadPoint | SetPeriod | ResendBirth | Ping, Field(discriminator="kind")]
+MAX_INLINE_MODEL_BYTES = 8 * 1024 * 1024  # larger models are copied to the box and named by path
+_MAX_INLINE_B64 = 4 * (MAX_INLINE_MODEL_BYTES + 2) // 3
+
+
+class UpdateModel(CommandBase):
+    """A new version of an ONNX model, either already on the box (``manifest`` + ``file``, absolute
+    paths: copied there by the operator's fleet tooling) or inline (``manifest_yaml`` + ``model_b64``,
+    for models up to 8 MiB). Nothing is ever downloaded."""
+
+    kind: Literal["update_model"]
+    model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$", description="model name (its folder)")
+    manifest: StrictStr | None = Field(None, min_length=2)
+    file: StrictStr | None = Field(None, min_length=2)
+    manifest_yaml: StrictStr | None = Field(None, min_length=1, max_length=1024 * 1024)
+    model_b64: StrictStr | None = Field(None, min_length=1, max_length=_MAX_INLINE_B64)
+
+    @field_validator("manifest", "file")
+    @classmethod
+    def _absolute(cls, path: str | None) -> str | None:
+        if path is not None and not PurePosixPath(path).is_absolute():
+            raise ValueError("must be an absolute path on the box")
+        return path
+
+    @field_validator("model_b64")
+    @classmethod
+    def _base64(cls, data: str | None) -> str | None:
+        if data is not None:
+            try:
+                base64.b64decode(data, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"not valid base64 ({exc})") from None
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> UpdateModel:
+        on_box = (self.manifest is not None, self.file is not None)
+        inline = (self.manifest_yaml is not None, self.model_b64 is not None)
+        if on_box == (True, True) and inline == (False, False):
+            return self
+        if inline == (True, True) and on_box == (False, False):
+            return self
+        raise ValueError("give either manifest and file (paths on the box) or manifest_yaml and model_b64")
+
+    @property
+    def model_bytes(self) -> bytes | None:
+        return None if self.model_b64 is None else base64.b64decode(self.model_b64)
+
+
+Command = Annotated[
+    WritePoint | ReadPoint | SetPeriod | ResendBirth | Ping | UpdateModel, Field(discriminator="kind")
+]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
-COMMAND_KINDS = ("write_point", "read_point", "set_period", "resend_birth", "ping")
+COMMAND_KINDS = ("write_point", "read_point", "set_period", "resend_birth", "ping", "update_model")
 
 
 @dataclass(frozen=True, slots=True)
