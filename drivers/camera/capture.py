@@ -102,6 +102,7 @@ class CaptureThread:
         self.reopens = 0
         self.fps = 0.0
         self.last_frame_mono: float | None = None
+        self.latest: CapturedFrame | None = None  # newest decoded frame, kept for on-demand snapshots
         self._on_state = on_state
         self._on_frame = on_frame
         self._opener = opener
@@ -188,7 +189,9 @@ class CaptureThread:
             )
         self.frames += 1
         self.last_frame_mono = now
-        self.slot.put(CapturedFrame(image, time.time(), now, self.frames))
+        frame = CapturedFrame(image, time.time(), now, self.frames)
+        self.latest = frame
+        self.slot.put(frame)
         self._measure_fps(now)
         self._set_state("online", "frames arriving")
         if self._on_frame is not None:

@@ -8,13 +8,17 @@ inference runtime's pool.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, Protocol, cast
 
-from agent.records import JsonValue
-from drivers.base import DeviceInfo, Driver, DriverContext, RecordSink
+from agent.errors import DeviceError
+from agent.records import Event, JsonValue
+from drivers.base import DeviceInfo, Driver, DriverContext, NotSupported, RecordSink
 from drivers.camera.config import CameraDriverConfig
 from drivers.camera.inference.config import InferenceConfig
+from drivers.camera.inference.manifest import LoadedManifest
 from drivers.camera.inference.pool import SessionPool
+from drivers.camera.inference.update import update_model
 from drivers.camera.worker import CameraWorker, Detector, redact_source
 
 
@@ -23,6 +27,7 @@ class ModelPool(Protocol):
 
     async def acquire(self, config: InferenceConfig) -> Any: ...
     async def release(self, model: Any) -> None: ...
+    async def replace(self, model: str, loaded: LoadedManifest) -> int: ...
     async def close(self) -> None: ...
     def status(self) -> dict[str, dict[str, float | int | str]]: ...
 
@@ -36,6 +41,8 @@ class CameraDriver(Driver[CameraDriverConfig]):
         self._own_pool = pool is None
         self._models: list[Any] = []
         self.workers: dict[str, CameraWorker] = {}
+        self._sink: RecordSink | None = None  # the pipeline, while run() runs
+        self._update_lock = asyncio.Lock()
 
     async def open(self) -> None:
         if any(c.inference is not None for c in self.config.cameras) and self._pool is None:
@@ -56,9 +63,13 @@ class CameraDriver(Driver[CameraDriverConfig]):
             raise
 
     async def run(self, sink: RecordSink) -> None:
-        async with asyncio.TaskGroup() as group:
-            for name, worker in self.workers.items():
-                group.create_task(worker.run(sink), name=f"camera[{name}]")
+        self._sink = sink
+        try:
+            async with asyncio.TaskGroup() as group:
+                for name, worker in self.workers.items():
+                    group.create_task(worker.run(sink), name=f"camera[{name}]")
+        finally:
+            self._sink = None
 
     async def close(self) -> None:
         workers, self.workers = list(self.workers.values()), {}
@@ -93,3 +104,34 @@ class CameraDriver(Driver[CameraDriverConfig]):
         if self._pool is not None:
             models = {name: dict(stats) for name, stats in self._pool.status().items()}
         return {"cameras": cameras, "models": models}
+
+    async def snapshot(self, camera: str) -> bytes:
+        """JPEG of ``camera``'s newest frame with its privacy regions filled (control socket, CLI)."""
+        if camera not in {c.name for c in self.config.cameras}:
+            raise NotSupported(f"{self.name}: no camera named {camera!r}")
+        worker = self.workers.get(camera)
+        if worker is None:
+            raise DeviceError(camera, f"camera driver {self.name} is not running")
+        return await asyncio.to_thread(worker.snapshot_jpeg)
+
+    def cameras_using(self, model: str) -> list[str]:
+        return [c.name for c in self.config.cameras if c.inference is not None and c.inference.model == model]
+
+    async def update_model(self, name: str, model_file: Path, manifest_file: Path) -> Event:
+        """Verify, self-test and swap in a new version of model ``name`` for every camera of this driver
+        that runs it. The ``model_updated``/``model_update_failed`` event goes to the pipeline while the
+        driver runs, and is returned either way. A failed update keeps the old model."""
+        cameras = self.cameras_using(name)
+        if not cameras:
+            raise NotSupported(f"{self.name}: no camera runs model {name!r}")
+        dirs = {c.inference.models_dir for c in self.config.cameras if c.inference and c.name in cameras}
+        if len(dirs) > 1:
+            raise NotSupported(f"{self.name}: cameras running {name!r} use different inference.models_dir")
+        async with self._update_lock:  # two updates of one model must not interleave their swaps
+            result = await update_model(name, model_file, manifest_file, models_dir=dirs.pop(), pool=self._pool)
+        base = result.event(self.name)
+        event = Event(base.device, base.kind, base.ts, base.priority, {**base.data, "cameras": list(cameras)})
+        sink = self._sink
+        if sink is not None:
+            await sink.put(event)
+        return event

@@ -77,6 +77,25 @@ def encode_capped(image: Image, quality: int, max_bytes: int) -> tuple[bytes, in
     return None
 
 
+def mask_frame(image: Image, detections: Sequence[DetectionLike], config: SnapshotConfig) -> tuple[Image, int]:
+    """A copy with detected persons/plates pixelated and the privacy regions filled; and how many were."""
+    masked = image.copy()
+    blurred = pixelate_boxes(masked, detections, config.blur_classes)
+    fill_privacy_regions(masked, config.privacy_regions)  # after blurring: regions stay solid
+    return masked, blurred
+
+
+def still_jpeg(image: Image, detections: Sequence[DetectionLike], config: SnapshotConfig) -> bytes | None:
+    """``edgepost camera snapshot`` on a running daemon: the frame masked like an event snapshot.
+
+    The privacy regions apply even with snapshots off (the picture leaves the driver); no size cap,
+    since it goes to the local technician, not upstream. None if OpenCV cannot encode it.
+    """
+    masked, _ = mask_frame(image, detections, config)
+    ok, buffer = cv2.imencode(".jpg", masked, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
+    return bytes(buffer.tobytes()) if ok else None
+
+
 def make_snapshot(
     image: Image, detections: Sequence[DetectionLike], config: SnapshotConfig, event: Event
 ) -> Event | None:
@@ -85,9 +104,7 @@ def make_snapshot(
         return None
     if config.events is not None and event.kind not in config.events:
         return None
-    masked = image.copy()
-    blurred = pixelate_boxes(masked, detections, config.blur_classes)
-    fill_privacy_regions(masked, config.privacy_regions)  # after blurring: regions stay solid
+    masked, blurred = mask_frame(image, detections, config)
     encoded = encode_capped(masked, config.jpeg_quality, config.max_bytes)
     if encoded is None:
         log_event(logger, "snapshot_too_large", logging.WARNING, camera=event.device, max_bytes=config.max_bytes)

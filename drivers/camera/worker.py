@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from agent.errors import DeviceError, DeviceTimeout
 from agent.logs import RateLimiter, log_limited
 from agent.records import Event, JsonValue, Priority
 from drivers.base import RecordSink
@@ -24,7 +25,7 @@ from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Im
 from drivers.camera.config import CameraConfig
 from drivers.camera.inference.errors import InferenceFailed, PoolClosed
 from drivers.camera.motion import MotionDetector
-from drivers.camera.snapshot import make_snapshot
+from drivers.camera.snapshot import make_snapshot, still_jpeg
 
 logger = logging.getLogger(__name__)
 _IDLE_TICK_S = 1.0  # without frames, still expire tracks and emit aggregates this often
@@ -63,6 +64,7 @@ class CameraWorker:
         self._pending: asyncio.Queue[Event] = asyncio.Queue()
         self._frame_ready = asyncio.Event()
         self._last_infer_mono = float("-inf")
+        self._detected: tuple[int, Sequence[DetectionLike]] = (-1, ())  # (frame index, its detections)
         self.capture: CaptureThread | None = None
 
     def start(self) -> None:
@@ -146,6 +148,7 @@ class CameraWorker:
             )
             return
         self.inferences += 1
+        self._detected = (frame.index, detections)
         events = self.analytics.update(detections, self.config.width, self.config.height, frame.ts, frame.mono)
         await self._emit(sink, events, frame, detections)
         await self._emit_aggregates(sink, frame.ts, frame.mono)
@@ -168,6 +171,23 @@ class CameraWorker:
     async def _emit_aggregates(self, sink: RecordSink, ts: float, mono: float) -> None:
         for reading in self.analytics.aggregates_due(ts, mono):
             await sink.put(reading)
+
+    def snapshot_jpeg(self) -> bytes:
+        """Blocking (call in a thread): the newest frame as JPEG, privacy regions filled, and persons/plates
+        pixelated when the model ran on that very frame. Raises ``DeviceTimeout`` without a recent frame."""
+        capture = self.capture
+        frame = capture.latest if capture is not None else None
+        name = self.config.name
+        if frame is None:
+            raise DeviceTimeout(name, f"no frame received yet (camera {self.state})")
+        age = time.monotonic() - frame.mono
+        if age > self.config.stall_timeout_s:
+            raise DeviceTimeout(name, f"no frame for {age:.0f} s (camera {self.state})")
+        index, detections = self._detected
+        jpeg = still_jpeg(frame.image, detections if index == frame.index else (), self.config.snapshots)
+        if jpeg is None:
+            raise DeviceError(name, "the frame could not be encoded as JPEG")
+        return jpeg
 
     @property
     def state(self) -> str:

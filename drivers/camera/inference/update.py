@@ -20,13 +20,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from agent.errors import ModelError
 from agent.logs import log_event
 from agent.records import Event, Priority
 from drivers.camera.inference.errors import ChecksumMismatch, ManifestError, SelfTestFailed
 from drivers.camera.inference.manifest import MANIFEST_NAME, PKG_PREFIX, LoadedManifest, load_manifest
-from drivers.camera.inference.pool import SessionPool
 from drivers.camera.inference.runner import ModelRunner, sha256_of
 from drivers.camera.inference.selftest import run_self_test
 from drivers.camera.inference.session import SessionSettings
@@ -34,6 +34,12 @@ from drivers.camera.inference.store import CURRENT, update_dir
 
 logger = logging.getLogger(__name__)
 KEEP_VERSIONS = 2  # current and the one before it
+
+
+class SessionReplacer(Protocol):
+    """What an update needs of the live sessions (``SessionPool`` is one)."""
+
+    async def replace(self, model: str, loaded: LoadedManifest) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +187,7 @@ async def update_model(
     manifest_file: Path,
     *,
     models_dir: Path | None = None,
-    pool: SessionPool | None = None,
+    pool: SessionReplacer | None = None,
     settings: SessionSettings | None = None,
 ) -> UpdateResult:
     """Install a new model and swap the live sessions; never raises for a bad candidate."""
@@ -206,4 +212,6 @@ def _failed(name: str, exc: BaseException) -> ModelUpdateFailed:
     return ModelUpdateFailed(name, reason)
 
 
-__all__ = ["ModelUpdateFailed", "ModelUpdated", "SelfTestFailed", "UpdateResult", "install", "update_model"]
+__all__ = [
+    "ModelUpdateFailed", "ModelUpdated", "SelfTestFailed", "SessionReplacer", "UpdateResult", "install", "update_model",
+]
