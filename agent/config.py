@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from agent.commands.config import CommandsConfig
-from agent.errors import ConfigError
+from agent.errors import ConfigError, DriverNotFound
 from agent.outbox.config import OutboxConfig
 from agent.uplink.config import UplinkConfig
-from agent.yamlsource import YamlDocument, load_yaml_file, parse_yaml, validation_problems
+from agent.yamlsource import YamlDocument, format_path, load_yaml_file, parse_yaml, validation_problems
 from drivers.base import DriverConfigBase
-from drivers.registry import driver_names, load_config_model
+from drivers.registry import driver_names, load_config_model, load_driver_class
 
 DEFAULT_CONFIG_PATH = Path("/etc/edgepost/config.yaml")
 
@@ -106,7 +106,25 @@ def validate_document(doc: YamlDocument, base_dir: Path | None = None) -> AgentC
         config = agent_config_model().model_validate(doc.data)
     except ValidationError as exc:
         raise ConfigError(validation_problems(doc, exc)) from None
+    problems = reference_problems(doc, config)
+    if problems:
+        raise ConfigError(problems)
     return config
+
+
+def reference_problems(doc: YamlDocument, config: AgentConfigBase) -> list[str]:
+    """What each configured driver finds wrong beyond the schema (unknown profiles, points, models)."""
+    problems: list[str] = []
+    for index, entry in enumerate(config.drivers):
+        try:
+            driver_class = load_driver_class(str(getattr(entry, "driver", "")))
+        except DriverNotFound as exc:
+            problems.append(f"{doc.where(('drivers', index))} drivers[{index}]: {exc}")
+            continue
+        for path, message in driver_class.check_config(entry):
+            full = ("drivers", index, *path)
+            problems.append(f"{doc.where(full)} {format_path(full)}: {message}")
+    return problems
 
 
 def parse_config(text: str, source: str = "<config>") -> AgentConfigBase:

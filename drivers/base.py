@@ -78,6 +78,14 @@ class Driver(ABC, Generic[ConfigT]):
     def name(self) -> str:
         return self.config.name
 
+    @classmethod
+    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems pydantic cannot see (a profile or model that does not exist), as (field path, message).
+
+        Run by the config loader, so ``config validate``, start-up and SIGHUP refuse them with file:line.
+        """
+        return []
+
     @abstractmethod
     async def open(self) -> None:
         """Acquire ports/streams/models. Raise a typed error when that fails."""

@@ -18,7 +18,7 @@ from agent.errors import ConfigError, PermanentError, ProfileError, TransportErr
 from agent.logs import log_event
 from agent.records import JsonValue, PointValue, Reading
 from agent.rules import AlarmRule, PointRule
-from drivers.base import DeviceInfo, Driver, DriverContext, RecordSink
+from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, RecordSink
 from drivers.modbus.bus import BusQueue, build_bus_queue
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
 from drivers.modbus.device import DevicePoller, DeviceSpec
@@ -56,6 +56,21 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         self.profiles: dict[str, Profile] = {}
         self._devices: dict[str, Device] = {d.name: d for d in config.devices}
         self._pending_saves: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every device's profile reference, point selection and alarm overrides resolve."""
+        assert isinstance(config, ModbusDriverConfig)
+        registry = ProfileRegistry.load()
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, device in enumerate(config.devices):
+            try:
+                resolve_device(device, registry, config.default_period_s)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    field, _, message = problem.partition(": ")
+                    problems.append((("devices", index, field), message))
+        return problems
 
     # ------------------------------------------------------------------------------ lifecycle
 

@@ -87,3 +87,14 @@ def test_shipped_default_config_is_valid() -> None:
     if not shipped.exists():
         pytest.skip("packaging/config.yaml not present")
     load_config(shipped)
+
+
+def test_unknown_profile_and_point_are_refused_at_load_with_their_lines(tmp_path: Path) -> None:
+    text = GOOD.replace("unit_id: 300", "unit_id: 3").replace("eastron/sdm120", "eastron/sdm999")
+    tilt = "        profile: witmotion/wt901c-485\n"
+    text = text.replace(tilt, tilt + "        points: [roll, nosuch]\n")
+    found = problems(text, tmp_path)
+    assert found[0].startswith("config.yaml:15:9 drivers[0].devices[0].profile: unknown profile 'eastron/sdm999'")
+    assert found[1] == (
+        "config.yaml:20:9 drivers[0].devices[1].points: no readable point 'nosuch' in profile witmotion/wt901c-485"
+    )

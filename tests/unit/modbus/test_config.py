@@ -33,9 +33,9 @@ def test_valid_config_parses_with_defaults() -> None:
       - name: lamp
         bus: gw
         unit_id: 2
-        profile: acme/lamp
-        points: {dimming: {period: 5}, power: {deadband: 2.5}}
-        alarms: {overheat: {above: 80}, door: {enabled: false}}
+        profile: witmotion/wt901c-485
+        points: {roll: {period: 5}, pitch: {deadband: 2.5}}
+        alarms: {cover_tilt_roll: {above: 8}, cover_tilt_pitch: {enabled: false}}
 """,
         "config.yaml",
     )
@@ -47,8 +47,8 @@ def test_valid_config_parses_with_defaults() -> None:
     assert tcp.max_connections == 2 and rtu.transport == "rtu-over-tcp" and rtu.port == 502
     lamp = driver.devices[1]
     selection = lamp.selected_points()
-    assert selection is not None and selection["dimming"].period == 5
-    assert lamp.alarms["door"].enabled is False
+    assert selection is not None and selection["roll"].period == 5
+    assert lamp.alarms["cover_tilt_pitch"].enabled is False
     assert driver.devices[0].selected_points() is None
 
 
