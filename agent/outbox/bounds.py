@@ -11,6 +11,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.outbox.schema import lane_clause
+from agent.outbox.timeline import first_seq_accepted_at_or_after
 from agent.records import Event, Priority
 
 GapReason = Literal["evicted", "expired", "purged"]
@@ -44,14 +46,13 @@ def evict_lane(conn: sqlite3.Connection, priority: Priority, count: int) -> list
     """Delete the ``count`` oldest records of one lane (by seq)."""
     if count <= 0:
         return []
-    row = conn.execute(
-        "SELECT seq FROM records WHERE priority = ? ORDER BY seq LIMIT 1 OFFSET ?", (int(priority), count - 1)
-    ).fetchone()
+    lane = lane_clause(priority)
+    row = conn.execute(f"SELECT seq FROM records WHERE {lane} ORDER BY seq LIMIT 1 OFFSET ?", (count - 1,)).fetchone()
     if row is None:
-        row = conn.execute("SELECT MAX(seq) FROM records WHERE priority = ?", (int(priority),)).fetchone()
+        row = conn.execute(f"SELECT MAX(seq) FROM records WHERE {lane}").fetchone()
         if row is None or row[0] is None:
             return []
-    where, params = "priority = ? AND seq <= ?", (int(priority), int(row[0]))
+    where, params = f"{lane} AND seq <= ?", (int(row[0]),)
     gaps = _gaps(conn, where, params)
     conn.execute(f"DELETE FROM records WHERE {where}", params)
     return gaps
@@ -70,11 +71,15 @@ def evict(conn: sqlite3.Connection, count: int) -> list[Gap]:
 
 
 def expire(conn: sqlite3.Connection, accepted_before: float) -> list[Gap]:
-    """Delete records accepted before the TTL cutoff (uses the accepted_at index)."""
-    params = (accepted_before,)
-    gaps = _gaps(conn, "accepted_at < ?", params)
+    """Delete records accepted before the TTL cutoff: a seq range found by rowid bisection."""
+    first_kept = first_seq_accepted_at_or_after(conn, accepted_before)
+    params: tuple[object, ...]
+    where, params = "accepted_at < ?", (accepted_before,)
+    if first_kept is not None:  # else every record is older than the cutoff
+        where, params = "seq < ? AND accepted_at < ?", (first_kept, accepted_before)
+    gaps = _gaps(conn, where, params)
     if gaps:
-        conn.execute("DELETE FROM records WHERE accepted_at < ?", params)
+        conn.execute(f"DELETE FROM records WHERE {where}", params)
     return gaps
 
 

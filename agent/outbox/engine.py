@@ -114,13 +114,15 @@ class OutboxEngine:
 
     def _load_state(self, conn: sqlite3.Connection, fresh: bool) -> None:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        top = conn.execute("SELECT MAX(seq), MAX(accepted_at), COUNT(*) FROM records").fetchone()
+        top = conn.execute("SELECT MAX(seq), COUNT(*) FROM records").fetchone()
+        # accepted_at never decreases with seq: the newest record holds the largest (a rowid seek)
+        newest = conn.execute("SELECT accepted_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         last = max(int(meta.get("last_seq", 0)), int(top[0] or 0))
         if fresh:  # a new file: the sidecar remembers seqs a deleted database handed out
             last = max(last, self.seqs.reserved)
         self.seqs.raise_floor(last + 1)
-        self.seqs.last_accepted_at = max(self.seqs.last_accepted_at, float(top[1] or 0.0))
-        self.space.rows = int(top[2])
+        self.seqs.last_accepted_at = max(self.seqs.last_accepted_at, float(newest[0]) if newest else 0.0)
+        self.space.rows = int(top[1])
         self.space.evicted_total = int(meta.get("evicted_total", 0))
         self.space.expired_total = int(meta.get("expired_total", 0))
 

@@ -15,7 +15,8 @@ from agent.outbox.api import OutboxStats, StoredRecord
 from agent.outbox.codec import COLUMNS, decode_many
 from agent.outbox.engine import OutboxEngine
 from agent.outbox.files import files_size
-from agent.outbox.schema import connect_read_only
+from agent.outbox.schema import connect_read_only, lane_clause
+from agent.outbox.timeline import first_seq_accepted_at_or_after
 from agent.records import Priority
 
 log = logging.getLogger("agent.outbox")
@@ -59,10 +60,17 @@ class OutboxReaderDb:
             self.close()
             return []
 
-    def _first_seq_accepted_at_or_after(self, t: float) -> int | None:
-        """accepted_at never decreases with seq, so a time boundary is a seq boundary (index seek)."""
-        rows = self._query("SELECT seq FROM records WHERE accepted_at >= ? ORDER BY accepted_at LIMIT 1", (t,))
-        return int(rows[0][0]) if rows else None
+    def _first_seq_accepted_at_or_after(self, t: float, low: int) -> int | None:
+        """accepted_at never decreases with seq, so a time boundary is a seq boundary (rowid bisection)."""
+        conn = self._connection()
+        if conn is None:
+            return None
+        try:
+            return first_seq_accepted_at_or_after(conn, t, low)
+        except sqlite3.Error as exc:
+            log_limited(self._limiter, log, "reader_query", "outbox_read_failed", error=str(exc))
+            self.close()
+            return None
 
     def fetch(
         self,
@@ -79,23 +87,24 @@ class OutboxReaderDb:
         params: list[object] = []
         rows: list[tuple[Any, ...]] = []
         skip_db = False
-        # time windows become seq ranges (one index seek each), so a live fetch never scans the backlog
+        # time windows become seq ranges (a rowid bisection each), so a live fetch never scans the backlog
         if since is not None:
-            first = self._first_seq_accepted_at_or_after(since)
+            first = self._first_seq_accepted_at_or_after(since, after_seq + 1)
             skip_db = first is None
             lower = max(lower, (first or 0) - 1)
             clauses.append("accepted_at >= ?")
             params.append(since)
         if before is not None:
-            upper = self._first_seq_accepted_at_or_after(before)
+            upper = self._first_seq_accepted_at_or_after(before, after_seq + 1)
             clauses.append("accepted_at < ?")
             params.append(before)
         clauses.insert(0, "seq > ?" if upper is None else "seq > ? AND seq < ?")
         params[:0] = [lower] if upper is None else [lower, upper]
-        for clause, value in (("priority = ?", lane), ("device = ?", device)):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)
+        if lane is not None:
+            clauses.append(lane_clause(lane))
+        if device is not None:
+            clauses.append("device = ?")
+            params.append(device)
         if not skip_db:
             sql = f"SELECT {COLUMNS} FROM records WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
             rows = self._query(sql, (*params, limit))
@@ -115,9 +124,10 @@ class OutboxReaderDb:
         by_priority: dict[str, int] = {}
         oldest: list[float] = []
         for p in Priority:
-            rows = self._query("SELECT COUNT(*) FROM records WHERE priority = ?", (int(p),))
+            # alarm and event counts use the partial lane index; telemetry scans the table
+            rows = self._query(f"SELECT COUNT(*) FROM records WHERE {lane_clause(p)}", ())
             by_priority[p.name.lower()] = int(rows[0][0]) if rows else 0
-            first = self._query("SELECT ts FROM records WHERE priority = ? ORDER BY seq LIMIT 1", (int(p),))
+            first = self._query(f"SELECT ts FROM records WHERE {lane_clause(p)} ORDER BY seq LIMIT 1", ())
             if first:
                 oldest.append(float(first[0][0]))
         spilled = engine.spill.take_all()

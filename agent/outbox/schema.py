@@ -9,9 +9,17 @@ from pathlib import Path
 from agent.outbox.config import Durability
 from agent.outbox.errors import OutboxCorrupt
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # scripts that bring a database from version N-1 to N; version 0 is an empty file
-_SCRIPTS = {1: "schema_v1.sql"}
+_SCRIPTS = {1: "schema_v1.sql", 2: "schema_v2.sql"}
+
+
+def lane_clause(priority: int) -> str:
+    """SQL selecting one lane. Literals, with the partial index's own condition spelled out for
+    alarms and events: SQLite uses a partial index only when the query repeats its WHERE term."""
+    if priority < 2:
+        return f"priority = {int(priority):d} AND priority < 2"
+    return f"priority = {int(priority):d}"  # telemetry: no index, read in rowid (seq) order
 
 
 def _script(version: int) -> str:

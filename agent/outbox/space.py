@@ -56,7 +56,9 @@ class SpaceKeeper:
         self._wal_budget = max(64 * 1024, min(8 << 20, self.max_bytes // 10))
         conn.execute(f"PRAGMA wal_autocheckpoint={max(16, min(1000, self._wal_budget // page_size))}")
         conn.execute(f"PRAGMA journal_size_limit={self._wal_budget}")
-        self.ballast.size = max(64 * 1024, min(16 << 20, self.max_bytes // 20))
+        # The reserve must hold a checkpoint's growth of the file, up to a whole WAL of new pages
+        # (appends to the rowid table fill the WAL with new pages, not rewrites of old ones).
+        self.ballast.size = max(64 * 1024, min(16 << 20, self.max_bytes // 20), self._wal_budget)
 
     @property
     def page_budget(self) -> int:

@@ -31,5 +31,15 @@ async def test_v1_database_opens_with_records_counters_and_seq(tmp_path: Path) -
         assert (stats.evicted_total, stats.expired_total, stats.last_seq) == (40, 3, 1207)
         [seq] = await outbox.accept([Reading("meter1", "energy", 13.0, 1700000100.0, "kWh")])
         assert seq == 1208  # continues above the stored high-water mark, not above max(seq)
+        # the accept-time window still works without the v1 accepted_at index (rowid bisection)
+        window = await outbox.fetch(100, accepted_since=1700000001.0, accepted_before=1700000003.0)
+        assert [r.seq for r in window] == [1202, 1203]
     finally:
         await outbox.close()
+    conn = sqlite3.connect(tmp_path / "outbox.db")
+    try:  # migrated to v2: the lane index is partial, the accepted_at index is gone
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        indexes = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall())
+        assert set(indexes) == {"records_lane"} and "WHERE priority < 2" in indexes["records_lane"]
+    finally:
+        conn.close()

@@ -20,7 +20,9 @@ def test_fresh_database_gets_current_schema_in_wal(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"records_lane", "records_accepted"} <= indexes
+        assert indexes == {"records_lane"}  # v2: partial lane index only (ingest speed)
+        [lane_sql] = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'records_lane'").fetchone()
+        assert "WHERE priority < 2" in lane_sql
     finally:
         conn.close()
     conn, found = schema.open_database(tmp_path / "o.db", Durability.PROCESS_SAFE)
