@@ -15,6 +15,7 @@ from pymodbus.framer import FramerBase, FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ModbusPDU
 
 from drivers.modbus.simulator.device import SimulatedDevice
+from drivers.modbus.simulator.faults import Fault
 
 Framing = Literal["rtu", "socket"]
 _WRITE_FUNCTIONS = frozenset({5, 6, 15, 16})
@@ -100,3 +101,20 @@ class Responder:
             self.stats.corrupted += 1
         self.stats.answered += 1
         return Reply(frame, device.turnaround_s + decision.extra_delay_s)
+
+
+class ServesDevices:
+    """What every simulator server exposes about the devices its ``Responder`` answers for."""
+
+    _responder: Responder
+
+    @property
+    def stats(self) -> BusStats:
+        return self._responder.stats
+
+    @property
+    def devices(self) -> dict[int, SimulatedDevice]:
+        return self._responder.devices
+
+    def set_faults(self, unit: int, faults: list[Fault | str] | None) -> None:
+        self._responder.devices[unit].set_faults(faults)

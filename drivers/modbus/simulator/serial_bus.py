@@ -22,8 +22,7 @@ import serial
 from agent.errors import TransportError
 from agent.logs import log_event
 from drivers.modbus.simulator.device import SimulatedDevice
-from drivers.modbus.simulator.faults import Fault
-from drivers.modbus.simulator.responder import BusStats, Request, Responder
+from drivers.modbus.simulator.responder import Request, Responder, ServesDevices
 from drivers.modbus.simulator.wire import WireTiming, sleep_until
 
 _log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ _log = logging.getLogger(__name__)
 _STALE_PARTIAL_S = 0.2
 
 
-class SimulatedBus:
+class SimulatedBus(ServesDevices):
     """Devices answering on one serial line. ``await start()`` / ``await stop()`` on a running loop."""
 
     def __init__(
@@ -56,17 +55,6 @@ class SimulatedBus:
         self._bus_free_at = 0.0
         self._received_at = 0.0  # when the last bytes came off the pty
         self.delay_errors_s: list[float] = []  # served minus modelled delay per answer, for tests
-
-    @property
-    def stats(self) -> BusStats:
-        return self._responder.stats
-
-    @property
-    def devices(self) -> dict[int, SimulatedDevice]:
-        return self._responder.devices
-
-    def set_faults(self, unit: int, faults: list[Fault | str] | None) -> None:
-        self._responder.devices[unit].set_faults(faults)
 
     async def start(self) -> None:
         try:

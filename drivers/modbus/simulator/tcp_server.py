@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from agent.errors import TransportError
 from agent.logs import log_event
 from drivers.modbus.simulator.device import SimulatedDevice
-from drivers.modbus.simulator.faults import Fault
-from drivers.modbus.simulator.responder import BusStats, Framing, Request, Responder
+from drivers.modbus.simulator.responder import Framing, Request, Responder, ServesDevices
 from drivers.modbus.simulator.wire import WireTiming, sleep_until
 
 _log = logging.getLogger(__name__)
 
 
-class SimulatedTcpServer:
+class SimulatedTcpServer(ServesDevices):
     """Serve ``devices`` on ``host:port``; port 0 picks a free port (read ``.port`` after start)."""
 
     def __init__(
@@ -45,17 +44,6 @@ class SimulatedTcpServer:
         self._line = asyncio.Lock()  # the modelled serial line behind an RTU-over-TCP server
         self._bus_free_at = 0.0
         self._connections: set[asyncio.Task[None]] = set()
-
-    @property
-    def stats(self) -> BusStats:
-        return self._responder.stats
-
-    @property
-    def devices(self) -> dict[int, SimulatedDevice]:
-        return self._responder.devices
-
-    def set_faults(self, unit: int, faults: list[Fault | str] | None) -> None:
-        self._responder.devices[unit].set_faults(faults)
 
     async def start(self) -> None:
         try:
