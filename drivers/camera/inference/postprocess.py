@@ -35,13 +35,9 @@ class RawBoxes:
 
 
 def cxcywh_to_xyxy(boxes: FloatArray) -> FloatArray:
-    out = np.empty_like(boxes, dtype=np.float32)
-    half_w, half_h = boxes[:, 2] / 2.0, boxes[:, 3] / 2.0
-    out[:, 0] = boxes[:, 0] - half_w
-    out[:, 1] = boxes[:, 1] - half_h
-    out[:, 2] = boxes[:, 0] + half_w
-    out[:, 3] = boxes[:, 1] + half_h
-    return out
+    centers = boxes[:, :2].astype(np.float32, copy=False)
+    half = boxes[:, 2:4].astype(np.float32, copy=False) / np.float32(2.0)
+    return np.concatenate((centers - half, centers + half), axis=1)
 
 
 def to_xyxy(boxes: FloatArray, box_format: str) -> FloatArray:
@@ -82,12 +78,16 @@ def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray
 
 def classwise_nms(raw: RawBoxes, iou_threshold: float, max_detections: int) -> IntArray:
     """NMS within each class only (a car never suppresses a person); best score first overall."""
+    count = raw.scores.size
+    if count <= 1:  # nothing to suppress
+        return np.arange(count, dtype=np.int64)
+    first = raw.class_ids[0]
+    if (raw.class_ids == first).all():  # one class (the usual case): no per-class split
+        return nms(raw.boxes, raw.scores, iou_threshold)[:max_detections]
     kept: list[IntArray] = []
     for class_id in np.unique(raw.class_ids):
         members = np.flatnonzero(raw.class_ids == class_id)
         kept.append(members[nms(raw.boxes[members], raw.scores[members], iou_threshold)])
-    if not kept:
-        return np.zeros(0, dtype=np.int64)
     indices = np.concatenate(kept)
     order = np.argsort(-raw.scores[indices], kind="stable")
     return indices[order][:max_detections]
@@ -97,6 +97,8 @@ def _filter(raw: RawBoxes, params: DecodeParams) -> RawBoxes:
     mask = raw.scores >= params.confidence
     if params.keep is not None:
         mask &= np.isin(raw.class_ids, np.fromiter(params.keep, dtype=np.int64, count=len(params.keep)))
+    if mask.all():
+        return raw
     return RawBoxes(raw.boxes[mask], raw.scores[mask], raw.class_ids[mask])
 
 
@@ -106,12 +108,11 @@ def finish(raw: RawBoxes, params: DecodeParams, transform: FrameTransform, max_d
     if raw.scores.size == 0:
         return []
     kept = classwise_nms(raw, params.iou, max_detections)
-    boxes = transform.to_frame(raw.boxes[kept])
+    boxes = transform.to_frame(raw.boxes[kept]).tolist()
+    labels = params.labels
     return [
-        Detection(
-            int(cid), _label(params.labels, int(cid)), float(score), float(b[0]), float(b[1]), float(b[2]), float(b[3])
-        )
-        for b, score, cid in zip(boxes, raw.scores[kept], raw.class_ids[kept], strict=True)
+        Detection(cid, _label(labels, cid), score, b[0], b[1], b[2], b[3])
+        for b, score, cid in zip(boxes, raw.scores[kept].tolist(), raw.class_ids[kept].tolist(), strict=True)
     ]
 
 
@@ -119,19 +120,30 @@ def _label(labels: Sequence[str], class_id: int) -> str:
     return labels[class_id] if 0 <= class_id < len(labels) else str(class_id)
 
 
-def yolov8_candidates(output: FloatArray) -> RawBoxes:
-    """``[4 + nc, N]`` (cx, cy, w, h, scores...) -> xyxy candidates, best class per anchor."""
-    table = output.T  # [N, 4 + nc]
-    class_scores = table[:, 4:]
-    class_ids = np.argmax(class_scores, axis=1).astype(np.int64)
-    scores = class_scores[np.arange(table.shape[0]), class_ids].astype(np.float32)
-    return RawBoxes(cxcywh_to_xyxy(table[:, :4]), scores, class_ids)
+def yolov8_candidates(output: FloatArray, confidence: float | None = None) -> RawBoxes:
+    """``[4 + nc, N]`` (cx, cy, w, h, scores...) -> xyxy candidates, best class per anchor.
+
+    With ``confidence``, anchors below it are dropped first, so only the few left are converted.
+    """
+    class_scores = output[4:]  # [nc, N], read in the output's own (contiguous) layout
+    if class_scores.shape[0] == 1:
+        scores = class_scores[0]
+        class_ids = np.zeros(scores.shape, dtype=np.int64)
+    else:
+        class_ids = np.argmax(class_scores, axis=0).astype(np.int64)
+        scores = np.take_along_axis(class_scores, class_ids[np.newaxis], axis=0)[0]
+    if confidence is not None:
+        picked = np.flatnonzero(scores >= confidence)
+        scores, class_ids, boxes = scores[picked], class_ids[picked], output[:4, picked].T
+    else:
+        boxes = output[:4].T
+    return RawBoxes(cxcywh_to_xyxy(boxes), scores.astype(np.float32, copy=False), class_ids)
 
 
 def decode_yolov8(
     output: FloatArray, params: DecodeParams, transform: FrameTransform, max_detections: int = 300
 ) -> list[Detection]:
-    return finish(yolov8_candidates(output), params, transform, max_detections)
+    return finish(yolov8_candidates(output, params.confidence), params, transform, max_detections)
 
 
 def decode_ssd(
@@ -166,11 +178,13 @@ def decode_classification(
     output: FloatArray, params: DecodeParams, transform: FrameTransform, *, logits: bool = False, top_k: int = 1
 ) -> list[Detection]:
     """``[nc]`` -> the top-k classes at or above the confidence, each covering the whole frame."""
-    probs = softmax(output.reshape(-1)) if logits else output.reshape(-1).astype(np.float32)
-    order = np.argsort(-probs, kind="stable")[:top_k]
+    probs = softmax(output.reshape(-1)) if logits else output.reshape(-1).astype(np.float32, copy=False)
+    # argmax takes the first of equal scores, like the stable sort
+    order = [int(np.argmax(probs))] if top_k == 1 else np.argsort(-probs, kind="stable")[:top_k].tolist()
     width, height = float(transform.frame_width), float(transform.frame_height)
+    values = probs.tolist()
     return [
-        Detection(int(i), _label(params.labels, int(i)), float(probs[i]), 0.0, 0.0, width, height)
+        Detection(i, _label(params.labels, i), values[i], 0.0, 0.0, width, height)
         for i in order
-        if probs[i] >= params.confidence and (params.keep is None or int(i) in params.keep)
+        if values[i] >= params.confidence and (params.keep is None or i in params.keep)
     ]

@@ -30,13 +30,12 @@ class FrameTransform:
 
     def to_frame(self, boxes: FloatArray) -> FloatArray:
         """Map ``[N, 4]`` xyxy boxes from input pixels back to frame pixels, clipped to the frame."""
-        out = np.empty_like(boxes, dtype=np.float32)
-        out[:, 0] = (boxes[:, 0] - self.pad_x) / self.scale_x
-        out[:, 2] = (boxes[:, 2] - self.pad_x) / self.scale_x
-        out[:, 1] = (boxes[:, 1] - self.pad_y) / self.scale_y
-        out[:, 3] = (boxes[:, 3] - self.pad_y) / self.scale_y
-        np.clip(out[:, 0::2], 0.0, float(self.frame_width), out=out[:, 0::2])
-        np.clip(out[:, 1::2], 0.0, float(self.frame_height), out=out[:, 1::2])
+        pad = np.array((self.pad_x, self.pad_y, self.pad_x, self.pad_y), dtype=np.float32)
+        scale = np.array((self.scale_x, self.scale_y, self.scale_x, self.scale_y), dtype=np.float32)
+        out: FloatArray = (boxes.astype(np.float32, copy=False) - pad) / scale
+        np.maximum(out, 0.0, out=out)  # two ufuncs: np.clip costs more than both on a few boxes
+        frame = (self.frame_width, self.frame_height, self.frame_width, self.frame_height)
+        np.minimum(out, np.array(frame, dtype=np.float32), out=out)
         return out
 
 
