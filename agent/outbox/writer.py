@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 
 from agent.errors import EdgepostError
 from agent.logs import log_event
+from agent.outbox.checkpointer import Checkpointer
 from agent.outbox.codec import NewRow
 from agent.outbox.engine import OutboxEngine
 from agent.outbox.errors import OutboxClosed
@@ -25,10 +26,14 @@ from agent.outbox.errors import OutboxClosed
 log = logging.getLogger("agent.outbox")
 
 _TICK_S = 0.5  # idle wake-up for housekeeping (expiry, degraded-mode retries)
+# Acked seqs deleted per transaction: the uplink acks 10k at once, and accepts that arrive meanwhile
+# wait for the transaction in progress; ~2k rows keep that wait to a millisecond or two.
+DELETE_CHUNK = 2000
 _EXPECTED = (EdgepostError, sqlite3.Error, OSError, ValueError, TypeError)
 
 _Accept: TypeAlias = tuple[list[NewRow], "Future[list[int]]"]
 _Delete: TypeAlias = tuple[Sequence[int], "Future[None]"]
+_DeleteChunk: TypeAlias = tuple[list[Sequence[int]], list["Future[None]"]]  # seq parts, requests completed
 
 
 class CommitWriter:
@@ -38,12 +43,15 @@ class CommitWriter:
         self._on_commit = on_commit
         self._cond = threading.Condition()
         self._accepts: deque[_Accept] = deque()
-        self._deletes: list[_Delete] = []
+        self._deletes: deque[_Delete] = deque()
+        self._delete_offset = 0  # seqs of the oldest delete request already deleted
+        self._checkpointer = Checkpointer(engine)
         self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="outbox-writer", daemon=True)
 
     def start(self) -> None:
+        self._checkpointer.start()
         self._thread.start()
 
     def accept(self, rows: list[NewRow]) -> Future[list[int]]:
@@ -77,7 +85,7 @@ class CommitWriter:
             self._cond.notify()
         self._thread.join(timeout)
 
-    def _take(self) -> tuple[list[_Accept], list[_Delete]]:
+    def _take(self) -> tuple[list[_Accept], _DeleteChunk]:
         accepts: list[_Accept] = []
         count = 0
         while self._accepts and (not accepts or count + len(self._accepts[0][0]) <= self._commit_batch):
@@ -85,9 +93,35 @@ class CommitWriter:
             if fut.set_running_or_notify_cancel():  # a cancelled accept is not stored
                 accepts.append((rows, fut))
                 count += len(rows)
-        deletes = [(s, f) for s, f in self._deletes if f.set_running_or_notify_cancel()]
-        self._deletes = []
-        return accepts, deletes
+        return accepts, self._take_deletes()
+
+    def _take_deletes(self) -> _DeleteChunk:
+        """At most DELETE_CHUNK seqs, oldest requests first; a request's future completes with the
+        transaction that deletes its last part."""
+        parts: list[Sequence[int]] = []
+        finished: list[Future[None]] = []
+        room = DELETE_CHUNK
+        while self._deletes and room > 0:
+            seqs, fut = self._deletes[0]
+            if self._delete_offset == 0 and not fut.set_running_or_notify_cancel():
+                self._deletes.popleft()  # cancelled before any part was deleted
+                continue
+            part = seqs[self._delete_offset : self._delete_offset + room]
+            parts.append(part)
+            room -= len(part)
+            self._delete_offset += len(part)
+            if self._delete_offset >= len(seqs):
+                self._deletes.popleft()
+                self._delete_offset = 0
+                finished.append(fut)
+        return parts, finished
+
+    def _fail_started_delete(self, exc: BaseException) -> None:
+        if self._delete_offset:
+            with self._cond:
+                _, fut = self._deletes.popleft()
+                self._delete_offset = 0
+            fut.set_exception(exc)
 
     def _run(self) -> None:
         engine = self._engine
@@ -101,33 +135,37 @@ class CommitWriter:
             for fn, call_fut in calls:
                 if call_fut.set_running_or_notify_cancel():
                     self._run_call(fn, call_fut)
-            if accepts or deletes:
+            if accepts or deletes[0] or deletes[1]:
                 self._commit(accepts, deletes)
             engine.housekeeping()
             if done:
                 break
+        self._checkpointer.stop()
         engine.close()
         log_event(log, "outbox_closed", last_seq=engine.last_seq)
 
-    def _commit(self, accepts: list[_Accept], deletes: list[_Delete]) -> None:
+    def _commit(self, accepts: list[_Accept], deletes: _DeleteChunk) -> None:
         engine = self._engine
+        parts, finished = deletes
         try:
-            results = engine.commit([rows for rows, _ in accepts], [seqs for seqs, _ in deletes])
+            results = engine.commit([rows for rows, _ in accepts], parts)
         except _EXPECTED as exc:  # the engine handles disk failures; this is a bug: fail the callers, not hang them
             log_event(log, "outbox_commit_failed", logging.ERROR, error=repr(exc))
             for _, acc_fut in accepts:
                 acc_fut.set_exception(exc)
-            for _, del_fut in deletes:
+            for del_fut in finished:
                 del_fut.set_exception(exc)
+            self._fail_started_delete(exc)
             return
         for (_, acc_fut), result in zip(accepts, results, strict=True):
             if isinstance(result, list):
                 acc_fut.set_result(result)
             else:
                 acc_fut.set_exception(result)
-        for _, del_fut in deletes:
+        for del_fut in finished:
             del_fut.set_result(None)
         self._on_commit(engine.last_seq)
+        self._checkpointer.kick()
 
     @staticmethod
     def _run_call(fn: Callable[[], Any], fut: Future[Any]) -> None:
