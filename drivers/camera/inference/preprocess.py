@@ -96,6 +96,21 @@ def sample_dtype(spec: InputSpec) -> type[np.generic]:
     return np.uint8 if spec.dtype == "uint8" else np.float32
 
 
+class InputBatch:
+    """A reusable input tensor ``[n, *sample]`` for one thread; grows to the largest batch asked for."""
+
+    def __init__(self) -> None:
+        self._array: npt.NDArray[Any] | None = None
+
+    def take(self, count: int, spec: InputSpec) -> npt.NDArray[Any]:
+        """The first ``count`` slots (contiguous); reallocated when the model's input changes."""
+        shape, dtype = sample_shape(spec), sample_dtype(spec)
+        array = self._array
+        if array is None or array.shape[1:] != shape or array.dtype != dtype or array.shape[0] < count:
+            array = self._array = np.empty((count, *shape), dtype=dtype)
+        return array[:count]
+
+
 def preprocess(
     frame: object, spec: InputSpec, out: npt.NDArray[Any] | None = None
 ) -> tuple[npt.NDArray[np.generic], FrameTransform]:

@@ -32,7 +32,7 @@ from drivers.camera.inference.manifest import (
     Yolov8Decoder,
 )
 from drivers.camera.inference.postprocess import DecodeParams, decode_classification, decode_ssd, decode_yolov8
-from drivers.camera.inference.preprocess import FrameTransform, preprocess
+from drivers.camera.inference.preprocess import FrameTransform, InputBatch, preprocess
 from drivers.camera.inference.session import ORT_ERRORS, SessionSettings, create_session
 
 logger = logging.getLogger(__name__)
@@ -141,23 +141,25 @@ class ModelRunner:
             raise InferenceFailed(f"model {self.name}: inference failed: {exc}") from None
         return dict(zip(self.output_names, values, strict=True))
 
-    def infer(self, frames: Sequence[object], params: Sequence[DecodeParams]) -> list[list[Detection]]:
-        """Frames (HxWx3 uint8 BGR) -> detections per frame. Batched when the model allows."""
-        samples: list[npt.NDArray[Any]] = []
-        transforms: list[FrameTransform] = []
-        for frame in frames:
-            sample, transform = preprocess(frame, self.manifest.input)
-            samples.append(sample)
-            transforms.append(transform)
+    def infer(
+        self, frames: Sequence[object], params: Sequence[DecodeParams], scratch: InputBatch | None = None
+    ) -> list[list[Detection]]:
+        """Frames (HxWx3 uint8 BGR) -> detections per frame. Batched when the model allows.
+
+        Each frame is preprocessed straight into its slot of the input batch (no per-frame tensor, no
+        stacking copy); ``scratch`` keeps that batch between calls (one per calling thread).
+        """
+        spec = self.manifest.input
         results: list[list[Detection]] = []
-        step = len(samples) if self.batch_dynamic else 1
-        for start in range(0, len(samples), step):
-            chunk = samples[start : start + step]
-            outputs = self.run(np.stack(chunk) if len(chunk) > 1 else chunk[0][np.newaxis])
+        step = len(frames) if self.batch_dynamic else 1
+        for start in range(0, len(frames), step):
+            chunk = frames[start : start + step]
+            batch = (scratch or InputBatch()).take(len(chunk), spec)
+            transforms = [preprocess(frame, spec, out=batch[i])[1] for i, frame in enumerate(chunk)]
+            outputs = self.run(batch)
             self.check_outputs(outputs, len(chunk))
-            for offset in range(len(chunk)):
-                index = start + offset
-                results.append(self.decode(outputs, offset, params[index], transforms[index]))
+            for offset, transform in enumerate(transforms):
+                results.append(self.decode(outputs, offset, params[start + offset], transform))
         return results
 
     def check_outputs(self, outputs: Outputs, batch: int) -> None:

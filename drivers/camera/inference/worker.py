@@ -27,6 +27,7 @@ from drivers.camera.inference.config import InferenceConfig
 from drivers.camera.inference.detection import Detection
 from drivers.camera.inference.errors import InferenceFailed, PoolClosed
 from drivers.camera.inference.postprocess import DecodeParams
+from drivers.camera.inference.preprocess import InputBatch
 from drivers.camera.inference.runner import ModelRunner
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class ModelWorker:
         self._pending: list[Request] = []  # loop side: requests of this loop iteration
         self._flush_scheduled = False
         self._queue: queue.Queue[list[Request] | None] = queue.Queue()
+        self._scratch = InputBatch()  # the worker thread's reusable input tensor
         self._backlog: deque[Request] = deque()  # worker side
         self._last_batch = 1
         self._stopped = False
@@ -138,7 +140,7 @@ class ModelWorker:
         started = time.perf_counter()
         try:
             params = [r.params(runner) for r in batch]
-            results = runner.infer([r.frame for r in batch], params)
+            results = runner.infer([r.frame for r in batch], params, self._scratch)
         except _WORKER_ERRORS as exc:
             self.stats.errors += 1
             error = exc if isinstance(exc, EdgepostError) else InferenceFailed(f"model {runner.name}: {exc!r}")
