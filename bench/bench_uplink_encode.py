@@ -1,0 +1,115 @@
+"""Uplink encode cost after splitting snapshots out of event batches.
+
+Two comparisons, same records, same process, medians over ``--repeats``:
+
+- **batch chunk** (500 readings + 20 events, MQTT 5): ``BatchPublisher._encode`` (sorts out snapshots,
+  builds properties) against the bare codec (``JsonBatchCodec.encode`` + ``batch_properties``);
+- **snapshots** (20 snapshot events with a ~150 kB JPEG each): ``BatchPublisher._encode`` against a bare
+  ``orjson.dumps`` of each stored body (the least any JSON transport of them costs).
+
+Run: ``.venv/bin/python bench/bench_uplink_encode.py`` or ``--quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.outbox.api import StoredRecord
+from agent.records import Priority
+from agent.uplink.codecs.json_batch import JsonBatchCodec
+from agent.uplink.counters import UplinkCounters
+from agent.uplink.drain import Chunk, DrainScheduler
+from agent.uplink.publisher import AckedDeleter, BatchPublisher, batch_properties
+from agent.uplink.topics import Topics
+
+MAX_PAYLOAD = 256 * 1024
+
+
+def readings_and_events() -> list[StoredRecord]:
+    now = time.time()
+    out = [StoredRecord(i, Priority.TELEMETRY, "reading", f"m{i % 8}", now, now,
+                        {"point": "voltage", "value": 230.0 + i % 7, "unit": "V", "quality": "good"})
+           for i in range(1, 501)]
+    out += [StoredRecord(600 + i, Priority.EVENT, "event", "cam1", now, now,
+                         {"kind": "line_crossing", "data": {"event_id": f"e{i}", "line": "gate"}})
+            for i in range(20)]
+    return out
+
+
+def snapshots() -> list[StoredRecord]:
+    now = time.time()
+    jpeg = base64.b64encode(os.urandom(150_000)).decode()
+    return [StoredRecord(900 + i, Priority.EVENT, "event", "cam1", now, now,
+                         {"kind": "snapshot", "data": {"event_id": f"e{i}", "event_kind": "illegal_parking",
+                                                       "topic": "snapshots", "content_type": "image/jpeg",
+                                                       "jpeg_b64": jpeg, "bytes": 150_000}})
+            for i in range(20)]
+
+
+def median_s(fn: Callable[[], object], loops: int, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        samples.append((time.perf_counter() - start) / loops)
+    return statistics.median(samples)
+
+
+async def make_publisher() -> tuple[BatchPublisher, JsonBatchCodec]:
+    class NoOutbox:
+        last_seq = 0
+
+    codec = JsonBatchCodec("gw1", MAX_PAYLOAD, compress_historical=False)
+    scheduler = DrainScheduler(NoOutbox(), 500, 0.5, 60.0)  # type: ignore[arg-type]
+    counters = UplinkCounters()
+    deleter = AckedDeleter(NoOutbox(), scheduler, counters)  # type: ignore[arg-type]
+    publisher = BatchPublisher(None, Topics("edgepost", "gw1"), codec, scheduler, deleter,  # type: ignore[arg-type]
+                               counters, 100, True, 10.0, asyncio.Event())
+    return publisher, codec
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    loops = 20 if args.quick else 200
+    publisher, codec = asyncio.run(make_publisher())
+
+    mixed = readings_and_events()
+    chunk = Chunk(mixed, historical=False, lane=Priority.TELEMETRY)
+
+    def bare_batches() -> None:
+        for part in (mixed[500:], mixed[:500]):
+            for batch in codec.encode(part, False):
+                batch_properties(batch)
+
+    measured = median_s(lambda: publisher._encode(chunk), loops, args.repeats)
+    baseline = median_s(bare_batches, loops, args.repeats)
+    print(f"batch chunk (520 records): publisher {measured * 1e6:.0f} us, bare codec {baseline * 1e6:.0f} us, "
+          f"ratio {measured / baseline:.3f}x")
+
+    pictures = snapshots()
+    snap_chunk = Chunk(pictures, historical=False, lane=Priority.EVENT)
+    measured = median_s(lambda: publisher._encode(snap_chunk), max(2, loops // 10), args.repeats)
+    baseline = median_s(lambda: [orjson.dumps(r.body) for r in pictures], max(2, loops // 10), args.repeats)
+    print(f"snapshots (20 x 150 kB): publisher {measured * 1e3:.2f} ms, bare orjson {baseline * 1e3:.2f} ms, "
+          f"ratio {measured / baseline:.3f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
