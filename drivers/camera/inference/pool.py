@@ -35,6 +35,7 @@ class ModelHandle:
     config: InferenceConfig
     _entry: ModelWorker
     _closed: bool = field(default=False, repr=False)
+    _params: tuple[ModelRunner, DecodeParams] | None = field(default=None, repr=False)  # per runner
 
     @property
     def runner(self) -> ModelRunner:
@@ -57,7 +58,13 @@ class ModelHandle:
         return self._entry.runner.sha256
 
     def params_for(self, runner: ModelRunner) -> DecodeParams:
-        return runner.default_params(self.config.confidence, self.config.iou, self.config.classes)
+        """This camera's thresholds for ``runner``; built once per runner (the worker calls it per frame)."""
+        cached = self._params
+        if cached is not None and cached[0] is runner:
+            return cached[1]
+        params = runner.default_params(self.config.confidence, self.config.iou, self.config.classes)
+        self._params = (runner, params)
+        return params
 
     async def detect(self, frame_bgr: Any) -> list[Detection]:
         """Detections in original frame pixels. Raises ``BadFrame``, ``InferenceFailed`` or ``PoolClosed``."""
