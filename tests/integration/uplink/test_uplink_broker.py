@@ -49,6 +49,8 @@ async def test_plain_delivery_state_and_birth(mosquitto: Mosquitto, tmp_path: Pa
             async with running_uplink(config, outbox, birth=lambda: {"devices": [{"name": "m1"}]}) as (up, _):
                 await wait_until(lambda: up.counters.records_acked == 21)
                 await wait_until(lambda: len(upstream_records(sub.snapshot())) >= 21)
+            # PUBACKed by the broker is not yet delivered to the collector: wait for the last state.
+            await wait_until(lambda: [m.payload for m in sub.snapshot("/state")][-1:] == [b"offline"])
             state = [m.payload for m in sub.snapshot("/state")]
             birth = sub.snapshot("/birth")
             records = upstream_records(sub.snapshot())
