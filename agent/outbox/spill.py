@@ -122,8 +122,11 @@ class Tombstones:
 
 def seq_ranges(seqs: Sequence[int]) -> list[tuple[int, int]]:
     """Sorted, merged inclusive ranges: a 500-seq PUBACK batch is usually one or a few ranges."""
+    ordered = sorted(set(seqs))
+    if ordered and ordered[-1] - ordered[0] + 1 == len(ordered):  # the common case: one run, no loop
+        return [(ordered[0], ordered[-1])]
     out: list[tuple[int, int]] = []
-    for s in sorted(set(seqs)):
+    for s in ordered:
         if out and s == out[-1][1] + 1:
             out[-1] = (out[-1][0], s)
         else:
