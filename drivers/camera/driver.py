@@ -11,13 +11,14 @@ import asyncio
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from agent.errors import DeviceError
+from agent.errors import DeviceError, ModelError
 from agent.records import Event, JsonValue
-from drivers.base import DeviceInfo, Driver, DriverContext, NotSupported, RecordSink
+from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, NotSupported, RecordSink
 from drivers.camera.config import CameraDriverConfig
 from drivers.camera.inference.config import InferenceConfig
 from drivers.camera.inference.manifest import LoadedManifest
 from drivers.camera.inference.pool import SessionPool
+from drivers.camera.inference.store import find_manifest
 from drivers.camera.inference.update import update_model
 from drivers.camera.worker import CameraWorker, Detector, redact_source
 
@@ -43,6 +44,20 @@ class CameraDriver(Driver[CameraDriverConfig]):
         self.workers: dict[str, CameraWorker] = {}
         self._sink: RecordSink | None = None  # the pipeline, while run() runs
         self._update_lock = asyncio.Lock()
+
+    @classmethod
+    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every camera's model exists (a manifest is found); loading and checksums happen at open."""
+        assert isinstance(config, CameraDriverConfig)
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for index, camera in enumerate(config.cameras):
+            if camera.inference is None:
+                continue
+            try:
+                find_manifest(camera.inference.model, camera.inference.models_dir)
+            except ModelError as exc:
+                problems.append((("cameras", index, "inference", "model"), str(exc)))
+        return problems
 
     async def open(self) -> None:
         if any(c.inference is not None for c in self.config.cameras) and self._pool is None:

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from agent.config import parse_config
+from agent.config import load_config, parse_config
 from agent.errors import ConfigError
 from drivers.camera.config import CameraConfig, CameraDriverConfig, source_kind
 
@@ -118,3 +119,21 @@ def test_config_module_does_not_import_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=".")
     assert out.stdout.strip() == "[]"
+
+
+def test_unknown_model_is_refused_by_the_config_loader_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "gateway: {id: p}\n"
+        "drivers:\n"
+        "  - driver: camera\n"
+        "    name: cams\n"
+        "    cameras:\n"
+        "      - name: north\n"
+        "        source: /tmp/none.avi\n"
+        "        inference: {model: no-such-model}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    [problem] = info.value.problems
+    assert problem.startswith(f"{path}:8:21 drivers[0].cameras[0].inference.model: model 'no-such-model' not found")
