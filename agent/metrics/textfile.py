@@ -11,6 +11,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     """Blocking: call it from a thread. The temp file sits in the same directory (rename is atomic there)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    replaced = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
@@ -18,6 +19,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
             os.fsync(out.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        replaced = True
+    finally:
+        if not replaced:  # never leave a half-written temp file for node-exporter to trip on
+            Path(tmp).unlink(missing_ok=True)

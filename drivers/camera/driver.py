@@ -62,6 +62,7 @@ class CameraDriver(Driver[CameraDriverConfig]):
     async def open(self) -> None:
         if any(c.inference is not None for c in self.config.cameras) and self._pool is None:
             self._pool = SessionPool()
+        opened = False
         try:
             for camera in self.config.cameras:
                 detector: Detector | None = None
@@ -73,9 +74,10 @@ class CameraDriver(Driver[CameraDriverConfig]):
                 self.workers[camera.name] = CameraWorker(camera, detector)
             for worker in self.workers.values():
                 worker.start()
-        except BaseException:
-            await self.close()
-            raise
+            opened = True
+        finally:
+            if not opened:  # a bad model or source leaves no capture thread or session behind
+                await self.close()
 
     async def run(self, sink: RecordSink) -> None:
         self._sink = sink
