@@ -111,6 +111,71 @@ class InputBatch:
         return array[:count]
 
 
+Index = tuple[slice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Everything about placing a frame of one size into one model input, computed once per size."""
+
+    resize: tuple[int, int] | None  # (new_w, new_h), or None when the frame already fits
+    transform: FrameTransform
+    shape: tuple[int, int, int]
+    dtype: type[np.generic]
+    norm: _Normalizer | None  # None: uint8 input, raw pixels
+    pad: Any  # the normalised pad value, shaped to broadcast over a strip
+    strips: tuple[Index, ...]  # the non-empty padding strips around the frame
+    region: Index  # where the resized frame goes
+    nchw: bool
+    to_rgb: bool
+
+
+_layouts: dict[tuple[int, int, int], tuple[InputSpec, _Layout]] = {}
+
+
+def _layout(spec: InputSpec, width: int, height: int) -> _Layout:
+    key = (id(spec), width, height)
+    hit = _layouts.get(key)
+    if hit is not None and hit[0] is spec:  # the spec itself is kept, so its id is not reused meanwhile
+        return hit[1]
+    layout = _make_layout(spec, width, height)
+    if len(_layouts) >= 64:  # a few models x a few frame sizes; never grows without bound
+        _layouts.clear()
+    _layouts[key] = (spec, layout)
+    return layout
+
+
+def _make_layout(spec: InputSpec, width: int, height: int) -> _Layout:
+    new_w, new_h, pad_x, pad_y = _placement(width, height, spec)
+    nchw = spec.layout == "NCHW"
+    shape, dtype = sample_shape(spec), sample_dtype(spec)
+    norm = None if dtype is np.uint8 else _normalizer(spec.normalization)
+    pad: Any
+    if norm is None:
+        pad = np.uint8(min(255, max(0, round(spec.letterbox.pad_value))))
+    else:
+        pad = np.float32(spec.letterbox.pad_value) * norm.gain + norm.offset
+        pad = pad[:, np.newaxis, np.newaxis] if nchw else pad
+    in_w, in_h, top, bottom, left, right = spec.width, spec.height, pad_y, pad_y + new_h, pad_x, pad_x + new_w
+    candidates = [(0, top, 0, in_w), (bottom, in_h, 0, in_w), (top, bottom, 0, left), (top, bottom, right, in_w)]
+    channels = (slice(None),) if nchw else ()
+    strips = tuple(
+        (*channels, slice(r0, r1), slice(c0, c1)) for r0, r1, c0, c1 in candidates if r0 < r1 and c0 < c1
+    )
+    return _Layout(
+        resize=None if (new_w, new_h) == (width, height) else (new_w, new_h),
+        transform=FrameTransform(new_w / width, new_h / height, float(pad_x), float(pad_y), width, height),
+        shape=shape,
+        dtype=dtype,
+        norm=norm,
+        pad=pad,
+        strips=strips,
+        region=(*channels, slice(top, bottom), slice(left, right)),
+        nchw=nchw,
+        to_rgb=spec.color == "RGB",
+    )
+
+
 def preprocess(
     frame: object, spec: InputSpec, out: npt.NDArray[Any] | None = None
 ) -> tuple[npt.NDArray[np.generic], FrameTransform]:
@@ -122,55 +187,30 @@ def preprocess(
     and the HWC -> CHW transpose).
     """
     image: npt.NDArray[Any] = check_frame(frame)
-    height, width = image.shape[:2]
-    new_w, new_h, pad_x, pad_y = _placement(width, height, spec)
-    if (new_w, new_h) != (width, height):
+    layout = _layout(spec, image.shape[1], image.shape[0])
+    if layout.resize is not None:
         # INTER_LINEAR like the YOLO/PP-OCR reference pipelines (and ~30x cheaper than INTER_AREA)
-        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    nchw = spec.layout == "NCHW"
-    shape, dtype = sample_shape(spec), sample_dtype(spec)
+        image = cv2.resize(image, layout.resize, interpolation=cv2.INTER_LINEAR)
     if out is None:
-        out = np.empty(shape, dtype=dtype)
-    elif out.shape != shape or out.dtype != dtype:
-        raise ValueError(f"out must be {shape} {np.dtype(dtype)}, got {out.shape} {out.dtype}")
-    transform = FrameTransform(new_w / width, new_h / height, float(pad_x), float(pad_y), width, height)
-    norm = None if dtype is np.uint8 else _normalizer(spec.normalization)
-    if norm is None:
-        pad: Any = np.uint8(min(255, max(0, round(spec.letterbox.pad_value))))
-    else:
-        pad = np.float32(spec.letterbox.pad_value) * norm.gain + norm.offset
-    _fill_padding(out, pad, nchw, (pad_y, pad_y + new_h), (pad_x, pad_x + new_w))
-    rows, cols = slice(pad_y, pad_y + new_h), slice(pad_x, pad_x + new_w)
-    if nchw and norm is not None:
-        _normalize_nchw(image, norm, spec.color == "RGB", out[:, rows, cols])
-        return out, transform
+        out = np.empty(layout.shape, dtype=layout.dtype)
+    elif out.shape != layout.shape or out.dtype != layout.dtype:
+        raise ValueError(f"out must be {layout.shape} {np.dtype(layout.dtype)}, got {out.shape} {out.dtype}")
+    for strip in layout.strips:
+        out[strip] = layout.pad
+    target = out[layout.region]
+    norm = layout.norm
+    if layout.nchw and norm is not None:
+        _normalize_nchw(image, norm, layout.to_rgb, target)
+        return out, layout.transform
     for channel in range(3):
-        source = image[:, :, 2 - channel if spec.color == "RGB" else channel]  # frames are BGR
-        target = out[channel, rows, cols] if nchw else out[rows, cols, channel]
+        source = image[:, :, 2 - channel if layout.to_rgb else channel]  # frames are BGR
+        plane = target[channel] if layout.nchw else target[:, :, channel]
         if norm is None:
-            target[...] = source
+            plane[...] = source
         else:
-            np.multiply(source, norm.gain[channel], out=target, casting="unsafe")
-            target += norm.offset[channel]
-    return out, transform
-
-
-def _fill_padding(out: npt.NDArray[Any], pad: Any, nchw: bool, rows: tuple[int, int], cols: tuple[int, int]) -> None:
-    """Fill the (up to four) strips around the placed frame; ``pad`` is a scalar or per channel."""
-    height, width = (out.shape[1], out.shape[2]) if nchw else (out.shape[0], out.shape[1])
-    value = pad[:, np.newaxis, np.newaxis] if nchw and np.ndim(pad) else pad
-    strips = [
-        (slice(0, rows[0]), slice(0, width)),
-        (slice(rows[1], height), slice(0, width)),
-        (slice(rows[0], rows[1]), slice(0, cols[0])),
-        (slice(rows[0], rows[1]), slice(cols[1], width)),
-    ]
-    for r, c in strips:
-        if r.start < r.stop and c.start < c.stop:
-            if nchw:
-                out[:, r, c] = value
-            else:
-                out[r, c] = value
+            np.multiply(source, norm.gain[channel], out=plane, casting="unsafe")
+            plane += norm.offset[channel]
+    return out, layout.transform
 
 
 def _normalize_nchw(image: npt.NDArray[np.uint8], norm: _Normalizer, to_rgb: bool, target: FloatArray) -> None:
