@@ -56,11 +56,16 @@ def to_xyxy(boxes: FloatArray, box_format: str) -> FloatArray:
     raise ValueError(f"unknown box format {box_format!r}")
 
 
+_MATRIX_NMS_MAX = 512  # up to this many boxes the pairwise overlap table is small (<= 256k entries)
+
+
 def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray:
     """Greedy NMS; indices of the kept boxes, best score first. A box is suppressed when IoU > threshold."""
     order = np.argsort(-scores, kind="stable")
     x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, i], dtype=np.float32) for i in range(4))
     areas = (x2 - x1) * (y2 - y1)
+    if 1 < order.size <= _MATRIX_NMS_MAX:
+        return _nms_table(x1[order], y1[order], x2[order], y2[order], areas[order], order, iou_threshold)
     keep: list[int] = []
     while order.size:
         best = int(order[0])
@@ -74,6 +79,26 @@ def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray
         union = areas[best] + areas[rest] - inter
         order = rest[inter <= iou_threshold * np.maximum(union, 1e-12)]  # IoU <= threshold, no division
     return np.asarray(keep, dtype=np.int64)
+
+
+def _nms_table(
+    x1: FloatArray, y1: FloatArray, x2: FloatArray, y2: FloatArray, areas: FloatArray, order: IntArray, iou: float
+) -> IntArray:
+    """The same greedy NMS (same float32 arithmetic, same decisions) on boxes sorted best first, with all
+    pairwise overlaps computed in one go: the loop then only ORs rows instead of recomputing IoUs."""
+    col = np.newaxis
+    width = np.maximum(np.minimum(x2[:, col], x2) - np.maximum(x1[:, col], x1), 0.0)
+    height = np.maximum(np.minimum(y2[:, col], y2) - np.maximum(y1[:, col], y1), 0.0)
+    inter = width * height
+    union = areas[:, col] + areas - inter
+    overlaps = inter > iou * np.maximum(union, 1e-12)
+    suppressed = np.zeros(order.size, dtype=bool)
+    keep: list[int] = []
+    for i in range(order.size):
+        if not suppressed[i]:
+            keep.append(i)
+            suppressed |= overlaps[i]
+    return order[keep]
 
 
 def classwise_nms(raw: RawBoxes, iou_threshold: float, max_detections: int) -> IntArray:
