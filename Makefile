@@ -37,7 +37,7 @@ pytest: deps
 	$(BIN)/pytest
 
 demo: deps
-	$(BIN)/python -m agent.demo
+	$(BIN)/python -m tests.demo
 
 bench: deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -38,6 +38,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._services = Services(config, self)
         self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task[list[str]]] = set()
 
     # --- Runtime -------------------------------------------------------------------------------
     @property
@@ -73,7 +74,8 @@ class Daemon:
     async def reload(self) -> list[str]:
         async with self._reload_lock:
             try:
-                new = load_config(self._config_path)
+                # parsing YAML and every profile takes a while: keep the loop (and the watchdog) running
+                new = await asyncio.to_thread(load_config, self._config_path)
             except ConfigError as exc:
                 for problem in exc.problems:
                     log_event(log, "config_reload_refused", logging.ERROR, problem=problem)
@@ -91,18 +93,24 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def _reload_on_signal(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload(), name="edgepost.reload")
+        self._reloads.add(task)  # keep a reference until done, so the task is not garbage-collected
+        task.add_done_callback(self._reloads.discard)
+
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         try:
             await self._services.start()
             log_event(log, "agent_ready", gateway=self._config.gateway.id)
             await self._stop.wait()
             log_event(log, "agent_stopping")
         finally:
-            await self._services.stop(STOP_TIMEOUT_S)
+            async with self._reload_lock:  # a reload in progress finishes before shutdown starts
+                await self._services.stop(STOP_TIMEOUT_S)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         log_event(log, "agent_stopped")

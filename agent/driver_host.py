@@ -61,7 +61,7 @@ class DriverHost:
             finally:
                 attempted.set()
             try:
-                self._pipeline.apply_rules(driver.point_rules())
+                await self._pipeline.apply_rules(driver.point_rules())
                 log_event(log, "driver_started", driver=driver.name, devices=len(driver.inventory()))
                 await driver.run(self._pipeline)
             finally:
@@ -79,8 +79,8 @@ class DriverHost:
                 log_event(log, "drivers_slow_to_open", logging.WARNING, timeout_s=timeout_s)
 
     async def stop(self) -> None:
-        for name in list(self._drivers):
-            await self._supervisor.stop(f"driver.{name}")
+        """Stop every driver at once: a slow bus must not spend the others' share of TimeoutStopSec."""
+        await asyncio.gather(*(self._supervisor.stop(f"driver.{name}") for name in self._drivers))
         self._drivers.clear()
         self._first_attempt.clear()
 

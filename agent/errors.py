@@ -83,6 +83,10 @@ class OutboxError(EdgepostError):
     """The SQLite outbox could not do what was asked."""
 
 
+class RecordRejected(OutboxError, PermanentError):
+    """One record can never be stored (a value with no JSON form); the rest of its batch can."""
+
+
 class OutboxFull(OutboxError, TransientError):
     """The outbox is at its bound and the full policy refuses the record."""
 

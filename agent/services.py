@@ -87,6 +87,8 @@ class Services:
         await self.control.start()
         self.metrics = MetricsService(self._runtime, cfg.metrics)
         await self.metrics.start()
+        if cfg.metrics.textfile is not None:
+            self.supervisor.start("metrics.textfile", self.metrics.textfile_loop)
         await self._host.wait_started(DRIVER_OPEN_WAIT_S)
         self.notifier.ready(f"{len(self._host.drivers)} drivers, outbox at seq {self._outbox.last_seq}")
         self.supervisor.start("loop-health", lambda: self.health.run(self._feed_watchdog))
@@ -95,20 +97,25 @@ class Services:
         if self.supervisor.states.get("pipeline") and self.supervisor.states["pipeline"].running:
             self.notifier.watchdog()
 
-    def _start_uplink(self, cfg: AgentConfigBase) -> None:
+    def _build_uplink(self, cfg: AgentConfigBase) -> tuple[Uplink | None, CommandDispatcher | None]:
+        """Construct (not start) the uplink and its command dispatcher; raises before anything is replaced."""
         if not cfg.uplink.enabled:
-            self.uplink = None
-            return
-        self.commands = CommandDispatcher(cfg.commands, self, cfg.state_dir) if cfg.commands.enabled else None
-        self.uplink = Uplink(
+            return None, None
+        commands = CommandDispatcher(cfg.commands, self, cfg.state_dir) if cfg.commands.enabled else None
+        uplink = Uplink(
             cfg.uplink,
             cfg.outbox,
             cfg.gateway.id,
             self.outbox,
             birth_provider=self.birth,
-            command_handler=self.commands.handle_message if self.commands else None,
+            command_handler=commands.handle_message if commands else None,
         )
-        self.supervisor.start("uplink", self.uplink.run)
+        return uplink, commands
+
+    def _start_uplink(self, cfg: AgentConfigBase) -> None:
+        self.uplink, self.commands = self._build_uplink(cfg)
+        if self.uplink is not None:
+            self.supervisor.start("uplink", self.uplink.run)
 
     async def _stop_uplink(self) -> None:
         if self.uplink is not None:
@@ -122,36 +129,54 @@ class Services:
             self.commands = None
 
     async def stop(self, timeout_s: float) -> None:
-        """SIGTERM path: stop intake, commit what is queued, stop the uplink, close the outbox."""
+        """SIGTERM path: stop intake, commit what is queued, stop the uplink, close the outbox.
+
+        Each step runs even if an earlier one failed: the drain and the outbox close must never be skipped.
+        """
         self.notifier.stopping()
-        if self.control is not None:
-            await self.control.stop()
-        if self.metrics is not None:
-            await self.metrics.stop()
-        if self._host is not None:
-            await self._host.stop()
-        if self._pipeline is not None:
-            committed = await self._pipeline.drain(timeout_s / 2)
-            log_event(log, "pipeline_drained", committed=committed, pending=self._pipeline.depth)
-        await self._stop_uplink()
-        await self.supervisor.stop_all()
-        if self._outbox is not None:
-            await self._outbox.close()
+        try:
+            if self.control is not None:
+                await self.control.stop()
+            if self.metrics is not None:
+                await self.metrics.stop()
+        finally:
+            try:
+                if self._host is not None:
+                    await self._host.stop()
+            finally:
+                try:
+                    if self._pipeline is not None:
+                        committed = await self._pipeline.drain(timeout_s / 2)
+                        log_event(log, "pipeline_drained", committed=committed, pending=self._pipeline.depth)
+                finally:
+                    try:
+                        await self._stop_uplink()
+                        await self.supervisor.stop_all()
+                    finally:
+                        if self._outbox is not None:
+                            await self._outbox.close()
 
     async def reconfigure(self, new: AgentConfigBase) -> None:
-        """Apply a new, already validated config. Building the new drivers first refuses a bad one early."""
+        """Apply a new, already validated config. Everything new is built before anything old is stopped,
+        so a failure leaves the running config untouched."""
         self.notifier.reloading()
         try:
             if new.outbox != self.config.outbox or new.state_dir != self.config.state_dir:
                 log_event(log, "config_change_needs_restart", logging.WARNING, section="outbox/state_dir")
             drivers = self.host.build(list(new.drivers)) if new.drivers != self.config.drivers else None
+            uplink_changed = new.uplink != self.config.uplink or new.commands != self.config.commands
+            built = self._build_uplink(new) if uplink_changed else None
             if drivers is not None:
+                before = {info.name for info in self.host.inventory()}
                 await self.host.stop()
                 self.host.start(drivers)
-            if new.uplink != self.config.uplink or new.commands != self.config.commands:
+                await self.host.wait_started(DRIVER_OPEN_WAIT_S)
+                await self.pipeline.forget(before - {info.name for info in self.host.inventory()})
+            if built is not None:
                 await self._stop_uplink()
-                self.config = new
-                self._start_uplink(new)
+                self.uplink, self.commands = built
+                if self.uplink is not None:
+                    self.supervisor.start("uplink", self.uplink.run)
             self.config = new
             if self.uplink is not None:
                 self.uplink.request_birth()

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
-from agent.logs import log_event
+from agent.logs import log_event, render
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,14 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the supervisor is the one place that catches everything
-                state.last_error = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}"
+                # the traceback once per distinct error; repeats are one line each, spaced by the back-off
+                if error != state.last_error:
+                    log.error(render("task_failed", {"task": state.name, "error": error}), exc_info=exc)
+                else:
+                    log_event(log, "task_failed", logging.ERROR, task=state.name, error=error, restarts=state.restarts)
+                state.last_error = error
                 state.restarts += 1
-                log.exception("event=task_failed task=%s error=%r", state.name, state.last_error)
             finally:
                 state.running = False
             if not restart:

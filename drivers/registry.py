@@ -38,7 +38,10 @@ def load_driver_class(name: str) -> type[Driver[Any]]:
     eps = _entry_points()
     if name not in eps:
         raise DriverNotFound(f"no driver named {name!r} (known: {', '.join(driver_names())})")
-    cls = eps[name].load()
+    try:
+        cls = eps[name].load()
+    except ImportError as exc:  # e.g. the camera extra (OpenCV, onnxruntime) is not installed on this box
+        raise DriverNotFound(f"driver {name!r} cannot be loaded: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, Driver)):
         raise DriverNotFound(f"entry point {name!r} does not name a Driver subclass")
     return cls

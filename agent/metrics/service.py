@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from agent.config import MetricsConfig
@@ -26,7 +25,6 @@ class MetricsService:
         self.runtime = runtime
         self.config = config
         self.http: MetricsHttpServer | None = None
-        self._task: asyncio.Task[None] | None = None
         self._limiter = RateLimiter(300.0)
 
     async def render(self) -> str:
@@ -43,15 +41,8 @@ class MetricsService:
             self.http = MetricsHttpServer(self.config.prometheus_port, self.render)
             await self.http.start()
             log_event(_log, "metrics_listening", host="127.0.0.1", port=self.http.bound_port)
-        if self.config.textfile is not None:
-            self._task = asyncio.create_task(self._textfile_loop(), name="metrics.textfile")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
         if self.http is not None:
             await self.http.stop()
             self.http = None
@@ -65,7 +56,8 @@ class MetricsService:
             path = str(self.config.textfile)
             log_limited(self._limiter, _log, "textfile", "metrics_textfile_failed", path=path, error=str(exc))
 
-    async def _textfile_loop(self) -> None:
+    async def textfile_loop(self) -> None:
+        """Rewrite the node-exporter textfile every interval; the daemon runs this under its supervisor."""
         while True:
             await self.write_textfile()
             await asyncio.sleep(self.config.interval_s)

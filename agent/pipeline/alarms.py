@@ -35,11 +35,30 @@ class AlarmEvaluator:
         self._rules: dict[tuple[str, str], tuple[AlarmRule, ...]] = {}
         self._active: set[tuple[str, str, str]] = set()
 
-    def configure(self, device: str, point: str, rules: tuple[AlarmRule, ...]) -> None:
+    def configure(self, device: str, point: str, rules: tuple[AlarmRule, ...]) -> list[Event]:
+        """Set a point's rules. An active alarm whose rule is gone is cleared (the cloud must not keep it)."""
+        names = {rule.name for rule in rules}
+        stale = [key for key in self._active if key[:2] == (device, point) and key[2] not in names]
         if rules:
             self._rules[(device, point)] = rules
         else:
             self._rules.pop((device, point), None)
+        return self._clear(stale, "rule_removed")
+
+    def forget(self, device: str) -> list[Event]:
+        """Drop a device that is no longer configured; its active alarms are cleared."""
+        for key in [k for k in self._rules if k[0] == device]:
+            del self._rules[key]
+        return self._clear([k for k in self._active if k[0] == device], "device_removed")
+
+    def _clear(self, keys: list[tuple[str, str, str]], reason: str) -> list[Event]:
+        events = []
+        for device, point, name in keys:
+            self._active.discard((device, point, name))
+            events.append(
+                Event(device=device, kind="alarm_cleared", data={"alarm": name, "point": point, "reason": reason})
+            )
+        return events
 
     @property
     def active(self) -> frozenset[tuple[str, str, str]]:

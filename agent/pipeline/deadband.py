@@ -27,7 +27,6 @@ class DeadbandFilter:
         self._deadband: dict[tuple[str, str], float] = {}
         self._heartbeat: dict[tuple[str, str], float] = {}
         self._last: dict[tuple[str, str], _LastReported] = {}
-        self.suppressed = 0
 
     def configure(self, device: str, point: str, deadband: float | None, heartbeat_s: float | None) -> None:
         key = (device, point)
@@ -37,6 +36,8 @@ class DeadbandFilter:
             self._deadband.pop(key, None)
         if heartbeat_s is not None:
             self._heartbeat[key] = heartbeat_s
+        else:
+            self._heartbeat.pop(key, None)
 
     def passes(self, reading: Reading) -> bool:
         key = (reading.device, reading.point)
@@ -44,7 +45,6 @@ class DeadbandFilter:
         if last is None or self._changed(key, last, reading):
             self._last[key] = _LastReported(reading.value, reading.quality, reading.ts)
             return True
-        self.suppressed += 1
         return False
 
     def _changed(self, key: tuple[str, str], last: _LastReported, reading: Reading) -> bool:
@@ -66,6 +66,7 @@ class DeadbandFilter:
         return bool(new != old) if band is not None else True
 
     def forget(self, device: str) -> None:
-        """Drop remembered values of a device (its next reading is reported in full)."""
-        for key in [k for k in self._last if k[0] == device]:
-            del self._last[key]
+        """Drop everything known about a device (removed by a reload; its next reading is reported in full)."""
+        for table in (self._last, self._deadband, self._heartbeat):
+            for key in [k for k in table if k[0] == device]:
+                del table[key]

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from agent.errors import OutboxError
+from agent.errors import OutboxError, RecordRejected
 from agent.logs import RateLimiter, log_limited
 from agent.outbox.api import OutboxWriter
 from agent.pipeline.alarms import AlarmEvaluator
@@ -33,6 +33,7 @@ class PipelineCounters:
     alarms: int = 0
     accepted: int = 0
     accept_failures: int = 0
+    rejected: int = 0
 
 
 class Pipeline:
@@ -41,16 +42,25 @@ class Pipeline:
         self._deadband = DeadbandFilter(heartbeat_s)
         self._alarms = AlarmEvaluator()
         self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=queue_size)
+        self._in_hand: list[Record] = []  # taken from the queue, not yet committed
         self._batch = batch
         self._watchers: set[asyncio.Queue[Record | None]] = set()
         self._closed = False
         self._limiter = RateLimiter()
         self.counters = PipelineCounters()
 
-    def apply_rules(self, rules: Iterable[PointRule]) -> None:
+    async def apply_rules(self, rules: Iterable[PointRule]) -> None:
         for rule in rules:
             self._deadband.configure(rule.device, rule.point, rule.deadband, rule.heartbeat_s)
-            self._alarms.configure(rule.device, rule.point, rule.alarms)
+            for event in self._alarms.configure(rule.device, rule.point, rule.alarms):
+                await self._enqueue(event)
+
+    async def forget(self, devices: Iterable[str]) -> None:
+        """Devices a reload removed: their state goes, their active alarms are cleared upstream."""
+        for device in devices:
+            self._deadband.forget(device)
+            for event in self._alarms.forget(device):
+                await self._enqueue(event)
 
     @property
     def active_alarms(self) -> frozenset[tuple[str, str, str]]:
@@ -82,26 +92,50 @@ class Pipeline:
             watcher.put_nowait(record)
 
     async def run(self) -> None:
-        """Move queued records into the outbox until cancelled; a failed batch is retried, not lost."""
-        batch: list[Record] = []
+        """Move queued records into the outbox until cancelled; a failed batch is retried, not lost.
+
+        The batch in hand lives on the instance, so a run() restarted by the supervisor resumes it.
+        """
         while True:
-            if not batch:
-                batch.append(await self._queue.get())
-            while len(batch) < self._batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            if not self._in_hand:
+                self._in_hand.append(await self._queue.get())
+            while len(self._in_hand) < self._batch and not self._queue.empty():
+                self._in_hand.append(self._queue.get_nowait())
             try:
-                await self._outbox.accept(batch)
+                await self._commit_in_hand()
             except OutboxError as exc:
                 self.counters.accept_failures += 1
                 log_limited(
-                    self._limiter, log, "accept", "outbox_accept_failed", error=str(exc), batch=len(batch)
+                    self._limiter, log, "accept", "outbox_accept_failed", error=str(exc), batch=len(self._in_hand)
                 )
                 await asyncio.sleep(0.5)
-                continue
-            self.counters.accepted += len(batch)
-            for _ in batch:
-                self._queue.task_done()
-            batch = []
+
+    async def _commit_in_hand(self) -> None:
+        try:
+            await self._outbox.accept(self._in_hand)
+        except RecordRejected:
+            await self._commit_one_by_one()
+            return
+        self._done(len(self._in_hand))
+
+    async def _commit_one_by_one(self) -> None:
+        """Rare path: a record that can never be stored must not hold up the ones around it."""
+        while self._in_hand:
+            record = self._in_hand[0]
+            try:
+                await self._outbox.accept([record])
+            except RecordRejected as exc:
+                self.counters.rejected += 1
+                self.counters.accepted -= 1  # _done counts it; it was dropped, not accepted
+                log_limited(self._limiter, log, f"rejected:{record.device}", "record_rejected",
+                            device=record.device, error=str(exc))
+            self._done(1)
+
+    def _done(self, count: int) -> None:
+        del self._in_hand[:count]
+        self.counters.accepted += count
+        for _ in range(count):
+            self._queue.task_done()
 
     async def drain(self, timeout_s: float = 20.0) -> bool:
         """Stop intake and wait until ``run`` committed everything queued (SIGTERM path).

@@ -92,6 +92,7 @@ async def test_http_endpoint_on_loopback_and_textfile(tmp_path: Path) -> None:
     service = MetricsService(FakeRuntime(), config)  # type: ignore[arg-type]
     await service.start()
     assert service.http is not None
+    loop_task = asyncio.create_task(service.textfile_loop())  # the daemon runs it under its supervisor
     try:
         sockname = service.http._server.sockets[0].getsockname()  # type: ignore[union-attr]
         assert sockname[0] == "127.0.0.1"
@@ -113,4 +114,5 @@ async def test_http_endpoint_on_loopback_and_textfile(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         assert "edgepost_outbox_records 12" in textfile.read_text()
     finally:
+        loop_task.cancel()
         await service.stop()

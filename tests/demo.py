@@ -1,4 +1,4 @@
-"""`make demo`: a street pole on a laptop.
+"""`make demo` (`python -m tests.demo`): a street pole on a laptop.
 
 Simulated devices (energy meter, weather station, manhole-cover tilt sensor, dimmer, water level)
 answer on a wire-timed 9600-baud virtual RS-485 line (a socat pty pair). The real agent (`edgepost
@@ -7,7 +7,7 @@ mosquitto. This script subscribes upstream and shows what arrives, live. Half-wa
 (the agent keeps buffering), then starts it again: the backlog drains, marked historical, and the
 seq check at the bottom shows nothing was lost.
 
-Runs from a source checkout (it reuses the test fixtures for the broker and the pty pair).
+It lives beside the tests because it reuses their fixtures (broker, pty pair); it is not shipped.
 ``DEMO_SECONDS`` (default 75) sets how long it runs; Ctrl-C stops it early.
 """
 
