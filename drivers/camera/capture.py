@@ -114,14 +114,27 @@ class CaptureThread:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Blocking. An open or read may hold the thread up to ``stall_timeout_s`` (the FFMPEG
+        I/O timeouts), so that long and a second is waited by default."""
         self._stop.set()
+        if not self._thread.is_alive():
+            return
+        wait_s = self.config.stall_timeout_s + 1.0 if timeout is None else timeout
+        self._thread.join(wait_s)
         if self._thread.is_alive():
-            self._thread.join(timeout)
+            log_event(logger, "camera_capture_stuck", logging.WARNING, camera=self.config.name, waited_s=wait_s)
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def died(self) -> bool:
+        """The thread ended although nobody stopped it and the source did not end: a bug or an
+        exception the thread does not handle; only a restart of the camera brings it back."""
+        started = self._thread.ident is not None
+        return started and not self._thread.is_alive() and not self._stop.is_set() and self.state != "ended"
 
     def _set_state(self, state: CameraState, reason: str) -> None:
         if state == self.state:
@@ -133,27 +146,38 @@ class CaptureThread:
     def _run(self) -> None:
         backoff = self.config.reopen_backoff_s
         while not self._stop.is_set():
-            source = self._opener(self.config)
-            if not source.isOpened():
-                source.release()
-                log_limited(self._limiter, logger, "open", "camera_open_failed", camera=self.config.name)
-                self._set_state("offline", "open failed")
-            else:
-                outcome, got_frames = self._read_until_stall(source)
-                source.release()
-                if got_frames:
-                    backoff = self.config.reopen_backoff_s
-                if outcome == "stopped":
-                    return
-                if outcome == "eof":
-                    if self.config.loop and got_frames:
-                        continue  # replay the file from its start, no back-off
-                    self._set_state("ended", "end of file")
-                    return
+            try:
+                outcome, got_frames = self._open_and_read()
+            except cv2.error as exc:  # OpenCV raises it from open, read or resize on a broken stream
+                error = " ".join(str(exc).split())
+                log_limited(self._limiter, logger, "cv2", "camera_capture_error", camera=self.config.name, error=error)
+                self._set_state("offline", "capture error")
+                outcome, got_frames = "failed", False
+            if got_frames:
+                backoff = self.config.reopen_backoff_s
+            if outcome == "stopped":
+                return
+            if outcome == "eof":
+                if self.config.loop and got_frames:
+                    continue  # replay the file from its start, no back-off
+                self._set_state("ended", "end of file")
+                return
             if self._stop.wait(backoff):
                 return
             self.reopens += 1
             backoff = min(backoff * 2.0, self.config.reopen_backoff_max_s)
+
+    def _open_and_read(self) -> tuple[Literal["stopped", "eof", "stall", "failed"], bool]:
+        """One open of the source, read until it stalls or ends; the source is always released."""
+        source = self._opener(self.config)
+        try:
+            if not source.isOpened():
+                log_limited(self._limiter, logger, "open", "camera_open_failed", camera=self.config.name)
+                self._set_state("offline", "open failed")
+                return "failed", False
+            return self._read_until_stall(source)
+        finally:
+            source.release()
 
     def _read_until_stall(self, source: VideoSource) -> tuple[Literal["stopped", "eof", "stall"], bool]:
         is_file = self.config.source_kind == "file"

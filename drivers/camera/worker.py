@@ -101,12 +101,19 @@ class CameraWorker:
             frame = await self._next_frame()
             await self._flush_pending(sink)
             if frame is None:
+                self._check_capture()
                 ts, mono = time.time(), time.monotonic()
                 await self._emit(sink, self.analytics.expire(ts, mono), None, ())
                 await self._emit_aggregates(sink, ts, mono)
                 continue
             next_slot = frame.mono + interval
             await self._process(frame, sink)
+
+    def _check_capture(self) -> None:
+        """A capture thread that died would leave the camera idle and "online" forever: fail the
+        driver instead, so the supervisor restarts it with a fresh thread."""
+        if self.capture is not None and self.capture.died:
+            raise DeviceError(self.config.name, f"capture thread died (camera {self.capture.state})")
 
     async def _flush_pending(self, sink: RecordSink) -> None:
         while not self._pending.empty():

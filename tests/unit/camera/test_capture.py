@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -139,3 +140,88 @@ def test_file_end(loop: bool, tmp_path: Any) -> None:
         capture.stop()
     assert seen == [("online", "frames arriving"), ("ended", "end of file")]
     assert capture.frames == (9 if loop else 3)  # a looping file is replayed until it yields nothing
+
+
+class BrokenDecodeSource(FakeSource):
+    """Its first read raises ``cv2.error`` like a corrupt stream does inside FFMPEG/resize."""
+
+    def read(self) -> tuple[bool, Any]:
+        raise cv2.error("OpenCV(4.x) resize.cpp:4152: error: (-215:Assertion failed) !ssize.empty()")
+
+
+def test_cv2_error_goes_offline_and_reopens() -> None:
+    script: list[Any] = [BrokenDecodeSource(0), cv2.error("open blew up"), FakeSource(2)]
+    opened: list[FakeSource] = []
+
+    def opener(_: CameraConfig) -> FakeSource:
+        item = script.pop(0) if script else FakeSource(0, opened=False)
+        if isinstance(item, Exception):
+            raise item
+        opened.append(item)
+        return item
+
+    states = Recorder()
+    capture = CaptureThread(config(), states, opener=opener)
+    capture.start()
+    try:
+        seen = states.wait(2, timeout=5.0)
+    finally:
+        capture.stop()
+    assert seen[:2] == [("offline", "capture error"), ("online", "frames arriving")]
+    assert capture.reopens >= 2 and capture.frames == 2
+    assert opened[0].released  # released although its read raised
+    assert not capture.died  # stopped on purpose
+
+
+class ExplodingSource(FakeSource):
+    def read(self) -> tuple[bool, Any]:
+        raise RuntimeError("a bug in the capture path")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_thread_killed_by_an_unexpected_error_reports_died() -> None:
+    capture = CaptureThread(config(), Recorder(), opener=lambda _: ExplodingSource(0))
+    assert not capture.died  # not started yet
+    capture.start()
+    capture._thread.join(5.0)
+    assert not capture.alive and capture.died
+
+
+def test_file_end_is_not_a_death(tmp_path: Any) -> None:
+    states = Recorder()
+    capture = CaptureThread(config(source=str(tmp_path / "a.avi")), states, opener=lambda _: FakeSource(1))
+    capture.start()
+    states.wait(2)
+    capture._thread.join(5.0)
+    assert capture.state == "ended" and not capture.died
+
+
+class BlockedSource(FakeSource):
+    """A read that hangs (an RTSP server that stopped sending) until ``release_read`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.reading = threading.Event()
+        self.release_read = threading.Event()
+
+    def read(self) -> tuple[bool, Any]:
+        self.reading.set()
+        self.release_read.wait(10.0)
+        return False, None
+
+
+def test_stop_waits_the_stall_timeout_and_logs_a_stuck_thread(caplog: pytest.LogCaptureFixture) -> None:
+    source = BlockedSource()
+    capture = CaptureThread(config(stall_timeout_s=12.0), Recorder(), opener=lambda _: source)
+    capture.start()
+    assert source.reading.wait(5.0)
+    waits: list[float | None] = []
+    real_join = capture._thread.join
+    capture._thread.join = waits.append  # type: ignore[method-assign,assignment]
+    with caplog.at_level("WARNING", logger="drivers.camera.capture"):
+        capture.stop()
+    assert waits == [13.0]  # an open/read may block stall_timeout_s: wait that and a second
+    assert [r.getMessage() for r in caplog.records] == ["event=camera_capture_stuck camera=cam waited_s=13.0"]
+    source.release_read.set()
+    real_join(5.0)
+    assert not capture.alive

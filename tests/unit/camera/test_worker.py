@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pytest
 
+from agent.errors import DeviceError
 from agent.records import Event, Record
 from drivers.camera.config import CameraConfig
 from drivers.camera.inference.errors import InferenceFailed
@@ -120,3 +122,27 @@ def test_redact_source() -> None:
     assert redact_source("rtsp://u:p@h:554/s") == "rtsp://***@h:554/s"
     assert redact_source("rtsp://h/s") == "rtsp://h/s"
     assert redact_source(0) == "0"
+
+
+class BuggySource(MovingBoxSource):
+    """A couple of frames, then a failure the capture thread does not handle (it dies)."""
+
+    def read(self) -> tuple[bool, Any]:
+        if self.index >= 2:
+            raise RuntimeError("a bug in the capture path")
+        return super().read()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_dead_capture_thread_fails_the_worker() -> None:
+    config = CameraConfig.model_validate(
+        {"name": "cam", "source": "rtsp://127.0.0.1/live", "width": W, "height": H, "motion": {"enabled": False}}
+    )
+    worker = CameraWorker(config, None, opener=lambda _: BuggySource())
+    worker.start()
+    try:
+        with pytest.raises(DeviceError, match="cam: capture thread died"):
+            await asyncio.wait_for(worker.run(ListSink()), 20)
+    finally:
+        await asyncio.to_thread(worker.stop)
+    assert worker.state == "online"  # what the camera claimed while nobody decoded any more
