@@ -55,7 +55,8 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         self.pollers: dict[str, DevicePoller] = {}
         self.profiles: dict[str, Profile] = {}
         self._devices: dict[str, Device] = {d.name: d for d in config.devices}
-        self._pending_saves: set[asyncio.Future[None]] = set()
+        self._saver: asyncio.Task[None] | None = None  # the one task writing learned ranges
+        self._save_again = False
 
     @classmethod
     def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
@@ -119,6 +120,9 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
 
     async def run(self, sink: RecordSink) -> None:
         count = len(self.pollers)
+        if not count:
+            # buses only (probe, raw reads/writes): returning would make the host close them
+            await asyncio.Event().wait()
         async with asyncio.TaskGroup() as group:
             for index, poller in enumerate(self.pollers.values()):
                 period = min(poller.spec.periods.values(), default=self.config.default_period_s)
@@ -130,8 +134,8 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     async def close(self) -> None:
         for bus in self.buses.values():
             await bus.close()
-        if self._pending_saves:
-            await asyncio.gather(*self._pending_saves, return_exceptions=True)
+        if self._saver is not None:
+            await asyncio.gather(self._saver, return_exceptions=True)
 
     # ------------------------------------------------------------------- learned illegal ranges
 
@@ -150,12 +154,21 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             return {}
 
     def _schedule_save(self) -> None:
+        """Ask for the learned ranges to be written. One writer at a time, and it always writes the
+        newest state: two threads writing the same ``.tmp`` could land an older snapshot last."""
         if not self.config.learned_ranges_file:
             return
-        snapshot = {name: p.illegal.as_dict() for name, p in self.pollers.items() if p.illegal}
-        future = asyncio.get_running_loop().run_in_executor(None, self._save_learned, snapshot)
-        self._pending_saves.add(future)
-        future.add_done_callback(self._pending_saves.discard)
+        self._save_again = True
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.get_running_loop().create_task(
+                self._save_while_changed(), name=f"modbus[{self.name}].save_learned"
+            )
+
+    async def _save_while_changed(self) -> None:
+        while self._save_again:
+            self._save_again = False
+            snapshot = {name: p.illegal.as_dict() for name, p in self.pollers.items() if p.illegal}
+            await asyncio.to_thread(self._save_learned, snapshot)
 
     def _save_learned(self, snapshot: dict[str, dict[str, list[list[int]]]]) -> None:
         path = self._learned_path()
