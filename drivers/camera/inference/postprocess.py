@@ -56,7 +56,9 @@ def to_xyxy(boxes: FloatArray, box_format: str) -> FloatArray:
     raise ValueError(f"unknown box format {box_format!r}")
 
 
-_MATRIX_NMS_MAX = 512  # up to this many boxes the pairwise overlap table is small (<= 256k entries)
+# Once at most this many boxes are left, the pairwise overlap table is cheaper than further loop rounds.
+# The first round always runs as a loop: when most boxes overlap it leaves few or none (O(n), no table).
+_MATRIX_NMS_MAX = 128
 
 
 def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray:
@@ -64,8 +66,6 @@ def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray
     order = np.argsort(-scores, kind="stable")
     x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, i], dtype=np.float32) for i in range(4))
     areas = (x2 - x1) * (y2 - y1)
-    if 1 < order.size <= _MATRIX_NMS_MAX:
-        return _nms_table(x1[order], y1[order], x2[order], y2[order], areas[order], order, iou_threshold)
     keep: list[int] = []
     while order.size:
         best = int(order[0])
@@ -78,6 +78,10 @@ def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray
         inter = width * height
         union = areas[best] + areas[rest] - inter
         order = rest[inter <= iou_threshold * np.maximum(union, 1e-12)]  # IoU <= threshold, no division
+        if 1 < order.size <= _MATRIX_NMS_MAX:
+            table = _nms_table(x1[order], y1[order], x2[order], y2[order], areas[order], order, iou_threshold)
+            keep.extend(table.tolist())
+            break
     return np.asarray(keep, dtype=np.int64)
 
 
