@@ -97,6 +97,7 @@ class DevicePoller:
         self._plans: dict[frozenset[str], list[PlannedRead]] = {}
         self._on_learn = on_learn
         self._wall = wall
+        self._wake = asyncio.Event()  # set_period: the wait for the old deadline ends early
 
     @property
     def name(self) -> str:
@@ -122,7 +123,7 @@ class DevicePoller:
             _stop_if_cancelled()
             wait = grid.next_deadline() - clock()
             if wait > 0:
-                await sleep(wait)
+                await self._pause(wait, sleep)
             due = grid.due(clock())
             if not due:
                 continue
@@ -137,6 +138,24 @@ class DevicePoller:
                 grid.postpone(finished + self.backoff.failed())
             elif result.answered:
                 self.backoff.succeeded()
+
+    async def _pause(self, seconds: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Sleep until the next deadline, or until ``set_period`` moved the deadlines."""
+        if self._wake.is_set():
+            self._wake.clear()
+            return
+        sleeper = asyncio.ensure_future(sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+            slept = sleeper.done()
+            if not slept:
+                sleeper.cancel()
+        self._wake.clear()
+        if slept:
+            sleeper.result()  # a sleep that failed (or was cancelled) ends the loop
 
     def _account(self, result: CycleResult) -> list[Record]:
         self.counters.cycles += 1
@@ -321,6 +340,7 @@ class DevicePoller:
             self.spec.periods[name] = period_s
             if self.grid is not None and name not in self.unreadable:
                 self.grid.set_period(name, period_s, now)
+        self._wake.set()
 
     def status(self) -> dict[str, JsonValue]:
         c = self.counters

@@ -231,3 +231,24 @@ async def test_poll_loop_stops_even_when_a_cancellation_is_swallowed() -> None:
         task.cancel()
         await asyncio.wait({task})
     assert done == {task} and task.cancelled()
+
+
+async def test_set_period_takes_effect_without_waiting_for_the_old_deadline() -> None:
+    clock = FakeClock()
+    poller, transport = _poller(FakeUnit(registers={Table.HOLDING: {0: 7}}), clock, cost_s=0.1, period=900.0)
+    fake_sleep = clock.sleep
+    sleeping = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        if seconds > 60:  # 15 minutes of real time: only a wake-up can end this wait
+            sleeping.set()
+            await asyncio.Event().wait()
+        await fake_sleep(seconds)
+
+    task = asyncio.create_task(poller.run(ListSink(stop_after=2), start_offset_s=0.0, clock=clock, sleep=sleep))
+    await asyncio.wait_for(sleeping.wait(), 5)
+    assert len(transport.sent_at) == 1
+    poller.set_period("p", 1.0, clock.now)  # a downlink set_period: 900 s -> 1 s
+    with pytest.raises(asyncio.CancelledError):  # ListSink stops the loop at the second reading
+        await asyncio.wait_for(task, 5)
+    assert [t - 1000.0 for t in transport.sent_at] == pytest.approx([0.0, 1.0])  # next slot of the new grid
