@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 from agent.config import AgentConfigBase
 from agent.records import JsonValue
+from agent.redact import redact_url
+
+__all__ = ["REDACTED", "redact", "redact_url", "redacted_config"]
 
 REDACTED = "<redacted>"
 
 # Keys whose value is a secret or names where one lives (a private key file is worth hiding too).
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|private|api_key|key_file|psk)", re.I)
-_URL_WITH_USER = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
-
-
-def redact_url(text: str) -> str:
-    """``rtsp://user:pw@cam/stream`` -> ``rtsp://user:<redacted>@cam/stream``."""
-    if not _URL_WITH_USER.match(text):
-        return text
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:{REDACTED}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def redact(value: JsonValue, key: str = "") -> JsonValue:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -17,6 +16,7 @@ from typing import Protocol
 from agent.errors import DeviceError, DeviceTimeout
 from agent.logs import RateLimiter, log_limited
 from agent.records import Event, JsonValue, Priority
+from agent.redact import redact_url
 from drivers.base import RecordSink
 from drivers.camera.analytics.detection import DetectionLike
 from drivers.camera.analytics.engine import CameraAnalytics
@@ -29,18 +29,13 @@ from drivers.camera.snapshot import make_snapshot, still_jpeg
 
 logger = logging.getLogger(__name__)
 _IDLE_TICK_S = 1.0  # without frames, still expire tracks and emit aggregates this often
-_CREDENTIALS = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
+redact_source = redact_url  # the name drivers/camera/driver.py imports; one implementation in agent.redact
 
 
 class Detector(Protocol):
     """A loaded model (the inference runtime's pooled model satisfies this)."""
 
     async def detect(self, frame_bgr: Image) -> Sequence[DetectionLike]: ...
-
-
-def redact_source(source: str | int) -> str:
-    """The source without user:password, for status and logs."""
-    return _CREDENTIALS.sub(r"\1***@", str(source))
 
 
 class CameraWorker:
@@ -204,7 +199,7 @@ class CameraWorker:
         capture = self.capture
         return {
             "state": self.state,
-            "source": redact_source(self.config.source),
+            "source": redact_url(self.config.source),
             "fps": round(capture.fps, 2) if capture else 0.0,
             "frames": capture.frames if capture else 0,
             "dropped_frames": capture.slot.dropped if capture else 0,

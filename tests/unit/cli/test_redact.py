@@ -1,0 +1,34 @@
+"""One credential masker for the CLI (config show, diagnose, camera errors) and camera status."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.cli.redact import redact
+from agent.redact import redact_url
+from drivers.camera.worker import redact_source
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rtsp://u:p@h:554/s", "rtsp://***@h:554/s"),
+        ("rtsp://apitoken@cam/s", "rtsp://***@cam/s"),  # a token as user name, no password
+        ("RTSP://admin:p@ss@cam/live?x=1", "RTSP://***@cam/live?x=1"),  # raw '@' in the password
+        ("http://cam/snap@2x.jpg", "http://cam/snap@2x.jpg"),  # '@' in the path is not userinfo
+        ("mqtts://user:pw@broker:8883", "mqtts://***@broker:8883"),
+        ("rtsp://cam/s", "rtsp://cam/s"),
+        ("/var/video/a.avi", "/var/video/a.avi"),
+        ("user@example.org", "user@example.org"),
+        (0, "0"),
+    ],
+)
+def test_userinfo_is_masked_whole(url: str | int, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_camera_and_cli_share_the_one_function() -> None:
+    assert redact_source is redact_url
+    config = {"cameras": [{"source": "rtsp://apitoken@cam/s"}], "uplink": {"token": "abc", "host": "b"}}
+    shown = {"cameras": [{"source": "rtsp://***@cam/s"}], "uplink": {"token": "<redacted>", "host": "b"}}
+    assert redact(config) == shown
