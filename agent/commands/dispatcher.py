@@ -39,6 +39,7 @@ from agent.errors import (
     WriteVerifyFailed,
 )
 from agent.logs import log_event
+from agent.recordjson import record_to_json, require_driver
 from agent.records import JsonValue
 from drivers.base import Driver, NotSupported
 
@@ -114,12 +115,6 @@ class CommandDispatcher:
         if not any(fnmatchcase(name, pattern) for pattern in self.config.writable):
             raise CommandError("unauthorised", f"{name} is not allowed by commands.writable")
 
-    def _driver(self, device: str) -> Driver[Any]:
-        driver = self._targets.driver_for(device)
-        if driver is None:
-            raise CommandError("unknown_device", f"no driver serves device {device!r}")
-        return driver
-
     def _all_drivers(self) -> list[Driver[Any]]:
         if not isinstance(self._targets, DriverDirectory):
             raise CommandError("not_supported", "this agent cannot list its drivers for a model update")
@@ -152,21 +147,14 @@ class CommandDispatcher:
             self._targets.resend_birth()
             return None
         if isinstance(command, WritePoint):
-            driver = self._driver(command.device)
+            driver = require_driver(self._targets, command.device)
             await driver.write_point(command.device, command.point, command.value, command.verify)
             return {"device": command.device, "point": command.point, "value": command.value}
         if isinstance(command, ReadPoint):
-            reading = await self._driver(command.device).read_point(command.device, command.point)
-            return {
-                "device": reading.device,
-                "point": reading.point,
-                "value": reading.value,
-                "unit": reading.unit,
-                "quality": str(reading.quality),
-                "ts": reading.ts,
-            }
+            reading = await require_driver(self._targets, command.device).read_point(command.device, command.point)
+            return record_to_json(reading)
         if isinstance(command, SetPeriod):
-            self._driver(command.device).set_period(command.device, command.point, command.period_s)
+            require_driver(self._targets, command.device).set_period(command.device, command.point, command.period_s)
             return {"device": command.device, "point": command.point, "period_s": command.period_s}
         if isinstance(command, UpdateModel):
             return await self._models.run(command)

@@ -30,7 +30,8 @@ from agent.control.protocol import (
     WritePointRequest,
 )
 from agent.errors import CommandError
-from agent.records import Event, JsonValue, Reading, Record
+from agent.recordjson import record_to_json, require_driver
+from agent.records import JsonValue
 from agent.runtime import Runtime
 from drivers.base import Driver, NotSupported
 
@@ -54,28 +55,6 @@ def to_json(value: Any) -> JsonValue:
     return str(value)
 
 
-def record_to_json(record: Record) -> dict[str, JsonValue]:
-    if isinstance(record, Reading):
-        return {
-            "type": "reading",
-            "device": record.device,
-            "point": record.point,
-            "value": record.value,
-            "unit": record.unit,
-            "quality": record.quality.value,
-            "ts": record.ts,
-        }
-    assert isinstance(record, Event)
-    return {
-        "type": "event",
-        "device": record.device,
-        "kind": record.kind,
-        "priority": record.priority.name.lower(),
-        "data": record.data,
-        "ts": record.ts,
-    }
-
-
 def driver_for_bus(runtime: Runtime, bus: str) -> Driver[Any]:
     """The driver whose config declares a bus named ``bus``."""
     known: list[str] = []
@@ -87,13 +66,6 @@ def driver_for_bus(runtime: Runtime, bus: str) -> Driver[Any]:
             if isinstance(name, str):
                 known.append(name)
     raise CommandError("unknown_bus", f"no bus named {bus!r} (daemon buses: {', '.join(known) or 'none'})")
-
-
-def _device_driver(runtime: Runtime, device: str) -> Driver[Any]:
-    driver = runtime.driver_for(device)
-    if driver is None:
-        raise CommandError("unknown_device", f"no device named {device!r} in the running config")
-    return driver
 
 
 def _method(driver: Driver[Any], name: str) -> Callable[..., Awaitable[Any]]:
@@ -108,10 +80,10 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
     if isinstance(request, StatusRequest):
         return runtime.status()
     if isinstance(request, ReadPointRequest):
-        reading = await _device_driver(runtime, request.device).read_point(request.device, request.point)
+        reading = await require_driver(runtime, request.device).read_point(request.device, request.point)
         return record_to_json(reading)
     if isinstance(request, WritePointRequest):
-        driver = _device_driver(runtime, request.device)
+        driver = require_driver(runtime, request.device)
         await driver.write_point(request.device, request.point, request.value, request.verify)
         return {"device": request.device, "point": request.point, "value": request.value}
     if isinstance(request, RawReadRequest):
@@ -132,7 +104,7 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
     if isinstance(request, BufferPurgeRequest):
         return {"purged": await runtime.purge(request.device, request.before)}
     if isinstance(request, SnapshotRequest):
-        snapshot = _method(_device_driver(runtime, request.camera), "snapshot")
+        snapshot = _method(require_driver(runtime, request.camera), "snapshot")
         jpeg = await snapshot(request.camera)
         if not isinstance(jpeg, bytes):
             raise NotSupported(f"{request.camera}: the driver returned no JPEG")

@@ -19,10 +19,11 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from agent.control.handlers import handle, record_to_json
+from agent.control.handlers import handle
 from agent.control.protocol import MAX_LINE_BYTES, ErrorBody, Request, Response, WatchRequest, request_adapter
 from agent.errors import EdgepostError
 from agent.logs import log_event
+from agent.recordjson import record_to_json
 from agent.runtime import Runtime
 
 _log = logging.getLogger(__name__)

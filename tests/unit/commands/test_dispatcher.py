@@ -10,7 +10,9 @@ import pytest
 
 from agent.commands.config import CommandsConfig
 from agent.commands.dispatcher import CommandDispatcher
-from agent.errors import DeviceTimeout, ProfileError, WriteRejected
+from agent.control.handlers import handle as control_handle
+from agent.control.protocol import ReadPointRequest
+from agent.errors import CommandError, DeviceTimeout, ProfileError, WriteRejected
 from agent.records import PointValue, Reading
 from drivers.base import Driver
 
@@ -198,3 +200,24 @@ async def test_disabled_refuses_everything(tmp_path: Path, targets: Targets) -> 
 async def test_other_typed_error_is_a_result(dispatcher: CommandDispatcher) -> None:
     out = await answer(dispatcher, cmd(kind="read_point", device="meter1", point="unmapped"))
     assert (out["ok"], out["code"]) == (False, "failed") and "ProfileError" in out["message"]
+
+
+async def test_read_point_answers_exactly_like_the_control_socket(
+    dispatcher: CommandDispatcher, targets: Targets
+) -> None:
+    """A downlink read and ``edgepost read`` find the driver and render the reading one way."""
+    out = await answer(dispatcher, cmd(kind="read_point", device="meter1", point="voltage"))
+    local = await control_handle(targets, ReadPointRequest(device="meter1", point="voltage"))  # type: ignore[arg-type]
+    assert out["result"] == local == {
+        "type": "reading",
+        "device": "meter1",
+        "point": "voltage",
+        "value": 42.5,
+        "unit": "V",
+        "quality": "good",
+        "ts": NOW - 1,
+    }
+    missing = await answer(dispatcher, cmd(kind="read_point", id="c2", device="nosuch", point="x"))
+    with pytest.raises(CommandError) as local_error:
+        await control_handle(targets, ReadPointRequest(device="nosuch", point="x"))  # type: ignore[arg-type]
+    assert (missing["code"], missing["message"]) == (local_error.value.code, str(local_error.value))
