@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.control.bus_identify import identify_on_driver
 from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
@@ -95,7 +94,8 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
         await raw_write(request.bus, request.unit, request.table, request.address, request.values)
         return {"written": len(request.values)}
     if isinstance(request, IdentifyRequest):
-        return to_json(await identify_on_driver(driver_for_bus(runtime, request.bus), request.bus, request.unit))
+        identify = _method(driver_for_bus(runtime, request.bus), "identify")
+        return to_json(await identify(request.bus, request.unit))
     if isinstance(request, SyncNowRequest):
         await runtime.sync_now()
         return None
