@@ -128,7 +128,13 @@ class _Layout:
     region: Index  # where the resized frame goes
     nchw: bool
     to_rgb: bool
+    one_call: bool  # NCHW float and small: normalise with one cv2.dnn.blobFromImage call
 
+
+# blobFromImage returns a new float tensor. Small ones are cheap; big ones (a 640x360 frame: 2.7 MB) next to
+# a fresh output made glibc trim and re-fault the heap on every frame (10x slower on the main thread), so
+# big frames are normalised channel by channel straight into the output instead (as fast without a temp).
+_ONE_CALL_MAX_BYTES = 64 * 1024
 
 _layouts: dict[tuple[int, int, int], tuple[InputSpec, _Layout]] = {}
 
@@ -173,6 +179,7 @@ def _make_layout(spec: InputSpec, width: int, height: int) -> _Layout:
         region=(*channels, slice(top, bottom), slice(left, right)),
         nchw=nchw,
         to_rgb=spec.color == "RGB",
+        one_call=nchw and norm is not None and 3 * 4 * new_w * new_h <= _ONE_CALL_MAX_BYTES,
     )
 
 
@@ -183,8 +190,8 @@ def preprocess(
 
     ``out`` (``sample_shape``/``sample_dtype``, e.g. a slot of a reusable batch) is filled in place.
     Only the padding strips are filled with the normalised pad value; the resized frame is converted
-    straight into its place (NCHW float: one ``cv2.dnn.blobFromImage`` call for scale, mean, RGB swap
-    and the HWC -> CHW transpose).
+    straight into its place (small NCHW float inputs: one ``cv2.dnn.blobFromImage`` call for scale,
+    mean, RGB swap and the HWC -> CHW transpose).
     """
     image: npt.NDArray[Any] = check_frame(frame)
     layout = _layout(spec, image.shape[1], image.shape[0])
@@ -199,7 +206,7 @@ def preprocess(
         out[strip] = layout.pad
     target = out[layout.region]
     norm = layout.norm
-    if layout.nchw and norm is not None:
+    if layout.one_call and norm is not None:
         _normalize_nchw(image, norm, layout.to_rgb, target)
         return out, layout.transform
     for channel in range(3):
