@@ -62,7 +62,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
         """Every device's profile reference, point selection and alarm overrides resolve."""
         assert isinstance(config, ModbusDriverConfig)
-        registry = ProfileRegistry.load()
+        registry = ProfileRegistry.load_cached()
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, device in enumerate(config.devices):
             try:
@@ -78,7 +78,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     async def open(self) -> None:
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
             for problem in registry.errors:
                 log_event(log, "profile_invalid", logging.WARNING, problem=problem)
         problems: list[str] = []
@@ -277,7 +277,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         queue = self._bus(bus)
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
         return await identify(queue, unit, registry)
 
     def _bus(self, name: str) -> BusQueue:

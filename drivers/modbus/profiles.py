@@ -11,6 +11,8 @@ import difflib
 import os
 import re
 import sys
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,35 @@ class ProfileRegistry:
             raise ProfileError(registry.errors)
         return registry
 
+    @classmethod
+    def load_cached(cls, root: Path | None = None) -> ProfileRegistry:
+        """``load(root)``, shared between callers while no ``*.yaml`` under ``root`` changed.
+
+        The driver needs the registry at config check, open and every probe; parsing and resolving
+        each time costs far more than listing the files. The key is the resolved directory; the
+        files' names, sizes and mtimes decide whether the cached one is still current, so an edited
+        profile is picked up by the next reload. Use ``load`` (or ``clear_cache``) to bypass it.
+        """
+        root = (Path(root) if root is not None else default_profile_dir()).resolve()
+        fingerprint = _fingerprint(root)
+        with _cache_lock:
+            hit = _cache.get(root)
+            if hit is not None and hit[0] == fingerprint:
+                _cache.move_to_end(root)
+                return hit[1]
+        registry = cls.load(root)
+        with _cache_lock:
+            _cache[root] = (fingerprint, registry)
+            _cache.move_to_end(root)
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+        return registry
+
+    @staticmethod
+    def clear_cache() -> None:
+        with _cache_lock:
+            _cache.clear()
+
     def ids(self) -> list[str]:
         return sorted(self._profiles)
 
@@ -119,6 +150,26 @@ class ProfileRegistry:
         if not close:
             return f"; known: {', '.join(self.ids()) or 'none'}"
         return f" (did you mean {', '.join(repr(c) for c in close)}?)"
+
+
+_Fingerprint = tuple[tuple[str, int, int], ...] | None
+_CACHE_SIZE = 8  # profile directories kept (one in production; tests use a few)
+_cache: OrderedDict[Path, tuple[_Fingerprint, ProfileRegistry]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _fingerprint(root: Path) -> _Fingerprint:
+    """Every profile file's path, mtime and size: cheap to take, changes when a profile does."""
+    if not root.is_dir():
+        return None
+    files: list[tuple[str, int, int]] = []
+    for path in sorted(root.rglob("*.yaml")):
+        try:
+            stat = path.stat()
+        except OSError:  # removed while listing: the next call sees the new tree
+            continue
+        files.append((path.relative_to(root).as_posix(), stat.st_mtime_ns, stat.st_size))
+    return tuple(files)
 
 
 def _load_tree(root: Path) -> tuple[dict[str, Profile], dict[str, list[str]]]:
