@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -107,17 +110,43 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+# Transaction ids, unit ids, counts and frame bytes vary from one repeat to the next: 0x-prefixed
+# numbers and words of hex digits holding at least one digit ("0x1f", "124", "b8").
+_VARYING = re.compile(r"\b(?:0x[0-9a-f]+|[0-9a-f]*[0-9][0-9a-f]*)\b", re.IGNORECASE)
+_KEY_CHARS = 96
+_MAX_KEYS = 256
+
+
+def repeat_key(message: str) -> str:
+    """What stays the same when pymodbus repeats a message: its first line, numbers folded."""
+    return _VARYING.sub("#", message.split("\n", 1)[0])[:_KEY_CHARS]
+
+
 class _PymodbusRepeats(logging.Filter):
     """pymodbus logs an error per unanswered request; a dead device must not log once per poll.
-    We report those failures ourselves (typed errors, state changes), so repeats are folded."""
+    We report those failures ourselves (typed errors, state changes), so repeats are folded.
+    At most ``max_keys`` distinct messages are remembered (oldest forgotten first)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_keys: int = _MAX_KEYS) -> None:
         super().__init__()
         self._limiter = RateLimiter(300.0)
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._max_keys = max_keys
+        self._lock = threading.Lock()  # a pymodbus client may log from a thread of its own
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = str(record.msg).split("\n", 1)[0][:48]
-        return self._limiter.allow(key) is not None
+        key = repeat_key(record.getMessage())
+        with self._lock:
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+            while len(self._keys) > self._max_keys:
+                oldest, _ = self._keys.popitem(last=False)
+                self._limiter.reset(oldest)
+            return self._limiter.allow(key) is not None
+
+    @property
+    def remembered(self) -> int:
+        return len(self._keys)
 
 
 _pymodbus_filter = _PymodbusRepeats()
