@@ -21,7 +21,6 @@ class LineMonitor:
         self._last: dict[int, tuple[float, XY]] = {}  # track id -> (side sign, centre) off the line
         self._known_classes: set[str] = set(config.classes)
         self.counts: Counter[tuple[str, str]] = Counter()  # (direction, label) since last aggregate
-        self.totals: Counter[tuple[str, str]] = Counter()  # since start
 
     def wants(self, label: str) -> bool:
         return not self.config.classes or label in self.config.classes
@@ -47,7 +46,6 @@ class LineMonitor:
             direction = self.config.directions[0] if sign > 0 else self.config.directions[1]
             self._known_classes.add(track.label)
             self.counts[(direction, track.label)] += 1
-            self.totals[(direction, track.label)] += 1
             if self.config.emit_events:
                 events.append(
                     camera_event(

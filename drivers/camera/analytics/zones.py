@@ -22,8 +22,7 @@ class ZoneMonitor:
         self.device = device
         self._polygon = [(float(x), float(y)) for x, y in config.polygon]
         self._priority = Priority.ALARM if config.priority == "alarm" else Priority.EVENT
-        self.entered: dict[int, float] = {}  # track id -> monotonic time it entered
-        self._labels: dict[int, str] = {}
+        self.entered: dict[int, tuple[float, str]] = {}  # track id -> (monotonic time it entered, label)
         self._dwell_alarmed: set[int] = set()
         self._count_alarmed = False
         self._known_classes: set[str] = set(config.classes)
@@ -34,7 +33,7 @@ class ZoneMonitor:
         return not self.config.classes or label in self.config.classes
 
     def occupancy(self) -> Counter[str]:
-        return Counter(self._labels.values())
+        return Counter(label for _, label in self.entered.values())
 
     def update(self, seen: list[Track], dropped: list[Track], at: Stamp) -> list[Event]:
         events: list[Event] = []
@@ -43,8 +42,7 @@ class ZoneMonitor:
                 continue
             inside = point_in_polygon(track.centre, self._polygon)
             if inside and track.track_id not in self.entered:
-                self.entered[track.track_id] = at.mono
-                self._labels[track.track_id] = track.label
+                self.entered[track.track_id] = (at.mono, track.label)
                 self._known_classes.add(track.label)
                 self._entries[track.label] += 1
             elif not inside and track.track_id in self.entered:
@@ -59,8 +57,7 @@ class ZoneMonitor:
         return events
 
     def _leave(self, track_id: int, at: Stamp) -> list[Event]:
-        entered = self.entered.pop(track_id)
-        label = self._labels.pop(track_id)
+        entered, label = self.entered.pop(track_id)
         if track_id not in self._dwell_alarmed:
             return []
         self._dwell_alarmed.discard(track_id)
@@ -76,13 +73,13 @@ class ZoneMonitor:
         if limit is None:
             return []
         events: list[Event] = []
-        for track_id, entered in self.entered.items():
+        for track_id, (entered, label) in self.entered.items():
             if track_id not in self._dwell_alarmed and at.mono - entered > limit:
                 self._dwell_alarmed.add(track_id)
                 events.append(
                     camera_event(
                         self.device, self.config.dwell_event, at.ts, self._priority,
-                        zone=self.config.name, track_id=track_id, label=self._labels[track_id],
+                        zone=self.config.name, track_id=track_id, label=label,
                         dwell_s=round(at.mono - entered, 3), limit_s=limit,
                     )
                 )

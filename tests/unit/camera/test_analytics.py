@@ -86,8 +86,8 @@ def test_line_counts_direction_once_per_crossing_and_ignores_beyond_ends() -> No
         a.update([box_at("bike", x, 90)], W, H, float(t))
     for t, x in enumerate([60, 45, 55, 45], start=20):  # west, back east, west again: three crossings
         a.update([box_at("person", x, 30)], W, H, float(t))
-    counts = dict(a.lines[0].totals)
-    assert counts == {("east", "car"): 1, ("west", "person"): 2, ("east", "person"): 1}
+    counts = {r.point: r.value for r in a.flush(30.0) if r.value}  # the published count readings
+    assert counts == {"line.gate.east.car": 1, "line.gate.west.person": 2, "line.gate.east.person": 1}
     assert [(e.kind, e.data["direction"], e.data["label"]) for e in events] == [("line_crossing", "east", "car")]
 
 
