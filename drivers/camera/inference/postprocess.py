@@ -56,8 +56,9 @@ def to_xyxy(boxes: FloatArray, box_format: str) -> FloatArray:
     raise ValueError(f"unknown box format {box_format!r}")
 
 
-# Once at most this many boxes are left, the pairwise overlap table is cheaper than further loop rounds.
-# The first round always runs as a loop: when most boxes overlap it leaves few or none (O(n), no table).
+# Once at most this many boxes are left and a loop round suppressed under a quarter of them (sparse boxes,
+# so many rounds to go), the pairwise overlap table is cheaper than further rounds. Rounds that suppress
+# a lot (overlapping boxes) stay a loop: they finish in few rounds, O(n) each, no O(n^2) table.
 _MATRIX_NMS_MAX = 128
 
 
@@ -78,7 +79,7 @@ def nms(boxes: FloatArray, scores: FloatArray, iou_threshold: float) -> IntArray
         inter = width * height
         union = areas[best] + areas[rest] - inter
         order = rest[inter <= iou_threshold * np.maximum(union, 1e-12)]  # IoU <= threshold, no division
-        if 1 < order.size <= _MATRIX_NMS_MAX:
+        if 1 < order.size <= _MATRIX_NMS_MAX and 4 * order.size > 3 * rest.size:  # sparse: few suppressed
             table = _nms_table(x1[order], y1[order], x2[order], y2[order], areas[order], order, iou_threshold)
             keep.extend(table.tolist())
             break
