@@ -161,3 +161,32 @@ async def test_worker_answers_every_request_with_its_own_result(cameras: int) ->
             assert max(runner.batches) == cameras
     finally:
         await asyncio.to_thread(worker.stop)
+
+
+def greedy_reference(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Textbook greedy NMS, one pair at a time, with nms()'s float32 arithmetic and tie order."""
+    x1, y1, x2, y2 = (boxes[:, i].astype(np.float32) for i in range(4))
+    areas = (x2 - x1) * (y2 - y1)
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable").tolist():
+        for k in kept:
+            w = np.maximum(np.minimum(x2[k], x2[i]) - np.maximum(x1[k], x1[i]), np.float32(0.0))
+            h = np.maximum(np.minimum(y2[k], y2[i]) - np.maximum(y1[k], y1[i]), np.float32(0.0))
+            inter = w * h
+            if inter > iou * np.maximum(areas[k] + areas[i] - inter, 1e-12):
+                break
+        else:
+            kept.append(i)
+    return kept
+
+
+@pytest.mark.parametrize("spread", [20.0, 100.0, 1000.0])  # mostly overlapping .. mostly apart
+@pytest.mark.parametrize("count", [2, 30, 150])  # below and above the overlap-table size
+def test_nms_matches_textbook_greedy_nms(spread: float, count: int) -> None:
+    rng = np.random.default_rng(int(spread) + count)
+    xy = rng.random((count, 2)).astype(np.float32) * spread
+    boxes = np.concatenate([xy, xy + 5 + rng.random((count, 2)).astype(np.float32) * 30], axis=1)
+    scores = rng.random(count).astype(np.float32)
+    scores[: count // 3] = scores[0]  # ties keep their input order
+    for iou in (0.0, 0.3, 0.7, 1.0):
+        assert nms(boxes, scores, iou).tolist() == greedy_reference(boxes, scores, iou)
