@@ -27,8 +27,11 @@ log = logging.getLogger("agent.outbox")
 
 _TICK_S = 0.5  # idle wake-up for housekeeping (expiry, degraded-mode retries)
 # Acked seqs deleted per transaction: the uplink acks 10k at once, and accepts that arrive meanwhile
-# wait for the transaction in progress; ~2k rows keep that wait to a millisecond or two.
-DELETE_CHUNK = 2000
+# wait for the transaction in progress; 1k rows keep that wait to a few milliseconds.
+DELETE_CHUNK = 1000
+# Waiting accepts commit alone, ahead of deletes; after this many such transactions in a row one
+# delete chunk rides along, so a steady stream of accepts cannot starve the deletes.
+ACCEPT_ONLY_STREAK = 4
 _EXPECTED = (EdgepostError, sqlite3.Error, OSError, ValueError, TypeError)
 
 _Accept: TypeAlias = tuple[list[NewRow], "Future[list[int]]"]
@@ -45,6 +48,7 @@ class CommitWriter:
         self._accepts: deque[_Accept] = deque()
         self._deletes: deque[_Delete] = deque()
         self._delete_offset = 0  # seqs of the oldest delete request already deleted
+        self._accept_only_streak = 0
         self._checkpointer = Checkpointer(engine)
         self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
         self._stopping = False
@@ -93,6 +97,10 @@ class CommitWriter:
             if fut.set_running_or_notify_cancel():  # a cancelled accept is not stored
                 accepts.append((rows, fut))
                 count += len(rows)
+        if accepts and self._deletes and self._accept_only_streak < ACCEPT_ONLY_STREAK:
+            self._accept_only_streak += 1
+            return accepts, ([], [])
+        self._accept_only_streak = 0
         return accepts, self._take_deletes()
 
     def _take_deletes(self) -> _DeleteChunk:
