@@ -55,8 +55,12 @@ class OutboxReader(Protocol):
         priority: Priority | None = None,
         accepted_since: float | None = None,
         accepted_before: float | None = None,
+        max_body_bytes: int | None = None,
     ) -> list[StoredRecord]:
-        """Records with ``seq > after_seq`` in seq order, optionally one lane and an accept-time window."""
+        """Records with ``seq > after_seq`` in seq order, optionally one lane and an accept-time window.
+
+        ``max_body_bytes`` bounds the page by stored size (at least one record), so big records
+        (camera snapshots) cannot make one page large."""
         ...
 
     async def delete(self, seqs: Sequence[int]) -> None:

@@ -49,12 +49,29 @@ class OutboxReaderDb:
         self._conn, self._generation = conn, engine.generation
         return conn
 
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, params: tuple[Any, ...], max_body_bytes: int | None = None) -> list[tuple[Any, ...]]:
+        """All rows, or (with ``max_body_bytes``) the leading rows whose last column stays within the budget.
+
+        The budget keeps a page of camera snapshots (each ~100 kB of base64) from landing in memory at once;
+        at least one row is always returned.
+        """
         conn = self._connection()
         if conn is None:
             return []
         try:
-            return conn.execute(sql, params).fetchall()
+            cursor = conn.execute(sql, params)
+            if max_body_bytes is None:
+                return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = []
+            total = 0
+            while chunk := cursor.fetchmany(256):
+                for row in chunk:
+                    total += len(row[-1])
+                    if rows and total > max_body_bytes:
+                        cursor.close()
+                        return rows
+                    rows.append(row)
+            return rows
         except sqlite3.Error as exc:  # the writer deals with the file; readers just see nothing
             log_limited(self._limiter, log, "reader_query", "outbox_read_failed", error=str(exc))
             self.close()
@@ -80,6 +97,7 @@ class OutboxReaderDb:
         since: float | None,
         before: float | None,
         device: str | None = None,
+        max_body_bytes: int | None = None,
     ) -> list[StoredRecord]:
         lane = None if priority is None else int(priority)
         lower, upper = after_seq, None
@@ -107,12 +125,15 @@ class OutboxReaderDb:
             params.append(device)
         if not skip_db:
             sql = f"SELECT {COLUMNS} FROM records WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?"
-            rows = self._query(sql, (*params, limit))
+            rows = self._query(sql, (*params, limit), max_body_bytes)
+        cut_at = rows[-1][0] if max_body_bytes is not None and rows and len(rows) < limit else None
         engine = self._engine
         if len(engine.spill):
             spilled = engine.spill.select(limit, after_seq, lane, since, before)
             if device is not None:
                 spilled = [r for r in spilled if r[3] == device]
+            if cut_at is not None:  # never hand out a seq past rows the budget left unread
+                spilled = [r for r in spilled if r[0] < cut_at]
             rows = sorted([*rows, *spilled], key=lambda r: r[0])[:limit]
         tombstones = engine.tombstones
         if tombstones:

@@ -102,9 +102,12 @@ class Outbox:
         priority: Priority | None = None,
         accepted_since: float | None = None,
         accepted_before: float | None = None,
+        max_body_bytes: int | None = None,
     ) -> list[StoredRecord]:
         """Records with ``seq > after_seq`` in seq order, optionally one lane and an accept-time window."""
-        return await self._read(self._reader.fetch, limit, after_seq, priority, accepted_since, accepted_before)
+        return await self._read(
+            self._reader.fetch, limit, after_seq, priority, accepted_since, accepted_before, None, max_body_bytes
+        )
 
     async def export(
         self,

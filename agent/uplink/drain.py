@@ -28,6 +28,7 @@ from agent.records import Priority
 
 LANES: tuple[Priority, ...] = (Priority.ALARM, Priority.EVENT, Priority.TELEMETRY)
 DRY_BACKLOG_RECHECK_S = 1.0  # an empty backlog lane is asked again after this (records age into it)
+PAGE_MAX_BYTES = 8 << 20  # stored bytes per fetched page: a backlog of snapshots stays bounded in memory
 
 
 class Stream(Enum):
@@ -208,10 +209,12 @@ class DrainScheduler:
         if hwm <= self._live_seen:
             return  # nothing committed since the last live query: skip it (it scans, it is not free)
         since = self._clock() - self._window
-        records = await self._outbox.fetch(self._prefetch, after_seq=self._live_cursor, accepted_since=since)
+        records = await self._outbox.fetch(
+            self._prefetch, after_seq=self._live_cursor, accepted_since=since, max_body_bytes=PAGE_MAX_BYTES
+        )
         if records:
             self._live_cursor = records[-1].seq
-            if len(records) < self._prefetch:
+            if len(records) < self._prefetch and records[-1].seq >= hwm:  # short page, not cut by the byte budget
                 self._live_seen = hwm
         else:
             # Everything committed up to hwm is older than the window: the backlog stream owns it,
@@ -230,7 +233,11 @@ class DrainScheduler:
             return False
         before = self._clock() - self._window
         records = await self._outbox.fetch(
-            self._prefetch, after_seq=self._backlog_cursor[lane], priority=lane, accepted_before=before
+            self._prefetch,
+            after_seq=self._backlog_cursor[lane],
+            priority=lane,
+            accepted_before=before,
+            max_body_bytes=PAGE_MAX_BYTES,
         )
         if not records:
             self._dry_until[lane] = now + DRY_BACKLOG_RECHECK_S

@@ -112,3 +112,20 @@ async def test_unencodable_record_is_a_typed_error_and_stores_nothing(tmp_path: 
             await outbox.accept([Event("m1", "weird", data={"x": object()})])  # type: ignore[dict-item]
         assert (await outbox.stats()).records == 0
         assert await outbox.accept([Reading("m1", "v", 1.0, time.time())]) == [1]
+
+
+async def test_fetch_page_is_bounded_by_stored_bytes_and_never_skips_a_seq(tmp_path: Path) -> None:
+    outbox = await Outbox.open(tmp_path, OutboxConfig(durability="process-safe"), "gw")
+    try:
+        picture = "A" * 100_000  # a snapshot's base64 body
+        snapshots = [Event(device="cam", kind="snapshot", data={"jpeg_b64": picture}) for _ in range(30)]
+        seqs = await outbox.accept(snapshots)
+        first = await outbox.fetch(1000, max_body_bytes=1_000_000)
+        assert 5 <= len(first) <= 10  # ~100 kB each: the page stops near 1 MB instead of holding all 30
+        assert [r.seq for r in first] == seqs[: len(first)]
+        rest = await outbox.fetch(1000, after_seq=first[-1].seq, max_body_bytes=10_000_000)
+        assert [r.seq for r in rest] == seqs[len(first) :]
+        one = await outbox.fetch(1000, max_body_bytes=10)  # a record bigger than the budget still comes alone
+        assert [r.seq for r in one] == seqs[:1]
+    finally:
+        await outbox.close()

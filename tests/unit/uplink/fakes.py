@@ -41,8 +41,9 @@ class FakeOutbox:
 
     async def fetch(self, limit: int, *, after_seq: int = 0, priority: Priority | None = None,
                     accepted_since: float | None = None,
-                    accepted_before: float | None = None) -> list[StoredRecord]:
-        self.fetches += 1
+                    accepted_before: float | None = None,
+                    max_body_bytes: int | None = None) -> list[StoredRecord]:
+        self.fetches += 1  # the byte budget only matters for big stored bodies; the fake ignores it
         out = []
         for seq in sorted(self.records):
             r = self.records[seq]
