@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 from agent.cli import local_bus
 from agent.cli.exit_codes import CliError, ExitCode
 from agent.cli.state import CliState, run, state_of
-from agent.control.handlers import record_to_json, to_json
+from agent.control.handlers import to_json
 from agent.control.protocol import (
     IdentifyRequest,
     RawReadRequest,
@@ -24,6 +24,7 @@ from agent.control.protocol import (
     WritePointRequest,
 )
 from agent.errors import ConfigError
+from agent.recordjson import record_to_json
 from agent.records import JsonValue, PointValue
 from drivers.modbus.profile import Table
 
