@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -10,19 +9,11 @@ from drivers.camera.analytics.engine import CameraAnalytics
 from drivers.camera.analytics.geometry import Box, iou, point_in_polygon, segments_intersect, side_of_line
 from drivers.camera.analytics.tracker import Observation, Tracker
 from drivers.camera.config import CameraConfig
+from tests.unit.camera.dets import Det
 
 W, H = 100, 100
 
 
-@dataclass(frozen=True)
-class Det:
-    label: str
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    score: float = 0.9
-    class_id: int = 0
 
 
 def box_at(label: str, cx: float, cy: float, size: float = 10) -> Det:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -9,19 +8,11 @@ import numpy as np
 from agent.records import Event
 from drivers.camera.config import SnapshotConfig
 from drivers.camera.snapshot import encode_capped, make_snapshot
+from tests.unit.camera.dets import Det
 
 W, H = 320, 192
 
 
-@dataclass(frozen=True)
-class Det:
-    label: str
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    score: float = 0.9
-    class_id: int = 0
 
 
 def textured() -> np.ndarray:

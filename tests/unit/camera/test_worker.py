@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,19 +15,11 @@ from agent.records import Event, Record
 from drivers.camera.config import CameraConfig
 from drivers.camera.inference.errors import InferenceFailed
 from drivers.camera.worker import CameraWorker
+from tests.unit.camera.dets import Det
 
 W, H = 64, 48
 
 
-@dataclass(frozen=True)
-class Det:
-    label: str
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    score: float = 0.9
-    class_id: int = 0
 
 
 class MovingBoxSource:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -17,20 +16,12 @@ from agent.errors import DeviceTimeout
 from agent.records import Record
 from drivers.camera.config import CameraConfig
 from drivers.camera.worker import CameraWorker
+from tests.unit.camera.dets import Det
 
 W, H = 96, 64
 PERSON = (10, 10, 42, 42)  # x1, y1, x2, y2 of a checkerboard "person"
 
 
-@dataclass(frozen=True)
-class Det:
-    label: str
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    score: float = 0.9
-    class_id: int = 0
 
 
 def scene() -> np.ndarray:
