@@ -104,11 +104,11 @@ class DrainScheduler:
                 self._backlog_cursor[lane] = 0
                 self._dry_until.pop(lane, None)
 
-    async def next_chunk(self) -> Chunk | None:
+    async def next_chunk(self, backlog: bool = True) -> Chunk | None:
         """The next chunk to publish, or None when the outbox has nothing that is not pending.
 
         Alarms go first whichever stream holds them; then the stream the share says is due (the other
-        if it has nothing), events before telemetry inside it.
+        if it has nothing), events before telemetry inside it. ``backlog=False``: live records only.
         """
         if self.prefetch_error is not None:
             raise self.prefetch_error
@@ -123,8 +123,10 @@ class DrainScheduler:
                         await self._refill_live()
                     live_checked = True
                     chunk = self._take_live(lanes)
-                else:
+                elif backlog:
                     chunk = await self._take_backlog(lanes)
+                else:
+                    continue
                 if chunk is not None:
                     self._sent[stream] += 1
                     return chunk

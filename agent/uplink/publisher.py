@@ -23,6 +23,7 @@ INLINE_ENCODE_MAX = 1000  # records; larger or compressed chunks are encoded in 
 DELETE_BATCH = 10_000  # acked seqs that are deleted at once without waiting
 DELETE_COALESCE_S = 0.05
 MAX_UNDELETED = 50_000
+BACKLOG_RESERVE_DIVISOR = 4  # a quarter of the in-flight window is kept for live records
 
 
 def batch_properties(batch: EncodedBatch) -> Properties:
@@ -114,6 +115,10 @@ class BatchPublisher:
         self._deleter = deleter
         self._counters = counters
         self._window = asyncio.Semaphore(inflight)
+        # The backlog may fill only part of the window: live records always find a slot, and fewer
+        # backlog messages sit ahead of them in the broker's queue.
+        self._backlog_limit = max(1, inflight - max(1, inflight // BACKLOG_RESERVE_DIVISOR))
+        self._backlog_inflight = 0
         self._mqtt5 = mqtt5
         self._timeout = publish_timeout_s
         self._wake = wake
@@ -125,7 +130,7 @@ class BatchPublisher:
                 # the window was full goes out in the very next message.
                 await self._deleter.wait_caught_up()
                 await self._window.acquire()
-                chunk = await self._scheduler.next_chunk()
+                chunk = await self._scheduler.next_chunk(backlog=self._backlog_inflight < self._backlog_limit)
                 if chunk is None:
                     self._window.release()
                     await self._idle()
@@ -139,6 +144,8 @@ class BatchPublisher:
                 for i, message in enumerate(messages):
                     if i:
                         await self._window.acquire()
+                    if message.batch.historical:
+                        self._backlog_inflight += 1
                     tg.create_task(self._publish(message))
 
     def _encode_inline(self, chunk: Chunk) -> bool:
@@ -202,6 +209,9 @@ class BatchPublisher:
             )
         finally:
             self._window.release()
+            if batch.historical:
+                self._backlog_inflight -= 1
+                self._wake.set()  # a drain held back by the backlog share of the window may go on
         self._counters.acked += 1
         if message.snapshot:
             self._counters.snapshots += 1
