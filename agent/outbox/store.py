@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.errors import OutboxError
+from agent.errors import RecordRejected
 from agent.outbox.api import OutboxStats, StoredRecord
 from agent.outbox.codec import encode_many
 from agent.outbox.config import OutboxConfig
@@ -76,7 +76,7 @@ class Outbox:
         try:
             rows = encode_many(records)
         except TypeError as exc:  # orjson: a value that is not JSON (the pipeline let it through)
-            raise OutboxError(f"record cannot be stored: {exc}") from exc
+            raise RecordRejected(f"record cannot be stored: {exc}") from exc
         return await asyncio.wrap_future(self._writer.accept(rows))
 
     async def delete(self, seqs: Sequence[int]) -> None:

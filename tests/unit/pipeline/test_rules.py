@@ -1,9 +1,12 @@
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from agent.errors import RecordRejected
+from agent.outbox.config import OutboxConfig
+from agent.outbox.store import Outbox
 from agent.pipeline.alarms import AlarmEvaluator
 from agent.pipeline.deadband import DeadbandFilter
 from agent.pipeline.pipeline import Pipeline
@@ -156,3 +159,20 @@ async def test_removing_a_rule_or_device_clears_its_active_alarm_upstream() -> N
                and e.kind == "alarm_cleared"]
     assert cleared == [("p", "rule_removed"), ("q", "device_removed")]
     assert pipe.active_alarms == frozenset()
+
+
+@pytest.mark.asyncio
+async def test_the_real_outbox_rejects_an_unstorable_record_alone(tmp_path: Path) -> None:
+    outbox = await Outbox.open(tmp_path, OutboxConfig(durability="process-safe"), "gw")
+    try:
+        pipe = Pipeline(outbox, heartbeat_s=300, queue_size=100)
+        for i, v in enumerate([1.0, b"\x00", 3.0]):
+            await pipe.put(r(v, i, point=f"p{i}"))
+        runner = asyncio.create_task(pipe.run())
+        assert await pipe.drain(timeout_s=10)
+        runner.cancel()
+        stored = await outbox.fetch(10)
+        assert [rec.body["value"] for rec in stored] == [1.0, 3.0]
+        assert pipe.counters.rejected == 1
+    finally:
+        await outbox.close()
