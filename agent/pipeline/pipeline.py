@@ -116,6 +116,7 @@ class Pipeline:
         except RecordRejected:
             await self._commit_one_by_one()
             return
+        self.counters.accepted += len(self._in_hand)
         self._done(len(self._in_hand))
 
     async def _commit_one_by_one(self) -> None:
@@ -124,16 +125,16 @@ class Pipeline:
             record = self._in_hand[0]
             try:
                 await self._outbox.accept([record])
+                self.counters.accepted += 1
             except RecordRejected as exc:
                 self.counters.rejected += 1
-                self.counters.accepted -= 1  # _done counts it; it was dropped, not accepted
                 log_limited(self._limiter, log, f"rejected:{record.device}", "record_rejected",
                             device=record.device, error=str(exc))
             self._done(1)
 
     def _done(self, count: int) -> None:
+        """The first ``count`` records in hand are settled (committed or dropped): release them."""
         del self._in_hand[:count]
-        self.counters.accepted += count
         for _ in range(count):
             self._queue.task_done()
 
