@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected, WriteVerifyFailed
 from agent.logs import log_event
+from agent.private_files import write_private
 from agent.records import JsonValue, PointValue, Reading
 from agent.rules import AlarmRule, PointRule
 from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, RecordSink
@@ -173,10 +174,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     def _save_learned(self, snapshot: dict[str, dict[str, list[list[int]]]]) -> None:
         path = self._learned_path()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(snapshot, sort_keys=True), encoding="utf-8")
-            tmp.replace(path)
+            write_private(path, json.dumps(snapshot, sort_keys=True).encode("utf-8"))
         except OSError as exc:
             log_event(log, "learned_ranges_not_saved", logging.WARNING, path=str(path), reason=str(exc))
 
