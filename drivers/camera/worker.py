@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from agent.errors import DeviceError, DeviceTimeout
@@ -21,11 +21,13 @@ from drivers.base import RecordSink
 from drivers.camera.analytics.detection import DetectionLike
 from drivers.camera.analytics.engine import CameraAnalytics
 from drivers.camera.analytics.events import camera_event
-from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Image, VideoSource, open_video_source
+from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Image
 from drivers.camera.config import CameraConfig
 from drivers.camera.inference.errors import InferenceFailed, PoolClosed
 from drivers.camera.motion import MotionDetector
+from drivers.camera.open_cause import OpenFailure
 from drivers.camera.snapshot import make_snapshot, still_jpeg
+from drivers.camera.source import Opener, open_video_source
 
 logger = logging.getLogger(__name__)
 _IDLE_TICK_S = 1.0  # without frames, still expire tracks and emit aggregates this often
@@ -43,7 +45,7 @@ class CameraWorker:
         self,
         config: CameraConfig,
         detector: Detector | None,
-        opener: Callable[[CameraConfig], VideoSource] = open_video_source,
+        opener: Opener = open_video_source,
     ) -> None:
         self.config = config
         self.detector = detector
@@ -66,8 +68,8 @@ class CameraWorker:
         """Start decoding. Must be called from the event loop that will run ``run``."""
         loop = asyncio.get_running_loop()
 
-        def on_state(state: CameraState, reason: str) -> None:
-            loop.call_soon_threadsafe(self._state_changed, state, reason)
+        def on_state(state: CameraState, reason: str, failure: OpenFailure | None) -> None:
+            loop.call_soon_threadsafe(self._state_changed, state, reason, failure)
 
         def on_frame() -> None:
             loop.call_soon_threadsafe(self._frame_ready.set)
@@ -80,9 +82,14 @@ class CameraWorker:
         if self.capture is not None:
             self.capture.stop()
 
-    def _state_changed(self, state: CameraState, reason: str) -> None:
+    def _state_changed(self, state: CameraState, reason: str, failure: OpenFailure | None) -> None:
+        cause: dict[str, JsonValue] = {}
+        if failure is not None:
+            cause = {"cause": str(failure.cause), "cause_detail": failure.detail}
         self._pending.put_nowait(
-            camera_event(self.config.name, "camera_state", time.time(), Priority.EVENT, state=state, reason=reason)
+            camera_event(
+                self.config.name, "camera_state", time.time(), Priority.EVENT, state=state, reason=reason, **cause
+            )
         )
 
     async def run(self, sink: RecordSink) -> None:
@@ -197,8 +204,11 @@ class CameraWorker:
 
     def status(self) -> dict[str, JsonValue]:
         capture = self.capture
+        failure = capture.failure if capture is not None else None
         return {
             "state": self.state,
+            "cause": None if failure is None else str(failure.cause),
+            "cause_detail": None if failure is None else failure.detail,
             "source": redact_url(self.config.source),
             "fps": round(capture.fps, 2) if capture else 0.0,
             "frames": capture.frames if capture else 0,

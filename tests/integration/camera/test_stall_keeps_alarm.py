@@ -90,7 +90,9 @@ async def test_parked_car_survives_a_killed_stream(tmp_path: Path) -> None:
                 worker = driver.workers["pole"]
                 resumed_at = worker.inferences
                 # Longer than max_missed_s of frames after the return: a lost track would be dropped by now.
-                await sink.wait_for(lambda s: worker.inferences >= resumed_at + 20 and len(after(s, online + 3.0)) >= 2, 60)
+                await sink.wait_for(
+                    lambda s: worker.inferences >= resumed_at + 20 and len(after(s, online + 3.0)) >= 2, 60
+                )
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

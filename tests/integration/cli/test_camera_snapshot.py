@@ -76,7 +76,8 @@ def test_snapshot_without_daemon_fills_the_privacy_regions(tmp_path: Path) -> No
         "    name: cams\n"
         "    cameras:\n"
         f"      - name: north\n        source: {video}\n        width: 160\n        height: 96\n"
-        "        snapshots: {enabled: false, jpeg_quality: 90, privacy_regions: [[[0, 0], [0.5, 0], [0.5, 0.5], [0, 0.5]]]}\n"
+        "        snapshots: {enabled: false, jpeg_quality: 90,\n"
+        "                    privacy_regions: [[[0, 0], [0.5, 0], [0.5, 0.5], [0, 0.5]]]}\n"
     )
     out = tmp_path / "north.jpg"
     done = edgepost("-c", str(config), "camera", "snapshot", "north", "-o", str(out))
