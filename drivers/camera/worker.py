@@ -30,7 +30,7 @@ from drivers.camera.snapshot import make_snapshot, still_jpeg
 from drivers.camera.source import Opener, open_video_source
 
 logger = logging.getLogger(__name__)
-_IDLE_TICK_S = 1.0  # without frames, still expire tracks and emit aggregates this often
+_IDLE_TICK_S = 1.0  # without frames, still emit (not good) aggregates this often
 redact_source = redact_url  # the name drivers/camera/driver.py imports; one implementation in agent.redact
 
 
@@ -102,11 +102,9 @@ class CameraWorker:
                 await asyncio.sleep(delay)
             frame = await self._next_frame()
             await self._flush_pending(sink)
-            if frame is None:
+            if frame is None:  # no frame is no evidence: tracks and dwell timers stand still (scene time)
                 self._check_capture()
-                ts, mono = time.time(), time.monotonic()
-                await self._emit(sink, self.analytics.expire(ts, mono), None, ())
-                await self._emit_aggregates(sink, ts, mono)
+                await self._emit_aggregates(sink, time.time(), time.monotonic())
                 continue
             next_slot = frame.mono + interval
             await self._process(frame, sink)
