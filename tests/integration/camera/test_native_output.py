@@ -1,7 +1,7 @@
 """What OpenCV and FFmpeg print goes through the structured logger: ``edgepost run`` (the installed console
 script, as systemd starts it) with cameras that cannot open, and ``edgepost camera snapshot`` without a
 daemon. Their stderr holds only structured lines (and the CLI's one ``edgepost: error:`` line), and the
-cause of each failed open reaches MQTT in the ``camera_state`` event."""
+cause of each failed open reaches MQTT in the ``camera_state`` event and ``edgepost status``."""
 
 from __future__ import annotations
 
@@ -78,6 +78,9 @@ def test_daemon_stderr_is_structured_and_mqtt_gets_the_cause(sources: FailingSou
             proc = subprocess.Popen([str(EDGEPOST), "-c", str(config), "run"], stdout=stderr, stderr=stderr)
         try:
             messages = sub.wait_for(lambda msgs: len(camera_states(msgs)) == 3, 60)
+            status = subprocess.run(
+                [str(EDGEPOST), "-c", str(config), "--json", "status"], capture_output=True, text=True, timeout=60
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(40)
@@ -87,6 +90,12 @@ def test_daemon_stderr_is_structured_and_mqtt_gets_the_cause(sources: FailingSou
         "locked": "unauthorized", "unplugged": "refused", "hung": "timeout",
     }
     assert all(data["state"] == "offline" and data["reason"] == "open failed" for data in states.values())
+    assert status.returncode == 0, status.stderr
+    cameras = orjson.loads(status.stdout)["status"]["drivers"]["cams"]["cameras"]
+    assert {name: (cam["state"], cam["cause"]) for name, cam in cameras.items()} == {
+        "locked": ("offline", "unauthorized"), "unplugged": ("offline", "refused"), "hung": ("offline", "timeout"),
+    }
+    assert "401" in cameras["locked"]["cause_detail"]
     text = log.read_text(errors="replace")
     assert unstructured(text) == [], text[-4000:]
     assert "HTTP error 401" in text  # FFmpeg's own words are kept, as a field of a structured line

@@ -56,11 +56,12 @@ def edgepost(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_snapshot_without_daemon_fills_the_privacy_regions(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fourcc", "suffix"), [("MJPG", ".avi"), ("mp4v", ".mp4"), ("XVID", ".avi")])
+def test_snapshot_without_daemon_fills_the_privacy_regions(tmp_path: Path, fourcc: str, suffix: str) -> None:
     """The CLI opens the source itself when no daemon runs: the picture it saves is masked exactly like
     the daemon's (a house front inside the configured privacy region comes out black)."""
-    video = tmp_path / "street.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 96))
+    video = tmp_path / f"street{suffix}"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*fourcc), 10, (160, 96))
     for i in range(10):
         frame = np.full((96, 160, 3), 50, np.uint8)
         frame[:48, :80] = 255  # a bright house front: inside the privacy region
