@@ -30,6 +30,8 @@ AV_LOG_WARNING = 24
 _LINE_BYTES = 1024
 _PREFIX = re.compile(r"^\[(?P<component>[^\]@]+?) @ 0x[0-9a-fA-F]+\]\s*")
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+# Warnings FFmpeg prints on every healthy open: kept, but at debug level.
+_ROUTINE = (b"deprecated pixel format used",)
 _Callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
 
@@ -127,9 +129,9 @@ def _on_log(context: int | None, level: int, fmt: bytes | None, args: int | None
     if collected is not None:
         collected.append(message)
     camera = _thread.camera
+    severity = logging.ERROR if level <= AV_LOG_ERROR else logging.WARNING
     log_limited(
-        _limiter, logger, f"{camera}|{fmt!r}", "ffmpeg_log",
-        logging.ERROR if level <= AV_LOG_ERROR else logging.WARNING,
+        _limiter, logger, f"{camera}|{fmt!r}", "ffmpeg_log", logging.DEBUG if fmt.startswith(_ROUTINE) else severity,
         camera=camera or "-", component=message.component or "-", message=message.text,
     )
 

@@ -30,6 +30,9 @@ _OPENCV = re.compile(
     r"^\[\s*(?P<level>[A-Z]+):\d+@[\d.]+\]\s+(?:global\s+)?(?P<where>\S+:\d+)\s+(?P<func>\S+)\s+(?P<message>.*)$"
 )
 _LEVELS = {"FATAL": logging.CRITICAL, "ERROR": logging.ERROR, "WARN": logging.WARNING, "INFO": logging.INFO}
+# OpenCV warnings that only restate a failed open or a stall the camera reports with its cause: info level.
+_ROUTINE = ("VIDEOIO(FFMPEG): backend is generally available but can't be used to capture by name",
+            "Stream timeout triggered")
 _DIGITS = re.compile(r"\d+")
 _lock = threading.Lock()
 _installed: tuple[int, threading.Thread] | None = None  # (saved real stderr fd, reader)
@@ -106,6 +109,8 @@ def log_line(line: str) -> None:
         log_limited(_limiter, logger, _DIGITS.sub("#", line), "native_stderr", logging.WARNING, line=line)
         return
     level = _LEVELS.get(match.group("level"), logging.DEBUG)
+    if level == logging.WARNING and match.group("message").startswith(_ROUTINE):
+        level = logging.INFO
     log_limited(
         _limiter, logger, match.group("where"), "opencv_log", level,
         where=match.group("where"), function=match.group("func"), message=match.group("message"),
