@@ -34,6 +34,7 @@ PARKED_CAR = (
     "! videoconvert ! video/x-raw,format=I420 ! jpegenc quality=85 ! rtpjpegpay name=pay0 pt=26 )"
 )
 COUNT = "zone.noparking.count.car"
+MAX_MISSED_S = 5.0  # the scene clock tolerates frame gaps up to half of it: room for a loaded test machine
 
 
 def counts(sink: CollectingSink) -> list[Reading]:
@@ -65,7 +66,7 @@ async def test_parked_car_survives_a_killed_stream(tmp_path: Path) -> None:
             "reopen_backoff_max_s": 1.0,
             "motion": {"enabled": False},
             "inference": {"model": "blob", "models_dir": str(models), "intra_op_threads": 1},
-            "tracker": {"max_missed_s": 3.0},
+            "tracker": {"max_missed_s": MAX_MISSED_S},
             "zones": [{**NOPARKING, "dwell_alarm_s": 1.0}],
             "aggregate_period_s": 1.0,
         }],
@@ -84,7 +85,7 @@ async def test_parked_car_survives_a_killed_stream(tmp_path: Path) -> None:
                 await sink.wait_for(lambda s: "offline" in s.states(), 60)
                 offline = sink.events("camera_state")[-1].ts
                 # Longer than tracker.max_missed_s without a frame, with aggregates published meanwhile.
-                await sink.wait_for(lambda s: len(after(s, offline + 4.0)) >= 1, 60)
+                await sink.wait_for(lambda s: len(after(s, offline + MAX_MISSED_S)) >= 1, 60)
 
                 await asyncio.to_thread(server.start)
                 await sink.wait_for(lambda s: s.state_changes() == ["online", "offline", "online"], 60)
@@ -93,7 +94,7 @@ async def test_parked_car_survives_a_killed_stream(tmp_path: Path) -> None:
                 resumed_at = worker.inferences
                 # Longer than max_missed_s of frames after the return: a lost track would be dropped by now.
                 await sink.wait_for(
-                    lambda s: worker.inferences >= resumed_at + 20 and len(after(s, online + 3.0)) >= 2, 60
+                    lambda s: worker.inferences >= resumed_at + 40 and len(after(s, online + 4.0)) >= 2, 90
                 )
             finally:
                 task.cancel()
@@ -102,9 +103,9 @@ async def test_parked_car_survives_a_killed_stream(tmp_path: Path) -> None:
         server.stop()
 
     assert sink.state_changes() == ["online", "offline", "online"]
+    assert sink.events("illegal_parking_cleared") == []  # the camera going blind cleared nothing
     raised = sink.events("illegal_parking")
     assert len(raised) == 1, [e.data for e in raised]  # the car that stayed is not a new parking
-    assert sink.events("illegal_parking_cleared") == []  # the camera going blind cleared nothing
 
     before = [r for r in counts(sink) if raised_at < r.ts < killed - 1.0]  # periods the camera fully watched
     assert before and all(r.quality is Quality.GOOD for r in before)
@@ -113,5 +114,5 @@ async def test_parked_car_survives_a_killed_stream(tmp_path: Path) -> None:
     assert all(r.quality is not Quality.GOOD for r in during), [(r.ts, r.value, r.quality) for r in during]
     entries = [r for r in sink.records if isinstance(r, Reading) and r.point == "zone.noparking.entries.car"]
     assert all(r.quality is not Quality.GOOD for r in entries if offline <= r.ts <= online)
-    settled = after(sink, online + 3.0)
+    settled = after(sink, online + 4.0)
     assert settled and all(r.quality is Quality.GOOD and r.value == 1 for r in settled)
