@@ -50,7 +50,8 @@ class _ThreadState(threading.local):
 _thread = _ThreadState()
 _limiter = RateLimiter(60.0)
 _install_lock = threading.Lock()
-_hook: tuple[ctypes.CDLL, object] | None = None  # the library and the ctypes trampoline, kept alive
+_hook: tuple[ctypes.CDLL, object] | None = None  # the library and the ctypes trampoline in use
+_trampolines: list[object] = []  # never freed: FFmpeg may be inside one while another replaces it
 
 
 def scrub(text: str) -> str:
@@ -97,6 +98,7 @@ def install() -> bool:
         ]
         lib.av_log_set_callback.argtypes = [ctypes.c_void_p]
         callback = _Callback(_on_log)
+        _trampolines.append(callback)
         lib.av_log_set_callback(ctypes.cast(callback, ctypes.c_void_p))
         _hook = (lib, callback)
         atexit.register(_uninstall)
