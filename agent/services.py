@@ -81,7 +81,7 @@ class Services:
         self._pipeline = Pipeline(self._outbox, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size)
         self.supervisor.start("pipeline", self._pipeline.run)
         self._host = DriverHost(self.supervisor, self._pipeline, self._context)
-        self._start_uplink(cfg)
+        self._start_uplink(self._build_uplink(cfg))
         self._host.start(self._host.build(list(cfg.drivers)))
         self.control = ControlServer(self._runtime, cfg.control.socket, cfg.control.group)
         await self.control.start()
@@ -101,19 +101,21 @@ class Services:
         """Construct (not start) the uplink and its command dispatcher; raises before anything is replaced."""
         if not cfg.uplink.enabled:
             return None, None
-        commands = CommandDispatcher(cfg.commands, self, cfg.state_dir) if cfg.commands.enabled else None
+        commands = CommandDispatcher(cfg.commands, self, cfg.state_dir, self.outbox) if cfg.commands.enabled else None
         uplink = Uplink(
             cfg.uplink,
             cfg.outbox,
             cfg.gateway.id,
             self.outbox,
             birth_provider=self.birth,
-            command_handler=commands.handle_message if commands else None,
+            command_handler=commands.submit if commands else None,
         )
         return uplink, commands
 
-    def _start_uplink(self, cfg: AgentConfigBase) -> None:
-        self.uplink, self.commands = self._build_uplink(cfg)
+    def _start_uplink(self, built: tuple[Uplink | None, CommandDispatcher | None]) -> None:
+        self.uplink, self.commands = built
+        if self.commands is not None:
+            self.commands.start()
         if self.uplink is not None:
             self.supervisor.start("uplink", self.uplink.run)
 
@@ -125,7 +127,7 @@ class Services:
             await self.supervisor.stop("uplink")
             self.uplink = None
         if self.commands is not None:
-            self.commands.close()
+            await self.commands.close()
             self.commands = None
 
     async def stop(self, timeout_s: float) -> None:
@@ -174,9 +176,7 @@ class Services:
                 await self.pipeline.forget(before - {info.name for info in self.host.inventory()})
             if built is not None:
                 await self._stop_uplink()
-                self.uplink, self.commands = built
-                if self.uplink is not None:
-                    self.supervisor.start("uplink", self.uplink.run)
+                self._start_uplink(built)
             self.config = new
             if self.uplink is not None:
                 self.uplink.request_birth()

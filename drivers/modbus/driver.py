@@ -243,13 +243,14 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if back.values != expected:
             raise WriteVerifyFailed(f"{device}.{point}: wrote {expected}, read back {back.values}")
 
-    def set_period(self, device: str, point: str | None, period_s: float) -> None:
+    def set_period(self, device: str, point: str | None, period_s: float) -> float:
         poller = self._poller(device)
         if point is not None and point not in poller.spec.points:
             raise UnknownTarget(f"{device}: point {point!r} is not polled")
         if period_s <= 0:
             raise UnknownTarget(f"{device}: period must be positive, got {period_s}")
         poller.set_period(point, period_s, time.monotonic())
+        return period_s
 
     async def raw_read(self, bus: str, unit: int, table: Table, address: int, count: int) -> list[int]:
         queue = self._bus(bus)
