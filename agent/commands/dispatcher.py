@@ -172,10 +172,6 @@ class CommandDispatcher:
                 raise CommandError("unauthorised", f"{name} is not allowed by commands.writable")
         if isinstance(command, UpdateModel) and not self.config.model_updates:
             raise CommandError("unauthorised", "model updates are not allowed (commands.model_updates: false)")
-        if isinstance(command, SetPeriod) and command.period_s < self.config.min_period_s:
-            raise CommandError(
-                "rejected", f"field 'period_s': below commands.min_period_s={self.config.min_period_s:g} s"
-            )
 
     def _all_drivers(self) -> list[Driver[Any]]:
         if not isinstance(self._targets, DriverDirectory):
@@ -210,6 +206,9 @@ class CommandDispatcher:
             reading = await require_driver(self._targets, command.device).read_point(command.device, command.point)
             return record_to_json(reading)
         if isinstance(command, SetPeriod):
+            floor = self.config.min_period_s
+            if command.period_s < floor:
+                raise PeriodRefused(f"field 'period_s': below commands.min_period_s={floor:g} s", floor)
             driver = require_driver(self._targets, command.device)
             effective = driver.set_period(command.device, command.point, command.period_s)
             return {"device": command.device, "point": command.point, "period_s": effective,

@@ -211,5 +211,6 @@ async def test_set_period_below_the_bus_floor_is_refused_with_the_minimum(dispat
     assert (low["ok"], low["code"], low["result"]) == (False, "rejected", {"min_period_s": 0.25})
     floor = await answer(dispatcher, orjson.dumps({"id": "p2", "period_s": 0.001, **base}))
     assert floor["code"] == "rejected" and "commands.min_period_s" in floor["message"]
+    assert floor["result"] == {"min_period_s": CONFIG.min_period_s}
     ok = await answer(dispatcher, orjson.dumps({"id": "p3", "period_s": 0.5, **base}))
     assert ok["ok"] is True and ok["result"]["period_s"] == 0.5
