@@ -19,6 +19,8 @@ from agent.driver_host import DriverHost
 from agent.logs import log_event
 from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
+from agent.pipeline.alarm_state import AlarmJournal
+from agent.pipeline.alarms import AlarmEvaluator
 from agent.pipeline.pipeline import Pipeline
 from agent.records import JsonValue
 from agent.sdnotify import Notifier
@@ -78,11 +80,16 @@ class Services:
         cfg = self.config
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self._outbox = await Outbox.open(cfg.state_dir, cfg.outbox, cfg.gateway.id)
-        self._pipeline = Pipeline(self._outbox, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size)
+        journal = await AlarmJournal.open(self._outbox, cfg.state_dir)  # alarms active when the agent stopped
+        self._pipeline = Pipeline(journal, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size,
+                                  alarms=AlarmEvaluator(journal.active))
         self.supervisor.start("pipeline", self._pipeline.run)
         self._host = DriverHost(self.supervisor, self._pipeline, self._context)
         self._start_uplink(self._build_uplink(cfg))
         self._host.start(self._host.build(list(cfg.drivers)))
+        # alarms of devices removed from the config while the agent was down are cleared upstream
+        configured = {info.name for info in self._host.inventory()}
+        await self._pipeline.forget({device for device, _, _ in journal.active} - configured)
         self.control = ControlServer(self._runtime, cfg.control.socket, cfg.control.group)
         await self.control.start()
         self.metrics = MetricsService(self._runtime, cfg.metrics)
