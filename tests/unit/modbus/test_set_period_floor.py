@@ -71,3 +71,27 @@ async def test_a_line_already_full_refuses_any_period(driver: ModbusDriver) -> N
     with pytest.raises(PeriodRefused) as refused:
         driver.set_period("tilt", None, 3600)
     assert refused.value.minimum_s == float("inf")
+
+
+async def test_a_tcp_device_is_held_to_its_measured_request_time(tmp_path: Path) -> None:
+    config = ModbusDriverConfig.model_validate({
+        "driver": "modbus",
+        "name": "mb",
+        "buses": [{"transport": "tcp", "name": "gw", "host": "127.0.0.1", "port": 1, "timeout_s": 0.2}],
+        "devices": [{"name": "meter", "bus": "gw", "unit_id": 1, "profile": "eastron/sdm120", "period_s": 5.0,
+                     "points": ["voltage", "current"]}],
+    })
+    d = ModbusDriver(config, DriverContext("gw", tmp_path, tmp_path, logging.getLogger("t")))
+    await d.open()  # nothing listens on port 1: the bus stays down, the poller exists
+    try:
+        assert d.set_period("meter", None, 0.01) == 0.01  # nothing measured yet: only commands.min_period_s holds
+        stats = d.buses["gw"].stats
+        stats.requests, stats.busy_s = 10, 0.5  # 50 ms a request, as measured on the wire
+        requests = len(plan_reads([PlanPoint.of(n, d.pollers["meter"].spec.points[n]) for n in ("voltage", "current")],
+                                  d.pollers["meter"].limits, d.pollers["meter"].illegal,
+                                  d.pollers["meter"].overhead_chars))
+        with pytest.raises(PeriodRefused) as refused:
+            d.set_period("meter", None, 0.01)
+        assert refused.value.minimum_s == pytest.approx(requests * 0.05, abs=0.001)
+    finally:
+        await d.close()
