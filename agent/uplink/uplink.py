@@ -31,6 +31,8 @@ from agent.uplink.counters import UplinkCounters
 from agent.uplink.drain import DrainScheduler
 from agent.uplink.mqtt_client import EdgeMqttClient
 from agent.uplink.publisher import AckedDeleter, AckListener, BatchPublisher
+from agent.uplink.sparkplug.edge import DevicesProvider, SparkplugEdge
+from agent.uplink.sparkplug.session import SparkplugSession
 from agent.uplink.tls import build_ssl_context
 from agent.uplink.topics import Topics
 
@@ -55,6 +57,7 @@ class Uplink:
         outbox: OutboxReader,
         birth_provider: BirthProvider | None = None,
         command_handler: CommandHandler | None = None,
+        devices_provider: DevicesProvider | None = None,
     ) -> None:
         self.config = config
         self.gateway_id = gateway_id
@@ -64,6 +67,11 @@ class Uplink:
         self._birth_provider = birth_provider
         self._command_handler = command_handler
         self._codec = make_codec(config.codec, gateway_id, config.max_payload_bytes, config.compress_backlog)
+        self._sparkplug: SparkplugEdge | None = None
+        if config.namespace == "sparkplug":
+            self._sparkplug = SparkplugEdge(
+                config.sparkplug, gateway_id, config.max_payload_bytes, devices_provider, command_handler
+            )
         self._scheduler = DrainScheduler(
             outbox, config.batch_records, outbox_config.backlog_share, outbox_config.live_window_s
         )
@@ -122,6 +130,8 @@ class Uplink:
         status["broker"] = f"{self.config.host}:{self.config.port}"
         status["tls"] = self.config.tls is not None
         status["pending_records"] = self._scheduler.pending
+        if self._sparkplug is not None:
+            status.update(self._sparkplug.status())
         return status
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -147,7 +157,7 @@ class Uplink:
             password=cfg.password.get_secret_value() if cfg.password is not None else None,
             identifier=cfg.client_id or f"edgepost-{self.gateway_id}",
             protocol=ProtocolVersion.V5 if v5 else ProtocolVersion.V311,
-            will=Will(self.topics.state, b"offline", qos=1, retain=True),
+            will=self._sparkplug.will() if self._sparkplug else Will(self.topics.state, b"offline", qos=1, retain=True),
             keepalive=cfg.keepalive_s,
             timeout=float(cfg.keepalive_s * 2),
             max_inflight_messages=cfg.inflight + 16,  # + state, birth and command results
@@ -197,6 +207,8 @@ class Uplink:
     async def _serve(self, client: EdgeMqttClient) -> bool:
         """Run one connected session; True when it ended on ``stop()``, UplinkError when it broke."""
         clean = False
+        if self._sparkplug is not None:
+            return await self._serve_sparkplug(client, self._sparkplug)
         try:
             await client.publish_acked(self.topics.state, b"online", retain=True)
             await self._publish_birth(client)
@@ -218,13 +230,37 @@ class Uplink:
             raise UplinkError(f"session ended: {first_leaf(group)}") from None
         return clean
 
+    async def _serve_sparkplug(self, client: EdgeMqttClient, edge: SparkplugEdge) -> bool:
+        """The Sparkplug namespace's session (sparkplug/session.py) under the same stop and delete tasks."""
+        session = SparkplugSession(
+            edge, client, self._scheduler, self._deleter, self.counters, self.config.inflight,
+            float(self.config.keepalive_s * 2), self._wake, self.ack_listeners,
+        )
+        clean = False
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(session.run(), name="uplink.sparkplug")
+                tg.create_task(self._deleter.run(), name="uplink.delete")
+                tg.create_task(self._stop_watch(), name="uplink.stop")
+        except* _StopRequested:
+            clean = True
+        except* (aiomqtt.MqttError, UplinkError, OutboxError) as group:
+            leaf = first_leaf(group)
+            if isinstance(leaf, UplinkError):
+                raise leaf from None  # typed (HostOffline, a PUBACK timeout) for the reconnect policy
+            raise UplinkError(f"session ended: {leaf}") from None
+        return clean
+
     async def _end_session(self, client: EdgeMqttClient, clean: bool) -> None:
         with contextlib.suppress(TimeoutError, aiomqtt.MqttError, UplinkError):
             async with asyncio.timeout(STOP_TIMEOUT_S):
                 await self._deleter.flush()
-                if clean:
-                    await client.publish_acked(self.topics.state, b"offline", retain=True)
-                await client.__aexit__(None, None, None)
+                if clean and self._sparkplug is not None:
+                    await self._sparkplug.goodbye(client, self.config.protocol == "5", STOP_TIMEOUT_S)
+                else:
+                    if clean:
+                        await client.publish_acked(self.topics.state, b"offline", retain=True)
+                    await client.__aexit__(None, None, None)
         self._scheduler.reset()
         log_event(log, "uplink_disconnected", clean=clean)
 
