@@ -30,6 +30,10 @@ class PublishRejected(UplinkError):
     """The broker answered a PUBLISH with a failure reason code."""
 
 
+class PubackTimeout(UplinkError):
+    """A QoS 1 message got no PUBACK in time although the connection looked alive."""
+
+
 class EdgeMqttClient(aiomqtt.Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,7 +92,7 @@ class EdgeMqttClient(aiomqtt.Client):
                 try:
                     await self._wait_for(confirmation.wait(), timeout=timeout)
                 except aiomqtt.MqttError as exc:
-                    raise UplinkError(f"no PUBACK for {topic}: {exc}") from None
+                    raise PubackTimeout(f"no PUBACK for {topic}: {exc}") from None
         reason = self._rejected.pop(info.mid, None)
         if reason is not None:
             raise PublishRejected(f"broker refused publish to {topic}: {reason}")
