@@ -175,7 +175,7 @@ class Uplink:
             protocol=ProtocolVersion.V5 if v5 else ProtocolVersion.V311,
             will=self._sparkplug.will() if self._sparkplug else Will(self.topics.state, b"offline", qos=1, retain=True),
             keepalive=cfg.keepalive_s,
-            timeout=float(cfg.keepalive_s * 2),
+            timeout=cfg.puback_timeout_s,  # CONNACK, SUBACK and PUBACK alike: silence moves to the next broker
             max_inflight_messages=cfg.inflight + 16,  # + state, birth and command results
             tls_context=build_ssl_context(cfg.tls) if cfg.tls is not None else None,
             **kwargs,
