@@ -26,6 +26,7 @@ from agent.private_files import secure_state_dir
 from agent.records import JsonValue
 from agent.sdnotify import Notifier
 from agent.supervisor import LoopHealth, Supervisor
+from agent.uplink.sparkplug.catalog import DeviceDecl, PointDecl
 from agent.uplink.uplink import Uplink
 from drivers.base import Driver, DriverContext
 
@@ -117,6 +118,8 @@ class Services:
             self.outbox,
             birth_provider=self.birth,
             command_handler=commands.submit if commands else None,
+            command_answerer=commands.handle_message if commands else None,
+            devices_provider=self.sparkplug_devices,
         )
         return uplink, commands
 
@@ -205,6 +208,16 @@ class Services:
     def sync_now(self) -> None:
         if self.uplink is not None:
             self.uplink.sync_now()
+
+    def sparkplug_devices(self) -> list[DeviceDecl]:
+        """Every device with its declared points, for Sparkplug DBIRTH/DDEATH."""
+        out: list[DeviceDecl] = []
+        for driver in self.host.drivers.values():
+            for info in driver.inventory():
+                points = tuple(PointDecl(p.name, p.type, p.unit, p.low, p.high, p.writable)
+                               for p in driver.point_specs(info.name))
+                out.append(DeviceDecl(info.name, info.state, points))
+        return out
 
     def birth(self) -> dict[str, JsonValue]:
         devices: list[JsonValue] = []

@@ -48,6 +48,23 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True)
+class PointSpec:
+    """One point as an upstream namespace declares it (Sparkplug metric definitions in a DBIRTH).
+
+    ``type`` is driver-neutral: bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+    float32, float64 or string (the type of the values the driver emits, after scaling and enum labels).
+    """
+
+    name: str
+    type: str
+    unit: str | None = None
+    low: float | None = None  # engineering range, when the device model gives one
+    high: float | None = None
+    writable: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True)
 class DriverContext:
     """What the agent gives every driver."""
 
@@ -108,6 +125,10 @@ class Driver(ABC, Generic[ConfigT]):
 
     def inventory(self) -> list[DeviceInfo]:
         """Devices this driver serves, for the birth message and ``edgepost status``."""
+        return []
+
+    def point_specs(self, device: str) -> list[PointSpec]:
+        """The points ``device`` reports or accepts writes for, typed (empty: learned from the data)."""
         return []
 
     def point_rules(self) -> list[PointRule]:

@@ -20,13 +20,14 @@ from agent.logs import log_event
 from agent.private_files import write_private
 from agent.records import JsonValue, PointValue, Reading
 from agent.rules import AlarmRule, PointRule
-from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, RecordSink
+from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, PointSpec, RecordSink
 from drivers.modbus.bus import BusQueue, build_bus_queue
 from drivers.modbus.bus_load import ReadTime, min_period_s
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
 from drivers.modbus.device import DevicePoller, DeviceSpec
 from drivers.modbus.identify import ProfileMatch, identify
 from drivers.modbus.planner import IllegalRanges, overhead_chars, wire_time_s
+from drivers.modbus.point_specs import point_specs_of
 from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
 from drivers.modbus.scheduler import stagger_offset
@@ -206,6 +207,12 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             "buses": {name: bus.status() for name, bus in self.buses.items()},
             "devices": {name: poller.status() for name, poller in self.pollers.items()},
         }
+
+    def point_specs(self, device: str) -> list[PointSpec]:
+        poller, profile = self.pollers.get(device), self.profiles.get(device)
+        if poller is None or profile is None:
+            return []
+        return point_specs_of(profile, poller.spec.points)
 
     def point_rules(self) -> list[PointRule]:
         rules: list[PointRule] = []
