@@ -207,6 +207,11 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         except OSError as exc:
             log_event(log, "learned_ranges_not_saved", logging.WARNING, path=str(path), reason=str(exc))
 
+    def retry_now(self) -> None:
+        for bus in self.buses.values():
+            for link in bus.links:
+                link.retry_now()
+
     async def forget_learned(self, device: str) -> dict[str, JsonValue]:
         """Forget the illegal ranges, unreadable points and read limit learned for ``device``: in the
         running poller (polled again at once) and in the state dir (also when the driver is not open)."""

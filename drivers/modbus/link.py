@@ -25,8 +25,6 @@ from drivers.modbus.transport import PortMissing, Transport
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
-
 
 class LinkState(StrEnum):
     CLOSED = "closed"  # not opened yet, or closed by us
@@ -64,7 +62,6 @@ class LinkKeeper:
         port: str,
         reopen_min_s: float = 1.0,
         reopen_max_s: float = 30.0,
-        sleep: Sleep = asyncio.sleep,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.bus = bus
@@ -75,7 +72,7 @@ class LinkKeeper:
         self.failed_opens = 0  # since the last successful open
         self.next_open_at: float | None = None  # wall clock, while waiting to retry
         self._backoff = Backoff(base_s=reopen_min_s, cap_s=max(reopen_max_s, reopen_min_s))
-        self._sleep = sleep
+        self._retry = asyncio.Event()  # retry_now(): the wait before the next try ends early
         self._wall = wall
         self.changed_at = wall()
         self._unreported: list[LinkChange] = []
@@ -114,10 +111,19 @@ class LinkKeeper:
                 await self._report(on_change)
             delay = self._backoff.failed()
             self.next_open_at = self._wall() + delay
-            await self._sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._retry.wait()
+            self._retry.clear()
             with contextlib.suppress(TransportError):  # the state says it: one log line per change, not per try
                 await self.open()
             await self._report(on_change)
+
+    def retry_now(self) -> None:
+        """Try again at once, with the back-off started afresh (someone just plugged something in)."""
+        if self.state.down:
+            self._backoff.succeeded()
+            self._retry.set()
 
     def closed(self) -> None:
         """We closed the port ourselves: not a fault to log or report."""
