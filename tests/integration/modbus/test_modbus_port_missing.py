@@ -7,9 +7,7 @@ to unplug, so pymodbus sees the pty vanish as it would see a USB adapter vanish.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ from agent.records import Quality
 from drivers.modbus.profiles import ProfileRegistry
 from drivers.modbus.simulator import ConstantSpec, SimulatedDevice
 from tests.fixtures.hotplug import HotplugAdapter
-from tests.integration.modbus.helpers import CollectingSink, running_driver
+from tests.integration.modbus.helpers import CollectingSink, running_driver, until
 
 pytestmark = pytest.mark.hardware
 
@@ -56,13 +54,6 @@ def config(port: Path) -> dict[str, object]:
             }
         ],
     }
-
-
-async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Wait for state that no record announces (a counter); the timeout only guards against a hang."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.05)
 
 
 def bus_states(sink: CollectingSink) -> list[str]:
@@ -119,7 +110,7 @@ async def test_a_missing_port_is_tried_with_growing_waits(tmp_path: Path) -> Non
     """Each try waits longer (jittered doubling, capped): the count of tries is bounded by the time
     spent, whatever the machine's load, and the wait before the next one is in the status."""
     link = tmp_path / "ttyUSB0"
-    async with running_driver(config(link), tmp_path) as (driver, sink):
+    async with running_driver(config(link), tmp_path) as (driver, _):
         keeper = driver.buses["rs485"].links[0]
         await until(lambda: keeper.failed_opens >= 5)
         status = driver.status()["buses"]["rs485"]  # type: ignore[index]
