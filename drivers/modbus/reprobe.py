@@ -44,7 +44,7 @@ async def reprobe_due(bus: BusQueue, unit: int, illegal: IllegalRanges, limits: 
     """Re-read the ranges whose time has come; updates ``illegal`` and says what changed."""
     result = ReprobeRound()
     due = illegal.due()[:MAX_PROBES_PER_ROUND]
-    for index, entry in enumerate(due):
+    for entry in due:
         verdict = await _ask(bus, unit, entry, limits, result)
         if verdict is Verdict.LEGAL:
             illegal.clear_span(entry.table, entry.start, entry.end)
@@ -55,7 +55,7 @@ async def reprobe_due(bus: BusQueue, unit: int, illegal: IllegalRanges, limits: 
         elif verdict is Verdict.UNSURE:
             illegal.postpone(entry)
         else:
-            for waiting in due[index:]:
+            for waiting in illegal.due():  # all of them, not just this round's: no burst of timeouts
                 illegal.postpone(waiting)
             result.silent = True
             break
