@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected, WriteVerifyFailed
@@ -27,6 +25,7 @@ from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
 from drivers.modbus.device import DevicePoller, DeviceSpec
 from drivers.modbus.identify import ProfileMatch, identify
 from drivers.modbus.learned import IllegalRanges, ReprobePolicy
+from drivers.modbus.learned_store import LearnedStore, Snapshot
 from drivers.modbus.link import LinkChange
 from drivers.modbus.planner import overhead_chars
 from drivers.modbus.profile import Profile, Table
@@ -63,6 +62,8 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         self._saver: asyncio.Task[None] | None = None  # the one task writing learned ranges
         self._save_again = False
         self._policy = ReprobePolicy(config.reprobe_after_s, config.reprobe_max_s)
+        path = context.state_dir / "modbus" / f"{self.name}.illegal.json"
+        self._store = LearnedStore(path, self._policy, config.learned_ranges_file)
 
     @classmethod
     def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
@@ -97,7 +98,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if problems:
             raise ConfigError(problems)
         self._registry = registry
-        learned = await asyncio.to_thread(self._load_learned)
+        learned = await asyncio.to_thread(self._store.load)
         self.buses = {bus.name: build_bus_queue(bus) for bus in self.config.buses}
         for name, (spec, profile) in specs.items():
             device = self._devices[name]
@@ -153,32 +154,13 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             data["reason"] = change.reason
         priority = Priority.ALARM if change.state.down else Priority.EVENT
         await sink.put(Event(device=change.bus, kind="bus_state", ts=time.time(), priority=priority, data=data))
-        if change.state.down:
-            return
+        if change.state.down or not change.previous.down:
+            return  # only a recovery cuts the devices' back-off short (not the first open: keep the stagger)
         for poller in self.pollers.values():
             if poller.bus is self.buses.get(change.bus):
                 poller.resume()  # back: poll now, not when the outage's back-off ends
 
     # ------------------------------------------------------------------- learned illegal ranges
-
-    def _learned_path(self) -> Path:
-        return self.context.state_dir / "modbus" / f"{self.name}.illegal.json"
-
-    def _load_learned(self) -> dict[str, IllegalRanges]:
-        return {dev: IllegalRanges.from_dict(rows, self._policy) for dev, rows in self._read_learned().items()}
-
-    def _read_learned(self) -> dict[str, dict[str, list[list[float]]]]:
-        path = self._learned_path()
-        if not self.config.learned_ranges_file or not path.is_file():
-            return {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            for rows in data.values():  # check the shape now, not halfway through a load
-                IllegalRanges.from_dict(rows, self._policy)
-            return dict(data)
-        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            log_event(log, "learned_ranges_unreadable", logging.WARNING, path=str(path), reason=str(exc))
-            return {}
 
     def _schedule_save(self) -> None:
         """Ask for the learned ranges to be written. One writer at a time, and it always writes the
@@ -197,15 +179,11 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             snapshot = {name: p.illegal.as_dict() for name, p in self.pollers.items() if p.illegal}
             await asyncio.to_thread(self._save_learned, snapshot)
 
-    def _save_learned(self, snapshot: dict[str, dict[str, list[list[float]]]]) -> None:
-        path = self._learned_path()
+    def _save_learned(self, snapshot: Snapshot) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(snapshot, sort_keys=True), encoding="utf-8")
-            tmp.replace(path)
+            self._store.write(snapshot)
         except OSError as exc:
-            log_event(log, "learned_ranges_not_saved", logging.WARNING, path=str(path), reason=str(exc))
+            log_event(log, "learned_ranges_not_saved", logging.WARNING, path=str(self._store.path), reason=str(exc))
 
     def retry_now(self) -> None:
         for bus in self.buses.values():
@@ -220,10 +198,10 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         poller = self.pollers.get(device)
         if poller is not None:
             return {"device": device, **poller.forget_learned()}
-        saved = await asyncio.to_thread(self._read_learned)
+        saved = await asyncio.to_thread(self._store.read)
         rows = saved.pop(device, {})
         if rows:
-            await asyncio.to_thread(self._save_learned, saved)
+            await asyncio.to_thread(self._store.write, saved)  # a failure is the caller's to see
         count = sum(len(spans) for spans in rows.values())
         log_event(log, "learned_state_forgotten", device=device, ranges=count, running=False)
         return {"device": device, "ranges": count, "unreadable": [], "limits_restored": False}
