@@ -118,3 +118,34 @@ async def test_a_missing_port_is_tried_with_growing_waits(tmp_path: Path) -> Non
         elapsed = keeper.next_open_at - keeper.changed_at  # type: ignore[operator]
         # waits of at least 0.8 * min(0.2 * 2**k, 1.0) each: 5 tries need well over half a second
         assert elapsed >= 0.8 * (0.2 + 0.4 + 0.8 + 1.0)
+
+
+async def test_a_tcp_endpoint_down_at_start_is_connected_once_it_listens(tmp_path: Path) -> None:
+    """The same keeper serves TCP buses: pymodbus' own reconnect never covered a first connect that failed."""
+    from pymodbus.server import ModbusTcpServer
+    from pymodbus.simulator import DataType as SimType
+    from pymodbus.simulator import SimData, SimDevice
+
+    from tests.integration.modbus.helpers import free_port, registry_of
+    from tests.integration.modbus.test_modbus_tcp import PROFILE
+
+    port = free_port()
+    tcp = {
+        "buses": [{"transport": "tcp", "name": "plc", "host": "127.0.0.1", "port": port, "timeout_s": 0.5,
+                   "reopen_min_s": REOPEN_MIN_S, "reopen_max_s": 1.0}],
+        "devices": [{"name": "plc1", "bus": "plc", "unit_id": 1, "profile": "test/plc", "period_s": 0.2,
+                     "points": ["voltage"]}],
+    }
+    async with running_driver(tcp, tmp_path, registry_of(PROFILE)) as (driver, sink):
+        await sink.wait_for(lambda: [str(e.data["state"]) for e in sink.events("plc", "bus_state")] == ["open failed"])
+        holding = [SimData(0, values=[2301], datatype=SimType.REGISTERS)]
+        bits = [SimData(0, count=8, values=False, datatype=SimType.BITS)]
+        inputs = [SimData(0, values=[0], datatype=SimType.REGISTERS)]
+        device = SimDevice(id=1, simdata=(bits, list(bits), holding, inputs))
+        server = ModbusTcpServer(device, address=("127.0.0.1", port))
+        await server.serve_forever(background=True)
+        try:
+            await sink.wait_for(lambda: any(r.value == 230.1 for r in sink.readings("plc1")))
+            assert driver.status()["buses"]["plc"]["state"] == "open"  # type: ignore[index]
+        finally:
+            await server.shutdown()
