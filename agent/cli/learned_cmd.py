@@ -1,9 +1,9 @@
 """``edgepost learned forget DEVICE``: drop what a driver learned about a device while polling it.
 
-A Modbus device that refused registers while it booted stays half-read until a re-probe finds them
-again; a technician who knows the device is fine now forgets that at once. Through the daemon when
-it runs (the device is probed afresh right away), else in the state dir (the next start begins
-clean). Driver-neutral: the driver decides what "learned" means for its devices.
+A device that refused registers while it booted stays half-read until a re-probe finds them again;
+a technician who knows the device is fine now forgets that at once. Through the daemon when it runs
+(the device is probed afresh right away), else in the state dir (the next start begins clean).
+Driver-neutral: the driver decides what "learned" means for its devices.
 """
 
 from __future__ import annotations
