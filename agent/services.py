@@ -20,6 +20,7 @@ from agent.logs import log_event
 from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
 from agent.pipeline.pipeline import Pipeline
+from agent.private_files import secure_state_dir
 from agent.records import JsonValue
 from agent.sdnotify import Notifier
 from agent.supervisor import LoopHealth, Supervisor
@@ -76,7 +77,7 @@ class Services:
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        secure_state_dir(cfg.state_dir)
         self._outbox = await Outbox.open(cfg.state_dir, cfg.outbox, cfg.gateway.id)
         self._pipeline = Pipeline(self._outbox, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size)
         self.supervisor.start("pipeline", self._pipeline.run)

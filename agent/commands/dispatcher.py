@@ -14,8 +14,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
-
 from agent.commands.config import CommandsConfig
 from agent.commands.model_update import MODEL_UPDATE_TIMEOUT_S, DriverDirectory, ModelUpdateRunner
 from agent.commands.models import (
@@ -28,7 +26,7 @@ from agent.commands.models import (
     UpdateModel,
     WritePoint,
 )
-from agent.commands.parse import parse_command, raw_id
+from agent.commands.parse import parse_command, payload_id
 from agent.commands.replay import ReplayGuard
 from agent.errors import (
     CommandError,
@@ -83,7 +81,7 @@ class CommandDispatcher:
             answer = CommandResult(id=command_id, ok=True, code="ok", result=result)
         except CommandError as exc:
             if command_id is None:
-                command_id = _id_of(payload)
+                command_id = payload_id(payload)
             answer = CommandResult(id=command_id, ok=False, code=exc.code, message=str(exc))
         log_event(log, "command", id=answer.id, ok=answer.ok, code=answer.code)
         return answer
@@ -160,9 +158,3 @@ class CommandDispatcher:
             return await self._models.run(command)
         raise CommandError("unknown_kind", f"unhandled command kind {type(command).__name__}")
 
-
-def _id_of(payload: bytes) -> str | None:
-    try:
-        return raw_id(orjson.loads(payload))
-    except orjson.JSONDecodeError:
-        return None

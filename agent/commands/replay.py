@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from agent.errors import CommandError
+from agent.private_files import private_dir, touch_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS command_ids (
@@ -30,7 +31,8 @@ class ReplayGuard:
         self.window = window
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            touch_private(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

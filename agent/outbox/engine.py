@@ -24,6 +24,7 @@ from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.seqs import SeqAllocator
 from agent.outbox.space import EVICT_TARGET, SpaceKeeper
 from agent.outbox.spill import Spill, Tombstones, seq_ranges
+from agent.private_files import private_dir
 from agent.records import Event, Priority, Record
 
 log = logging.getLogger("agent.outbox")
@@ -81,7 +82,7 @@ class OutboxEngine:
 
     def open(self) -> None:
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir)
             self.space.measure_disk()
             conn, found = open_database(self.path, self.config.durability)
         except OutboxCorrupt as exc:

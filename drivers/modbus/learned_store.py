@@ -2,7 +2,7 @@
 
 ``{device: {table: [[start, end, learned_at, next_probe_at, refusals], ...]}}``; files of older
 versions hold bare ``[start, end]`` pairs and still load. Written to a temporary file and renamed,
-so a power cut leaves the old file or the new one, never half of one.
+so a power cut leaves the old file or the new one, never half of one (private to the service user).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from agent.logs import log_event
+from agent.private_files import write_private
 from drivers.modbus.learned import IllegalRanges, ReprobePolicy
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,4 @@ class LearnedStore:
 
     def write(self, snapshot: Snapshot) -> None:
         """Raises ``OSError`` (a read-only state dir, a CLI user without write access)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(snapshot, sort_keys=True), encoding="utf-8")
-        tmp.replace(self.path)
+        write_private(self.path, json.dumps(snapshot, sort_keys=True).encode("utf-8"))
