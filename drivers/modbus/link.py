@@ -107,7 +107,7 @@ class LinkKeeper:
         while True:
             if self.is_open:
                 await self.transport.wait_lost()
-                self._set(LinkState.LOST, "the port went away")
+                self._set(LinkState.LOST, "connection lost (port unplugged or peer gone)")
                 await self._report(on_change)
             delay = self._backoff.failed()
             self.next_open_at = self._wall() + delay
