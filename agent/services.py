@@ -185,6 +185,9 @@ class Services:
                 self.host.start(drivers)
                 await self.host.wait_started(DRIVER_OPEN_WAIT_S)
                 await self.pipeline.forget(before - {info.name for info in self.host.inventory()})
+            else:
+                for driver in self.host.drivers.values():
+                    driver.retry_now()  # a reload is often "I plugged it in": don't wait out a back-off
             if built is not None:
                 await self._stop_uplink()
                 self._start_uplink(built)

@@ -150,6 +150,16 @@ class Driver(ABC, Generic[ConfigT]):
         period now in effect. Raises ``PeriodRefused`` below what the device and its bus can keep."""
         raise NotSupported(f"{self.name}: set_period is not supported")
 
+    def retry_now(self) -> None:
+        """Cut short any back-off before reconnecting: the operator just fixed something (``config
+        reload`` that left this driver running). Nothing to do for a driver without such waits."""
+
+    async def forget_learned(self, device: str) -> dict[str, JsonValue]:
+        """Forget what the driver learned about ``device`` while running (and its saved copy in the
+        state dir), so the device is probed afresh. Works on a driver that is not open: then only the
+        saved copy is forgotten. Returns what was forgotten."""
+        raise NotSupported(f"{self.name}: forget_learned is not supported")
+
     async def __aenter__(self) -> Self:
         if self._open:
             raise EdgepostError(f"driver {self.name} is already open (not reentrant)")
