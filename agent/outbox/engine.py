@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import OutboxError
@@ -27,6 +28,15 @@ from agent.outbox.spill import Spill, Tombstones, seq_ranges
 from agent.records import Event, Priority, Record
 
 log = logging.getLogger("agent.outbox")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What one transaction did, per part: a failed part is never reported as done."""
+
+    accepts: list[list[int] | OutboxError]  # per accept: its seqs, or why it was not stored
+    deletes: list[OutboxError | None]  # per delete part: None once deleted (or deferred while degraded)
+
 
 _DELETE = "DELETE FROM records WHERE seq BETWEEN ? AND ?"
 _META = (
@@ -53,6 +63,7 @@ class OutboxEngine:
         self.tombstones = Tombstones()
         self._spill_gaps: list[bounds.Gap] = []
         self._pending: list[Record] = []  # alarms to store with the next commit
+        self._unsaved: list[Row] = []  # such records, numbered, whose commit failed
         self._last_retry = 0.0
         self._limiter = RateLimiter(60.0)
 
@@ -155,10 +166,8 @@ class OutboxEngine:
 
     # ---- commit -------------------------------------------------------------------------------
 
-    def commit(
-        self, accepts: Sequence[list[NewRow]], deletes: Sequence[Sequence[int]]
-    ) -> list[list[int] | OutboxError]:
-        """One transaction for every waiting accept and delete; returns each accept's seqs or error."""
+    def commit(self, accepts: Sequence[list[NewRow]], deletes: Sequence[Sequence[int]]) -> CommitResult:
+        """One transaction for every waiting accept and delete; returns each part's outcome."""
         results: list[list[int] | OutboxError] = []
         rows: list[Row] = []
         stamp = self.seqs.stamp()
@@ -173,16 +182,24 @@ class OutboxEngine:
         ranges = seq_ranges([s for group in deletes for s in group])
         try:
             self._store(rows, ranges)
-        except OutboxError as exc:
-            return [exc for _ in results]
-        return results
+        except OutboxError as exc:  # nothing of this transaction happened: every part fails
+            return CommitResult([exc for _ in results], [exc for _ in deletes])
+        return CommitResult(results, [None for _ in deletes])
 
     def _pending_rows(self) -> list[Row]:
         events, self._pending = self._pending, []
-        return self.seqs.rows_for(events)
+        unsaved, self._unsaved = self._unsaved, []
+        return unsaved + self.seqs.rows_for(events)
 
     def _store(self, rows: list[Row], ranges: list[tuple[int, int]]) -> None:
-        rows = self._pending_rows() + rows
+        own = self._pending_rows()
+        try:
+            self._store_rows(own + rows, ranges)
+        except OutboxError:
+            self._unsaved = own  # the outbox's own alarms and gap events go with the next commit
+            raise
+
+    def _store_rows(self, rows: list[Row], ranges: list[tuple[int, int]]) -> None:
         if self.conn is None or self.degraded:
             self._to_spill(rows, ranges)
             return

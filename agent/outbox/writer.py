@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeAlias
 
-from agent.errors import EdgepostError
+from agent.errors import EdgepostError, OutboxError
 from agent.logs import log_event
 from agent.outbox.checkpointer import Checkpointer
 from agent.outbox.codec import NewRow
-from agent.outbox.engine import OutboxEngine
+from agent.outbox.engine import CommitResult, OutboxEngine
 from agent.outbox.errors import OutboxClosed
 
 log = logging.getLogger("agent.outbox")
@@ -156,22 +156,25 @@ class CommitWriter:
         engine = self._engine
         parts, finished = deletes
         try:
-            results = engine.commit([rows for rows, _ in accepts], parts)
+            result = engine.commit([rows for rows, _ in accepts], parts)
         except _EXPECTED as exc:  # the engine handles disk failures; this is a bug: fail the callers, not hang them
             log_event(log, "outbox_commit_failed", logging.ERROR, error=repr(exc))
-            for _, acc_fut in accepts:
-                acc_fut.set_exception(exc)
-            for del_fut in finished:
-                del_fut.set_exception(exc)
-            self._fail_started_delete(exc)
-            return
-        for (_, acc_fut), result in zip(accepts, results, strict=True):
-            if isinstance(result, list):
-                acc_fut.set_result(result)
+            error = exc if isinstance(exc, OutboxError) else OutboxError(f"outbox commit failed: {exc!r}")
+            result = CommitResult([error for _ in accepts], [error for _ in parts])
+        for (_, acc_fut), outcome in zip(accepts, result.accepts, strict=True):
+            if isinstance(outcome, list):
+                acc_fut.set_result(outcome)
             else:
-                acc_fut.set_exception(result)
-        for del_fut in finished:
-            del_fut.set_result(None)
+                acc_fut.set_exception(outcome)
+        failed = next((e for e in result.deletes if e is not None), None)
+        if failed is not None:  # the rows are still there: the uplink must not count them as deleted
+            log_event(log, "outbox_delete_failed", logging.ERROR, error=str(failed))
+            for del_fut in finished:
+                del_fut.set_exception(failed)
+            self._fail_started_delete(failed)
+        else:
+            for del_fut in finished:
+                del_fut.set_result(None)
         self._on_commit(engine.last_seq)
         self._checkpointer.kick()
 

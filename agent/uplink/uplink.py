@@ -221,7 +221,8 @@ class Uplink:
     async def _end_session(self, client: EdgeMqttClient, clean: bool) -> None:
         with contextlib.suppress(TimeoutError, aiomqtt.MqttError, UplinkError):
             async with asyncio.timeout(STOP_TIMEOUT_S):
-                await self._deleter.flush()
+                with contextlib.suppress(OutboxError):  # not deleted: stays listed for the next session
+                    await self._deleter.flush()
                 if clean:
                     await client.publish_acked(self.topics.state, b"offline", retain=True)
                 await client.__aexit__(None, None, None)

@@ -102,16 +102,16 @@ def test_reject_new_raises_outbox_full(make_engine: Any, clock: FakeClock) -> No
     rows = [encode(Reading("m1", "v", "x" * 200, clock.now)) for _ in range(500)]
     results: list[Any] = []
     for _ in range(100):
-        results = engine.commit([rows], [])
+        results = engine.commit([rows], []).accepts
         engine.housekeeping()
         if not isinstance(results[0], list):
             break
     assert isinstance(results[0], OutboxFull)
     assert engine.evicted_total == 0
     stored = [r[0] for r in all_rows(engine)]
-    assert isinstance(engine.commit([rows], [])[0], OutboxFull)  # still full: refused, nothing stored
+    assert isinstance(engine.commit([rows], []).accepts[0], OutboxFull)  # still full: refused, nothing stored
     assert [r[0] for r in all_rows(engine)] == stored
-    assert engine.commit([], [stored[: len(stored) // 2]]) == []  # the uplink drains: room again
+    assert engine.commit([], [stored[: len(stored) // 2]]).deletes == [None]  # the uplink drains: room again
     engine.housekeeping()
     seqs = commit(engine, [Reading("m1", "v", 1.0, clock.now)])
     assert seqs[0] > max(stored)
