@@ -41,3 +41,6 @@ class OutboxConfig(BaseModel):
     )
     degraded_retry_s: float = Field(5.0, gt=0, description="degraded mode: how often the disk is tried again")
     expiry_interval_s: float = Field(60.0, gt=0, description="how often TTL expiry runs")
+    accept_stall_s: float = Field(
+        60.0, gt=0, description="an accept or delete waiting longer than this counts as a hung outbox (watchdog)"
+    )

@@ -159,6 +159,16 @@ class OutboxEngine:
             return False
         return True
 
+    def reopen(self, reason: str) -> None:
+        """After the writer thread died: a fresh connection (the old one's open transaction rolls
+        back); the spill, the tombstones and the pending alarms are kept, they hold accepted records."""
+        self.close()
+        self.generation += 1
+        self._pending.append(self._alarm("outbox_writer_restarted", reason=reason))
+        if self.degraded is None:
+            self.open()
+        # degraded: the next housekeeping tick opens the file and writes the spill (_try_recover)
+
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()

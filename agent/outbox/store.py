@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from agent.errors import RecordRejected
+from agent.logs import log_event
 from agent.outbox.api import OutboxStats, StoredRecord
 from agent.outbox.codec import encode_many
 from agent.outbox.config import OutboxConfig
 from agent.outbox.engine import OutboxEngine
-from agent.outbox.errors import OutboxClosed
+from agent.outbox.errors import OutboxClosed, OutboxWriterDied
 from agent.outbox.reader import OutboxReaderDb
 from agent.outbox.writer import CommitWriter
 from agent.records import Priority, Record
 
 T = TypeVar("T")
+log = logging.getLogger("agent.outbox")
 
 
 class Outbox:
@@ -36,9 +39,11 @@ class Outbox:
         self._loop = loop
         self._committed = asyncio.Event()
         self._last_seq = engine.last_seq
-        self._writer = CommitWriter(engine, engine.config.commit_batch, self._notify_from_thread)
+        self._writer_died = asyncio.Event()
+        self._writer = self._new_writer()
         self._reader = OutboxReaderDb(engine)
         self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-read")
+        self._reopening: asyncio.Future[None] | None = None
         self._closed = False
 
     @classmethod
@@ -55,7 +60,11 @@ class Outbox:
         if self._closed:
             return
         self._closed = True
+        if self._reopening is not None:  # a restart cancelled midway still owns the engine until it ends
+            await asyncio.wait([self._reopening])
         await asyncio.to_thread(self._writer.stop)
+        if self._writer.failure is not None:  # the dead thread never closed its connection
+            await asyncio.to_thread(self._engine.close)
         await self._read(self._reader.close)
         self._read_pool.shutdown(wait=True)
 
@@ -64,6 +73,52 @@ class Outbox:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    # ---- writer health (supervisor and watchdog) ----------------------------------------------
+
+    def _new_writer(self) -> CommitWriter:
+        died = asyncio.Event()
+        self._writer_died = died
+
+        def on_died() -> None:  # on the dying thread
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                self._loop.call_soon_threadsafe(died.set)
+
+        return CommitWriter(self._engine, self._engine.config.commit_batch, self._notify_from_thread, on_died)
+
+    async def keep_writing(self) -> None:
+        """A supervised task: restart a dead writer thread, then wait. Raises ``OutboxWriterDied``
+        when the thread dies, so the supervisor logs it and calls this again after its back-off.
+
+        Restarting here rather than exiting keeps what the pipeline holds (its queue and the batch in
+        hand are retried, not lost); the file itself is consistent (SQLite rolls back the dead
+        connection's transaction). A writer that keeps dying withholds the systemd watchdog long
+        enough for systemd to restart the whole process.
+        """
+        writer = self._writer
+        if writer.failure is not None and not self._closed:
+            self._reopening = asyncio.ensure_future(asyncio.to_thread(self._engine.reopen, repr(writer.failure)))
+            try:
+                await asyncio.shield(self._reopening)
+            finally:
+                self._reopening = None if self._reopening.done() else self._reopening
+            if self._closed:
+                return
+            self._writer = writer = self._new_writer()
+            writer.start()
+            log_event(log, "outbox_writer_restarted", last_seq=self._engine.last_seq)
+        await self._writer_died.wait()
+        raise OutboxWriterDied(f"the outbox writer thread died: {writer.failure!r}")
+
+    def health(self) -> str | None:
+        """None while the outbox takes records; otherwise why not (the systemd watchdog is withheld)."""
+        writer = self._writer
+        if writer.failure is not None:
+            return f"outbox writer died: {writer.failure!r}"
+        waited = writer.oldest_wait()
+        if waited > self._engine.config.accept_stall_s:
+            return f"outbox writer stalled: a request has waited {waited:.0f} s"
+        return None
 
     # ---- writer side --------------------------------------------------------------------------
 
