@@ -240,6 +240,7 @@ class Services:
                 "suppressed": counters.suppressed,
                 "alarms": counters.alarms,
                 "accepted": counters.accepted,
+                "outbox_full": counters.outbox_full,
                 "queued": self.pipeline.depth,
                 "active_alarms": [".".join(a) for a in sorted(self.pipeline.active_alarms)],
             },

@@ -39,6 +39,7 @@ class OutboxStats:
     expired_total: int
     last_seq: int
     degraded: str | None  # why the outbox runs degraded (read-only fs, ENOSPC), or None
+    rejected_total: int = 0  # records the reject-new policy refused since the agent started
 
 
 class OutboxReader(Protocol):
@@ -75,6 +76,9 @@ class OutboxReader(Protocol):
 
 
 class OutboxWriter(Protocol):
-    async def accept(self, records: Sequence[Record]) -> list[int]:
-        """Commit ``records`` (group commit) and return their seqs once durable."""
+    async def accept(self, records: Sequence[Record]) -> list[int | None]:
+        """Commit ``records`` (group commit) and return their seqs once durable.
+
+        None stands for a record the ``reject-new`` full policy refused (telemetry past its budget;
+        events and alarms only once the reserve is full too): counted, and reported by a gap event."""
         ...

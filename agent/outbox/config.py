@@ -30,6 +30,9 @@ class OutboxConfig(BaseModel):
     hard_cap_bytes: int = Field(2 << 30, ge=1 << 20)
     ttl_s: float = Field(30 * 86400, gt=0, description="records older than this are expired")
     full_policy: FullPolicy = FullPolicy.EVICT_OLDEST_TELEMETRY
+    reserve_share: float = Field(
+        0.1, gt=0, le=0.5, description="reject-new: share of the cap only alarms and events may fill"
+    )
     backlog_share: float = Field(
         0.5, gt=0, lt=1, description="share of uplink batches given to the backlog while live data flows"
     )

@@ -21,6 +21,7 @@ from agent.outbox.codec import INSERT_SQL, NewRow, Row
 from agent.outbox.config import OutboxConfig
 from agent.outbox.errors import Failure, OutboxCorrupt, classify
 from agent.outbox.files import move_aside
+from agent.outbox.rejects import Rejections
 from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.seqs import SeqAllocator
 from agent.outbox.space import EVICT_TARGET, SpaceKeeper
@@ -34,7 +35,8 @@ log = logging.getLogger("agent.outbox")
 class CommitResult:
     """What one transaction did, per part: a failed part is never reported as done."""
 
-    accepts: list[list[int] | OutboxError]  # per accept: its seqs, or why it was not stored
+    # per accept: its seqs (None for a record reject-new refused), or why none was stored
+    accepts: list[list[int | None] | OutboxError]
     deletes: list[OutboxError | None]  # per delete part: None once deleted (or deferred while degraded)
 
 
@@ -60,6 +62,7 @@ class OutboxEngine:
         self.degraded: str | None = None
         self.generation = 0  # bumped when the database file is replaced; readers reopen
         self.spill = Spill(config.spill_max_records)
+        self.rejections = Rejections()
         self.tombstones = Tombstones()
         self._spill_gaps: list[bounds.Gap] = []
         self._pending: list[Record] = []  # alarms to store with the next commit
@@ -178,23 +181,60 @@ class OutboxEngine:
 
     def commit(self, accepts: Sequence[list[NewRow]], deletes: Sequence[Sequence[int]]) -> CommitResult:
         """One transaction for every waiting accept and delete; returns each part's outcome."""
-        results: list[list[int] | OutboxError] = []
+        results: list[list[int | None] | OutboxError] = []
         rows: list[Row] = []
         stamp = self.seqs.stamp()
-        refuse = None if self.degraded else self.space.refuse_new()
+        refused = frozenset() if self.degraded else self.space.refused_lanes()
         for new in accepts:
-            if refuse is not None:
-                results.append(refuse)
+            if refused and any(r[0] in refused for r in new):
+                results.append(self._number_admitted(new, refused, stamp, rows))
                 continue
             batch = self.seqs.number(new, stamp)
             rows.extend(batch)
             results.append([r[0] for r in batch])
+        if self.rejections.due(stamp, bool(refused)) and int(Priority.EVENT) not in refused:
+            self._announce_rejections(stamp)
         ranges = seq_ranges([s for group in deletes for s in group])
         try:
             self._store(rows, ranges)
         except OutboxError as exc:  # nothing of this transaction happened: every part fails
             return CommitResult([exc for _ in results], [exc for _ in deletes])
         return CommitResult(results, [None for _ in deletes])
+
+    def _number_admitted(
+        self, new: list[NewRow], refused: frozenset[int], stamp: float, rows: list[Row]
+    ) -> list[int | None]:
+        """reject-new past its budget: the refused lanes' rows are counted, the others numbered."""
+        if not self.rejections:
+            log_event(log, "outbox_full_rejecting", logging.WARNING, lanes=sorted(refused), used=self.space.used,
+                      budget=self.space.page_budget)
+        self.rejections.add((r for r in new if r[0] in refused), stamp)
+        numbered = iter(self.seqs.number([r for r in new if r[0] not in refused], stamp))
+        out: list[int | None] = []
+        for r in new:
+            if r[0] in refused:
+                out.append(None)
+            else:
+                row = next(numbered)
+                rows.append(row)
+                out.append(row[0])
+        return out
+
+    def _announce_rejections(self, now: float) -> None:
+        gaps = self.rejections.take()
+        log_event(log, "outbox_rejected", logging.WARNING, count=sum(g.count for g in gaps),
+                  total=self.rejections.total)
+        self._pending.extend(bounds.gap_events(gaps, "rejected", now))
+
+    def finish(self) -> None:
+        """Before a clean close: refusals still only counted in memory are written as gap events."""
+        if self.rejections:
+            self._announce_rejections(self.clock())
+        if self._pending or self._unsaved:
+            try:
+                self._store([], [])
+            except OutboxError as exc:
+                log_event(log, "outbox_final_write_failed", logging.ERROR, error=str(exc))
 
     def _pending_rows(self) -> list[Row]:
         events, self._pending = self._pending, []

@@ -167,6 +167,7 @@ class OutboxReaderDb:
             expired_total=engine.expired_total,
             last_seq=engine.last_seq,
             degraded=engine.degraded,
+            rejected_total=engine.rejections.total,
         )
 
     def close(self) -> None:

@@ -122,8 +122,9 @@ class Outbox:
 
     # ---- writer side --------------------------------------------------------------------------
 
-    async def accept(self, records: Sequence[Record]) -> list[int]:
-        """Commit ``records`` (group commit) and return their seqs once durable."""
+    async def accept(self, records: Sequence[Record]) -> list[int | None]:
+        """Commit ``records`` (group commit) and return their seqs once durable (None: refused by the
+        reject-new policy, counted and reported upstream as a gap event)."""
         if not records:
             return []
         if self._closed:

@@ -42,7 +42,7 @@ ACCEPT_ONLY_STREAK = 4
 _EXPECTED = (EdgepostError, sqlite3.Error, OSError, ValueError, TypeError)
 
 # (rows or seqs, future, monotonic time it was queued)
-_Accept: TypeAlias = tuple[list[NewRow], "Future[list[int]]", float]
+_Accept: TypeAlias = tuple[list[NewRow], "Future[list[int | None]]", float]
 _Delete: TypeAlias = tuple[Sequence[int], "Future[None]", float]
 _DeleteChunk: TypeAlias = tuple[list[Sequence[int]], list["Future[None]"]]  # seq parts, requests completed
 
@@ -77,8 +77,8 @@ class CommitWriter:
         self._checkpointer.start()
         self._thread.start()
 
-    def accept(self, rows: list[NewRow]) -> Future[list[int]]:
-        fut: Future[list[int]] = Future()
+    def accept(self, rows: list[NewRow]) -> Future[list[int | None]]:
+        fut: Future[list[int | None]] = Future()
         self._enqueue(lambda: self._accepts.append((rows, fut, time.monotonic())), fut)
         return fut
 
@@ -193,6 +193,7 @@ class CommitWriter:
                 self._in_flight, self._busy_since = [], None
             if done:
                 break
+        engine.finish()
         self._checkpointer.stop()
         engine.close()
         self._closed = True
