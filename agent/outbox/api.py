@@ -26,6 +26,9 @@ class StoredRecord:
     accepted_at: float  # when the outbox committed it
     # reading: {"point", "value", "unit", "quality"}; event: {"kind", "data"}
     body: dict[str, JsonValue]
+    # held only in RAM (the degraded-mode spill) when read: acknowledged but not on disk, so a crash
+    # now would lose it, and its seq could be handed out again after a restart (TOPICS.md, "ram")
+    ram: bool = False
 
 
 @dataclass(frozen=True, slots=True)

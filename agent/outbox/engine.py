@@ -227,7 +227,10 @@ class OutboxEngine:
         self._pending.extend(bounds.gap_events(gaps, "rejected", now))
 
     def finish(self) -> None:
-        """Before a clean close: refusals still only counted in memory are written as gap events."""
+        """Before a clean close: one last try to write the degraded-mode spill (else it is lost with
+        the process), and refusals still only counted in memory are written as gap events."""
+        if self.degraded is not None:
+            self._try_recover()
         if self.rejections:
             self._announce_rejections(self.clock())
         if self._pending or self._unsaved:
@@ -345,6 +348,9 @@ class OutboxEngine:
             return
         self.spill.clear(self.seqs.last_seq)
         log_event(log, "outbox_recovered", logging.WARNING, was=self.degraded, restored=len(rows))
+        # upstream learns where the RAM-only window ended (stored with the next commit)
+        self._pending.append(Event(device=self.gateway_id, kind="outbox_recovered", ts=self.clock(),
+                                   data={"was": self.degraded, "restored": len(rows)}))
         self.degraded = None
 
     # ---- periodic -----------------------------------------------------------------------------
