@@ -16,8 +16,8 @@ from pathlib import Path
 
 from agent.errors import OutboxError
 from agent.logs import RateLimiter, log_event, log_limited
-from agent.outbox import bounds
-from agent.outbox.codec import INSERT_SQL, NewRow, Row
+from agent.outbox import bounds, integrity
+from agent.outbox.codec import COLUMNS, INSERT_SQL, NewRow, Row
 from agent.outbox.config import OutboxConfig
 from agent.outbox.errors import Failure, OutboxCorrupt, classify
 from agent.outbox.files import move_aside
@@ -41,6 +41,7 @@ class CommitResult:
 
 
 _DELETE = "DELETE FROM records WHERE seq BETWEEN ? AND ?"
+_SINCE = f"SELECT {COLUMNS} FROM records WHERE seq >= ? ORDER BY seq"
 _META = (
     "UPDATE meta SET value = CASE key WHEN 'last_seq' THEN ?1 ELSE ?2 END"
     " WHERE key IN ('last_seq', 'evicted_total')"
@@ -60,6 +61,8 @@ class OutboxEngine:
         self.seqs = SeqAllocator(state_dir / "seq.hwm", clock)
         self.space = SpaceKeeper(self.path, config, self.seqs, clock)
         self.degraded: str | None = None
+        self.check_pending = False  # the file needs the background integrity check (integrity.py)
+        self.first_seq_of_run = 1
         self.generation = 0  # bumped when the database file is replaced; readers reopen
         self.spill = Spill(config.spill_max_records)
         self.rejections = Rejections()
@@ -93,26 +96,39 @@ class OutboxEngine:
 
     # ---- open / close -------------------------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, check_file: bool = True) -> None:
+        """``check_file=False``: the file was open in this process a moment ago (a writer restart)."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self.space.measure_disk()
-            conn, found = open_database(self.path, self.config.durability)
+            unclean = check_file and not integrity.closed_cleanly(self.path)
+            check_now = unclean and integrity.check_before_open(self.path)
+            conn, found = open_database(self.path, self.config.durability, check=check_now)
+            self._adopt(conn, fresh=found == 0)
+            self.check_pending = unclean and not check_now and found > 0
         except OutboxCorrupt as exc:
-            conn, found = self._replace_corrupt(str(exc)), -1
+            self._adopt(self._replace_corrupt(str(exc)), fresh=False)
         except (sqlite3.Error, OSError) as exc:
             failure = classify(exc)
             if failure is not Failure.CORRUPT:
                 self._open_degraded(failure, exc)
                 return
-            conn, found = self._replace_corrupt(str(exc)), -1
-        self.conn = conn
-        self.space.size_wal(conn)
-        self._load_state(conn, fresh=found == 0)
+            self._adopt(self._replace_corrupt(str(exc)), fresh=False)
+        self.first_seq_of_run = self.seqs.next_seq
         self.seqs.ensure_reserved(self.seqs.next_seq)
         if self._pending:  # the corrupt-file alarm is stored before anything else
             self._store([], [])
         self.housekeeping()
+
+    def _adopt(self, conn: sqlite3.Connection, fresh: bool) -> None:
+        """Size the WAL and load the counters; pages not checked yet may turn out damaged right here."""
+        try:
+            self.space.size_wal(conn)
+            self._load_state(conn, fresh)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        self.conn = conn
 
     def _open_degraded(self, failure: Failure, exc: BaseException) -> None:
         """The database cannot be written: read what we can for the seq, then run on the spill."""
@@ -128,7 +144,9 @@ class OutboxEngine:
 
     def _load_state(self, conn: sqlite3.Connection, fresh: bool) -> None:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        top = conn.execute("SELECT MAX(seq), COUNT(*) FROM records").fetchone()
+        # rowid seeks only: COUNT(*) would read the whole table at every start (a 2 GiB backlog). The
+        # row count only sizes eviction rounds; the seq span is an upper bound, exact without holes.
+        top = conn.execute("SELECT MAX(seq), MIN(seq) FROM records").fetchone()
         # accepted_at never decreases with seq: the newest record holds the largest (a rowid seek)
         newest = conn.execute("SELECT accepted_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         last = max(int(meta.get("last_seq", 0)), int(top[0] or 0))
@@ -136,7 +154,7 @@ class OutboxEngine:
             last = max(last, self.seqs.reserved)
         self.seqs.raise_floor(last + 1)
         self.seqs.last_accepted_at = max(self.seqs.last_accepted_at, float(newest[0]) if newest else 0.0)
-        self.space.rows = int(top[1])
+        self.space.rows = int(top[0]) - int(top[1]) + 1 if top[0] is not None else 0
         self.space.evicted_total = int(meta.get("evicted_total", 0))
         self.space.expired_total = int(meta.get("expired_total", 0))
 
@@ -169,8 +187,24 @@ class OutboxEngine:
         self.generation += 1
         self._pending.append(self._alarm("outbox_writer_restarted", reason=reason))
         if self.degraded is None:
-            self.open()
+            self.open(check_file=False)  # SQLite rolled back the dead connection; the file is as it was
         # degraded: the next housekeeping tick opens the file and writes the spill (_try_recover)
+
+    def replace_found_corrupt(self, reason: str, generation: int) -> None:
+        """The background check found damage in the file this run opened (writer thread): move it aside
+        as at start, and carry over what this run committed to it, if that still reads."""
+        if generation != self.generation or self.conn is None or self.degraded is not None:
+            return  # already replaced, or not written to at the moment: nothing to do now
+        try:
+            kept = [tuple(r) for r in self.conn.execute(_SINCE, (self.first_seq_of_run,))]
+        except sqlite3.DatabaseError as exc:
+            log_event(log, "outbox_salvage_failed", logging.ERROR, error=str(exc))
+            kept = []
+        if not self._recover_corrupt(sqlite3.DatabaseError(f"background check: {reason}")):
+            self._to_spill(kept, [])  # (degraded: they wait in RAM like any accepted record)
+            return
+        self._unsaved = kept + self._unsaved
+        self._store([], [])
 
     def close(self) -> None:
         if self.conn is not None:
@@ -187,7 +221,10 @@ class OutboxEngine:
         refused = frozenset() if self.degraded else self.space.refused_lanes()
         for new in accepts:
             if refused and any(r[0] in refused for r in new):
-                results.append(self._number_admitted(new, refused, stamp, rows))
+                if not self.rejections:
+                    log_event(log, "outbox_full_rejecting", logging.WARNING, lanes=sorted(refused),
+                              used=self.space.used, budget=self.space.page_budget)
+                results.append(self.rejections.admit(new, refused, stamp, self.seqs, rows))
                 continue
             batch = self.seqs.number(new, stamp)
             rows.extend(batch)
@@ -200,25 +237,6 @@ class OutboxEngine:
         except OutboxError as exc:  # nothing of this transaction happened: every part fails
             return CommitResult([exc for _ in results], [exc for _ in deletes])
         return CommitResult(results, [None for _ in deletes])
-
-    def _number_admitted(
-        self, new: list[NewRow], refused: frozenset[int], stamp: float, rows: list[Row]
-    ) -> list[int | None]:
-        """reject-new past its budget: the refused lanes' rows are counted, the others numbered."""
-        if not self.rejections:
-            log_event(log, "outbox_full_rejecting", logging.WARNING, lanes=sorted(refused), used=self.space.used,
-                      budget=self.space.page_budget)
-        self.rejections.add((r for r in new if r[0] in refused), stamp)
-        numbered = iter(self.seqs.number([r for r in new if r[0] not in refused], stamp))
-        out: list[int | None] = []
-        for r in new:
-            if r[0] in refused:
-                out.append(None)
-            else:
-                row = next(numbered)
-                rows.append(row)
-                out.append(row[0])
-        return out
 
     def _announce_rejections(self, now: float) -> None:
         gaps = self.rejections.take()
@@ -327,7 +345,8 @@ class OutboxEngine:
         extra = self._pending_rows()
         try:
             if self.conn is None:
-                self.conn, found = open_database(self.path, self.config.durability)
+                check = integrity.check_before_open(self.path)  # a big file: real damage shows on access
+                self.conn, found = open_database(self.path, self.config.durability, check=check)
                 self.generation += 1
                 self.space.measure_disk()
                 self.space.size_wal(self.conn)

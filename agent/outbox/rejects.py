@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agent.outbox.bounds import Gap
-from agent.outbox.codec import NewRow
+from agent.outbox.codec import NewRow, Row
+from agent.outbox.seqs import SeqAllocator
 
 ANNOUNCE_EVERY_S = 60.0
 
@@ -41,6 +42,23 @@ class Rejections:
             self.since = now
         self.total += count
         return count
+
+    def admit(
+        self, new: list[NewRow], refused: frozenset[int], stamp: float, seqs: SeqAllocator, rows: list[Row]
+    ) -> list[int | None]:
+        """Number the rows of lanes not refused (appended to ``rows``), count the others: the
+        accept's result, None where a record was refused."""
+        self.add((r for r in new if r[0] in refused), stamp)
+        numbered = iter(seqs.number([r for r in new if r[0] not in refused], stamp))
+        out: list[int | None] = []
+        for r in new:
+            if r[0] in refused:
+                out.append(None)
+            else:
+                row = next(numbered)
+                rows.append(row)
+                out.append(row[0])
+        return out
 
     def due(self, now: float, still_refusing: bool) -> bool:
         """Announce now: refusals ended, or they have gone on for a while."""

@@ -25,6 +25,7 @@ from agent.outbox.codec import encode_many
 from agent.outbox.config import OutboxConfig
 from agent.outbox.engine import OutboxEngine
 from agent.outbox.errors import OutboxClosed, OutboxWriterDied
+from agent.outbox.integrity import BackgroundCheck, mark_clean
 from agent.outbox.reader import OutboxReaderDb
 from agent.outbox.writer import CommitWriter
 from agent.records import Priority, Record
@@ -44,6 +45,7 @@ class Outbox:
         self._reader = OutboxReaderDb(engine)
         self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-read")
         self._reopening: asyncio.Future[None] | None = None
+        self._check: BackgroundCheck | None = None
         self._closed = False
 
     @classmethod
@@ -53,6 +55,9 @@ class Outbox:
         await asyncio.to_thread(engine.open)
         outbox = cls(engine, asyncio.get_running_loop())
         outbox._writer.start()
+        if engine.check_pending:  # an unclean stop left a big file: check it without holding READY back
+            outbox._check = BackgroundCheck(engine.path, engine.generation, outbox._found_corrupt)
+            outbox._check.start()
         return outbox
 
     async def close(self) -> None:
@@ -62,11 +67,17 @@ class Outbox:
         self._closed = True
         if self._reopening is not None:  # a restart cancelled midway still owns the engine until it ends
             await asyncio.wait([self._reopening])
-        await asyncio.to_thread(self._writer.stop)
-        if self._writer.failure is not None:  # the dead thread never closed its connection
+        if self._check is not None:
+            await asyncio.to_thread(self._check.stop)
+        writer = self._writer
+        await asyncio.to_thread(writer.stop)
+        if writer.failure is not None:  # the dead thread never closed its connection
             await asyncio.to_thread(self._engine.close)
         await self._read(self._reader.close)
         self._read_pool.shutdown(wait=True)
+        checked = self._check is None or self._check.passed
+        if writer.closed_cleanly and self._engine.degraded is None and checked:
+            await asyncio.to_thread(mark_clean, self._engine.path)  # the next start may skip the check
 
     async def __aenter__(self) -> Outbox:
         return self
@@ -109,6 +120,10 @@ class Outbox:
             log_event(log, "outbox_writer_restarted", last_seq=self._engine.last_seq)
         await self._writer_died.wait()
         raise OutboxWriterDied(f"the outbox writer thread died: {writer.failure!r}")
+
+    def _found_corrupt(self, reason: str, generation: int) -> None:
+        """On the check's thread: the writer moves the file aside (unless it was replaced meanwhile)."""
+        self._writer.call(lambda: self._engine.replace_found_corrupt(reason, generation))
 
     def health(self) -> str | None:
         """None while the outbox takes records; otherwise why not (the systemd watchdog is withheld)."""

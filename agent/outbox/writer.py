@@ -111,6 +111,11 @@ class CommitWriter:
             self._cond.notify()
         self._thread.join(timeout)
 
+    @property
+    def closed_cleanly(self) -> bool:
+        """The loop committed everything queued and closed the database (``stop`` returned normally)."""
+        return self._closed
+
     def oldest_wait(self) -> float:
         """Seconds the oldest unfinished accept or delete has waited (0 when none waits)."""
         with self._cond:
