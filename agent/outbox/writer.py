@@ -24,7 +24,7 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeAlias
 
 from agent.errors import EdgepostError, OutboxError
-from agent.logs import log_event
+from agent.logs import RateLimiter, log_event, log_limited
 from agent.outbox.checkpointer import Checkpointer
 from agent.outbox.codec import NewRow
 from agent.outbox.engine import CommitResult, OutboxEngine
@@ -65,6 +65,7 @@ class CommitWriter:
         self._delete_offset = 0  # seqs of the oldest delete request already deleted
         self._accept_only_streak = 0
         self._checkpointer = Checkpointer(engine)
+        self._limiter = RateLimiter(60.0)
         self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
         self._stopping = False
         self._closed = False  # the loop ended normally and closed the database
@@ -236,7 +237,7 @@ class CommitWriter:
                 acc_fut.set_exception(outcome)
         failed = next((e for e in result.deletes if e is not None), None)
         if failed is not None:  # the rows are still there: the uplink must not count them as deleted
-            log_event(log, "outbox_delete_failed", logging.ERROR, error=str(failed))
+            log_limited(self._limiter, log, "delete", "outbox_delete_failed", logging.ERROR, error=str(failed))
             for del_fut in finished:
                 del_fut.set_exception(failed)
             self._fail_started_delete(failed)
