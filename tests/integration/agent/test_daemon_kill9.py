@@ -31,8 +31,9 @@ def test_kill9_while_committing_and_while_draining_loses_no_accepted_record(pole
         wait_until(lambda: any(m.topic.endswith("/telemetry") for m in sub.snapshot()[-5:]), what="drain")
         assert pole.stop_agent(signal.SIGKILL) == -signal.SIGKILL
 
+        connected = pole.log().count("event=uplink_connected")  # the log keeps every earlier start's lines
         pole.start_agent()
-        pole.wait_log("uplink_connected")
+        wait_until(lambda: pole.log().count("event=uplink_connected") > connected, what="this start connected")
         time.sleep(2.0)
         assert pole.stop_agent(signal.SIGTERM) == 0  # a clean stop drains nothing more; restart to finish
         readies = pole.log().count("event=agent_ready")

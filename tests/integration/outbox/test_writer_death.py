@@ -24,6 +24,9 @@ from agent.pipeline.pipeline import Pipeline
 from agent.records import Priority, Reading
 from agent.supervisor import Supervisor
 
+# the injected exception is meant to escape the writer thread (threading.excepthook prints it)
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
 
 def _inject_writer_bug(outbox: Outbox) -> threading.Event:
     """While the returned event is set, the engine's commit raises on the writer thread."""
