@@ -146,7 +146,8 @@ class OutboxEngine:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         # rowid seeks only: COUNT(*) would read the whole table at every start (a 2 GiB backlog). The
         # row count only sizes eviction rounds; the seq span is an upper bound, exact without holes.
-        top = conn.execute("SELECT MAX(seq), MIN(seq) FROM records").fetchone()
+        # (two scalar subqueries: SQLite seeks for a lone MIN or MAX, but scans for both in one SELECT)
+        top = conn.execute("SELECT (SELECT MAX(seq) FROM records), (SELECT MIN(seq) FROM records)").fetchone()
         # accepted_at never decreases with seq: the newest record holds the largest (a rowid seek)
         newest = conn.execute("SELECT accepted_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         last = max(int(meta.get("last_seq", 0)), int(top[0] or 0))
