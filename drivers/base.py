@@ -61,6 +61,14 @@ class NotSupported(PermanentError):
     """The driver does not offer this operation (for example a write on a camera)."""
 
 
+class PeriodRefused(PermanentError):
+    """A poll period shorter than the device and its bus can keep; ``minimum_s`` is the shortest they can."""
+
+    def __init__(self, message: str, minimum_s: float) -> None:
+        self.minimum_s = minimum_s
+        super().__init__(message)
+
+
 ConfigT = TypeVar("ConfigT", bound=DriverConfigBase)
 
 
@@ -116,7 +124,9 @@ class Driver(ABC, Generic[ConfigT]):
     async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> None:
         raise NotSupported(f"{self.name}: write_point is not supported")
 
-    def set_period(self, device: str, point: str | None, period_s: float) -> None:
+    def set_period(self, device: str, point: str | None, period_s: float) -> float:
+        """Poll ``point`` (every polled point when None) of ``device`` every ``period_s``; returns the
+        period now in effect. Raises ``PeriodRefused`` below what the device and its bus can keep."""
         raise NotSupported(f"{self.name}: set_period is not supported")
 
     async def __aenter__(self) -> Self:

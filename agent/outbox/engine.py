@@ -26,6 +26,7 @@ from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.seqs import SeqAllocator
 from agent.outbox.space import EVICT_TARGET, SpaceKeeper
 from agent.outbox.spill import Spill, Tombstones, seq_ranges
+from agent.private_files import private_dir
 from agent.records import Event, Priority, Record
 
 log = logging.getLogger("agent.outbox")
@@ -99,7 +100,7 @@ class OutboxEngine:
     def open(self, check_file: bool = True) -> None:
         """``check_file=False``: the file was open in this process a moment ago (a writer restart)."""
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir)
             self.space.measure_disk()
             unclean = check_file and not integrity.closed_cleanly(self.path)
             check_now = unclean and integrity.check_before_open(self.path)

@@ -17,7 +17,6 @@ page cache and minutes from an SD card, against systemd's ``TimeoutStartSec=120`
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -29,6 +28,7 @@ import orjson
 from agent.logs import log_event
 from agent.outbox.errors import Failure, classify
 from agent.outbox.files import files_size
+from agent.private_files import fsync_dir, write_private
 
 log = logging.getLogger("agent.outbox")
 
@@ -47,30 +47,13 @@ def _identity(db: Path) -> dict[str, int] | None:
     return {"ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def mark_clean(db: Path) -> None:
     """After every connection closed cleanly: the next start may skip the check."""
     identity = _identity(db)
     if identity is None:
         return
-    marker = db.with_name(MARKER)
-    tmp = marker.with_name(MARKER + ".tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        try:
-            os.write(fd, orjson.dumps(identity))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, marker)
-        _fsync_dir(db.parent)
+        write_private(db.with_name(MARKER), orjson.dumps(identity), durable=True)
     except OSError as exc:  # no marker only means the next start checks the file
         log_event(log, "outbox_clean_marker_failed", logging.WARNING, error=str(exc))
 
@@ -82,7 +65,7 @@ def closed_cleanly(db: Path) -> bool:
     try:
         saved = marker.read_bytes()
         marker.unlink()
-        _fsync_dir(db.parent)
+        fsync_dir(db.parent)
     except OSError:
         return False
     try:

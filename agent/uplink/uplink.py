@@ -2,8 +2,9 @@
 
 One ``Uplink`` per agent. ``run()`` loops until ``stop()``: each session connects (TLS if configured,
 never a plaintext fallback), publishes ``state=online`` (retained; the Last Will says ``offline``) and
-the birth, subscribes ``cmd/#``, then drains the outbox and answers commands until the connection drops.
-Un-acked records stay in the outbox and are fetched again by the next session.
+the birth, subscribes ``cmd/#``, then drains the outbox and hands commands to the dispatcher until the
+connection drops (their answers come back through the outbox). Un-acked records stay in the outbox
+and are fetched again by the next session.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
@@ -37,7 +38,9 @@ from agent.uplink.topics import Topics
 log = logging.getLogger(__name__)
 
 BirthProvider = Callable[[], dict[str, JsonValue]]
-CommandHandler = Callable[[str, bytes], Awaitable[bytes]]  # (topic suffix after cmd/, payload) -> result
+# (topic suffix after cmd/, payload): takes the command and returns at once; the answer comes back
+# through the outbox, so it survives this session ending before the command does.
+CommandHandler = Callable[[str, bytes], None]
 STABLE_SESSION_S = 30.0  # a session that lasted this long resets the back-off
 STOP_TIMEOUT_S = 5.0
 
@@ -150,7 +153,7 @@ class Uplink:
             will=Will(self.topics.state, b"offline", qos=1, retain=True),
             keepalive=cfg.keepalive_s,
             timeout=float(cfg.keepalive_s * 2),
-            max_inflight_messages=cfg.inflight + 16,  # + state, birth and command results
+            max_inflight_messages=cfg.inflight + 16,  # + state and birth
             tls_context=build_ssl_context(cfg.tls) if cfg.tls is not None else None,
             **kwargs,
         )
@@ -209,7 +212,7 @@ class Uplink:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(publisher.run(), name="uplink.drain")
                 tg.create_task(self._deleter.run(), name="uplink.delete")
-                tg.create_task(self._receive(client, tg), name="uplink.commands")
+                tg.create_task(self._receive(client), name="uplink.commands")
                 tg.create_task(self._birth_loop(client), name="uplink.birth")
                 tg.create_task(self._stop_watch(), name="uplink.stop")
         except* _StopRequested:
@@ -245,19 +248,14 @@ class Uplink:
             body.update(self._birth_provider())
         await client.publish_acked(self.topics.birth, orjson.dumps(body), retain=True)
 
-    async def _receive(self, client: EdgeMqttClient, tg: asyncio.TaskGroup) -> None:
+    async def _receive(self, client: EdgeMqttClient) -> None:
         async for message in client.messages:
             suffix = self.topics.command_suffix(str(message.topic))
             if suffix is None or self._command_handler is None:
                 continue
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             self.counters.commands += 1
-            tg.create_task(self._answer(client, suffix, payload))
-
-    async def _answer(self, client: EdgeMqttClient, suffix: str, payload: bytes) -> None:
-        assert self._command_handler is not None
-        result = await self._command_handler(suffix, payload)
-        await client.publish_acked(self.topics.command_results, result)
+            self._command_handler(suffix, payload)
 
 
 def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
