@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev faketime
 
 .PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean
 
@@ -23,7 +23,7 @@ apt-deps:
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev,rig]'
 	$(BIN)/pip install -q --no-deps -c requirements.lock rapidocr-onnxruntime
 	touch $@
 

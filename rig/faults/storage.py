@@ -1,0 +1,48 @@
+"""Storage faults on the state dir: disk full, read-only filesystem, a corrupt outbox file."""
+
+from __future__ import annotations
+
+from rig.errors import PoleError
+from rig.faults.agent import restart
+from rig.faults.context import FaultContext, Outcome, Skip, hold, wait_for
+from rig.scenario.faults import DiskFull, OutboxCorrupt, ReadonlyFs
+
+
+def _need_mount(ctx: FaultContext) -> None:
+    state = ctx.pole.state
+    if not state.mounted:
+        raise Skip("needs pole.storage.state_dir: tmpfs (and root to mount it)")
+
+
+async def disk_full(ctx: FaultContext, spec: DiskFull) -> Outcome:
+    _need_mount(ctx)
+    written = await ctx.pole.state.fill()
+    await hold(spec.for_s)
+    await ctx.pole.state.free()
+    return Outcome(f"{ctx.pole.state.size_mb} MiB tmpfs filled ({written / 2**20:.1f} MiB filler) for {spec.for_s:g} s")
+
+
+async def readonly_fs(ctx: FaultContext, spec: ReadonlyFs) -> Outcome:
+    _need_mount(ctx)
+    await ctx.pole.state.read_only(True)
+    try:
+        await hold(spec.for_s)
+    finally:
+        await ctx.pole.state.read_only(False)
+    return Outcome(f"state dir read-only for {spec.for_s:g} s")
+
+
+async def outbox_corrupt(ctx: FaultContext, spec: OutboxCorrupt) -> Outcome:
+    agent = ctx.pole.agent
+    outcome = Outcome("kill -9, SQLite header overwritten, restart")
+    async with ctx.agent_lock:
+        await agent.kill9()
+        try:
+            ctx.pole.state.corrupt_outbox()
+        except PoleError as exc:
+            raise Skip(str(exc)) from None
+        offset = agent.log_size()
+        await restart(ctx, outcome.problems)
+        if not await wait_for(lambda: "outbox_corrupt" in agent.log_since(offset), 20.0):
+            outcome.problems.append("no outbox_corrupt logged after starting on a corrupt outbox")
+    return outcome

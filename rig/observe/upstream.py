@@ -1,0 +1,85 @@
+"""The broker's view, decoded: records of telemetry/events/snapshots batches, command results, states.
+
+Pure functions over the collector's messages, so the checkers can be fed planted violations.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from rig.pole.collector import Received
+
+
+@dataclass(frozen=True)
+class UpRecord:
+    seq: int
+    dev: str
+    hist: bool
+    item: dict[str, Any]  # the record exactly as it arrived (without the batch's hist flag)
+    arrived: float
+
+    @property
+    def is_reading(self) -> bool:
+        return "pt" in self.item
+
+    @property
+    def lane(self) -> str:
+        return "telemetry" if self.is_reading else str(self.item.get("pri", "event"))
+
+
+@dataclass
+class Upstream:
+    records: list[UpRecord] = field(default_factory=list)  # arrival order, duplicates kept
+    results: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # cmd-result answers
+    undecodable: list[str] = field(default_factory=list)  # payloads that were not valid batches
+
+    def first_occurrences(self) -> list[UpRecord]:
+        seen: set[int] = set()
+        out = []
+        for r in self.records:
+            if r.seq not in seen:
+                seen.add(r.seq)
+                out.append(r)
+        return out
+
+    def events(self, kind: str | None = None) -> list[UpRecord]:
+        return [r for r in self.first_occurrences() if not r.is_reading and (kind is None or r.item.get("ev") == kind)]
+
+
+def inflate(payload: bytes) -> bytes:
+    if payload[:1] in (b"{", b"["):
+        return payload
+    return zlib.decompress(payload)
+
+
+def decode(messages: Iterable[Received]) -> Upstream:
+    up = Upstream()
+    for m in messages:
+        if m.topic.endswith(("/telemetry", "/events")):
+            try:
+                doc = orjson.loads(inflate(m.payload))
+                hist = bool(doc["hist"])
+                items = list(doc["records"])
+            except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                up.undecodable.append(f"{m.topic}: {exc}")
+                continue
+            for item in items:
+                up.records.append(UpRecord(int(item["seq"]), str(item["dev"]), hist, item, m.arrived))
+        elif m.topic.endswith("/snapshots"):
+            try:
+                doc = orjson.loads(m.payload)
+                item = {k: v for k, v in doc.items() if k not in ("hist", "gw")}
+                up.records.append(UpRecord(int(doc["seq"]), str(doc["dev"]), bool(doc.get("hist")), item, m.arrived))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                up.undecodable.append(f"{m.topic}: {exc}")
+        elif m.topic.endswith("/cmd-result"):
+            try:
+                up.results.append((m.arrived, dict(orjson.loads(m.payload))))
+            except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+                up.undecodable.append(f"{m.topic}: {exc}")
+    return up
