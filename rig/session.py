@@ -26,7 +26,7 @@ from rig.scenario.model import Scenario
 
 def run_session(refs: list[str], *, short: bool, soak_hours: float | None, ci_only: bool, out: Path,
                 seed: int | None, keep_workdir: bool) -> int:
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         scenarios = [load_scenario(path) for path in resolve(refs)]
     except ConfigError as exc:
