@@ -6,9 +6,9 @@ APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev faketime
 
-.PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean
+.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench deb clean
 
-test: deps lint typecheck pytest
+test: deps lint typecheck rig-ci pytest
 
 deps: apt-deps $(VENV)/.installed
 
@@ -28,13 +28,17 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 lint: deps
-	$(BIN)/ruff check agent drivers tests bench
+	$(BIN)/ruff check agent drivers rig tests bench
 
 typecheck: deps
-	$(BIN)/mypy agent drivers
+	$(BIN)/mypy agent drivers rig
 
 pytest: deps
 	$(BIN)/pytest
+
+# The rig's CI set: every shipped scenario not marked ci: {enabled: false}, times compressed.
+rig-ci: deps
+	$(BIN)/edgepost rig run --short --ci --out rig-results rig/scenarios
 
 demo: deps
 	$(BIN)/python -m tests.demo
@@ -47,4 +51,4 @@ deb: deps
 	bash packaging/build_deb.sh
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache rig-results

@@ -107,8 +107,14 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, Path):
+    if isinstance(value, Path | str):
         return str(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)  # ruamel's ScalarInt/ScalarFloat from a scenario file: plain numbers
+    if isinstance(value, float):
+        return float(value)
     return value
 
 

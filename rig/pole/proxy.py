@@ -16,7 +16,6 @@ never sent plaintext (a TLS ClientHello starts with 0x16).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from typing import Literal, Self
 
@@ -50,6 +49,7 @@ class LinkProxy:
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._connections: set[asyncio.Task[None]] = set()
+        self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
 
     async def __aenter__(self) -> Self:
         try:
@@ -80,12 +80,13 @@ class LinkProxy:
             self._flowing.set()
 
     async def _cut_all(self) -> None:
+        """Abort both sides of every open connection (an RST, as a dead link ends) and let them finish."""
+        for writers in list(self._links):
+            for writer in writers:
+                writer.transport.abort()
         tasks = list(self._connections)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.mode == "refuse":
@@ -101,16 +102,22 @@ class LinkProxy:
             self._connections.discard(task)
             writer.close()
             return
+        link = (writer, up_writer)
+        self._links.add(link)
+        if self.mode == "refuse":  # refused while this connection was still being set up
+            for w in link:
+                w.transport.abort()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pump(reader, up_writer, upstream=True))
                 group.create_task(self._pump(up_reader, writer, upstream=False))
         except* (ConnectionError, OSError):
-            pass  # one side hung up: the other is closed below, as a real link would end
+            pass  # one side hung up (or the rig cut the link): the other is closed below
         finally:
+            self._links.discard(link)
             self._connections.discard(task)
-            for w in (writer, up_writer):
-                w.close()
+            for w in link:
+                w.transport.abort()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool) -> None:
         first = upstream

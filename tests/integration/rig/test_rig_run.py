@@ -1,0 +1,86 @@
+"""`edgepost rig run` end to end, as a person runs it: the real console script, a real pole (socat pty,
+simulator, mosquitto, the agent as deployed), the reports on disk. A planted impossible expectation
+(a 1 ms alarm limit) must fail the run while the honest ones pass."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = [pytest.mark.network, pytest.mark.hardware, pytest.mark.slow]
+
+EDGEPOST = str(Path(sys.executable).parent / "edgepost")
+
+SCENARIO = """\
+name: tiny-pole
+description: a short pole for the test suite
+duration_s: 8
+pole:
+  gateway: it-rig
+  buses:
+    - name: bus1
+      baud: 38400
+      timeout_s: 0.3
+      devices:
+        - name: manhole
+          unit: 3
+          profile: witmotion/wt901c-485
+          period_s: 0.2
+          points:
+            roll: {kind: random_walk, step: 0.5, min: -3, max: 3, seed: 3}
+timeline:
+  - {fault: tilt, at: 3, for_s: 3, device: manhole, point: roll, value: 15}
+  - {fault: disk_full, at: 1, for_s: 1}
+expect:
+  alarm_latency_ms: LIMIT
+  device_states: {manhole: [online]}
+  settle_s: 30
+"""
+
+
+def _run(tmp_path: Path, limit: str) -> tuple[subprocess.CompletedProcess[str], dict, Path]:  # type: ignore[type-arg]
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(SCENARIO.replace("LIMIT", limit))
+    out = tmp_path / "out"
+    proc = subprocess.run([EDGEPOST, "rig", "run", str(scenario), "--out", str(out)],
+                          capture_output=True, text=True, timeout=240)
+    results = orjson.loads((out / "tiny-pole" / "results.json").read_bytes())
+    return proc, results, out
+
+
+def test_a_scenario_runs_and_reports(tmp_path: Path) -> None:
+    proc, results, out = _run(tmp_path, "500")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    statuses = {c["name"]: c["status"] for c in results["checks"]}
+    for name in ("seqs.complete", "values.good_equal_truth", "latency.alarm", "states.manhole", "agent.alive",
+                 "outbox.drained"):
+        assert statuses[name] == "passed", results["checks"]
+    assert statuses["fault.2.disk_full"] == "skipped"  # the state dir is not a tmpfs here: reported, not faked
+    assert results["summary"]["delivered"] > 10 and results["summary"]["lost"] == 0
+    html = (out / "tiny-pole" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "PASS" in html
+    assert ET.parse(out / "junit.xml").getroot().find("testsuite") is not None
+    assert "tiny-pole" in proc.stdout and "PASS" in proc.stdout
+
+
+def test_a_violated_expectation_fails_the_run(tmp_path: Path) -> None:
+    proc, results, out = _run(tmp_path, "1")  # no alarm crosses a pole in 1 ms
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    failed = [c["name"] for c in results["checks"] if c["status"] == "failed"]
+    assert failed == ["latency.alarm"], results["checks"]
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+
+
+def test_an_invalid_scenario_names_file_and_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(SCENARIO.replace("LIMIT", "500").replace("value: 15}", "value: 15, devce: x}"))
+    proc = subprocess.run([EDGEPOST, "rig", "run", str(scenario)], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"{scenario}:18:" in proc.stderr and "timeline[0].devce: unknown key" in proc.stderr

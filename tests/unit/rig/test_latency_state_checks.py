@@ -1,0 +1,81 @@
+"""Alarm latency catches a late or missing alarm; state sequences; resources; commands."""
+
+from __future__ import annotations
+
+from rig.checks.latency import check_alarm_latency, live_latencies, percentile
+from rig.checks.liveness import check_commands
+from rig.checks.resources import check_resources, summarise
+from rig.checks.states import check_states
+from rig.faults.context import SentCommand
+from rig.observe.sampler import Sample
+from rig.observe.truth import Truth
+from rig.observe.upstream import Upstream, decode
+from tests.unit.rig.upstream_factory import batch, event, reading
+
+
+def _tilted(at: float) -> Truth:
+    truth = Truth()
+    truth.changed("manhole", "roll", at, 15.0)
+    return truth
+
+
+def _alarm(arrived: float) -> Upstream:
+    alarm = event(7, "manhole", "alarm", arrived - 0.05, {"point": "roll", "alarm": "cover_tilt_roll"}, pri="alarm")
+    return decode([batch([alarm], arrived, topic="events")])
+
+
+def test_an_alarm_within_500_ms_passes() -> None:
+    result = check_alarm_latency(_alarm(100.3), _tilted(100.0), 500)
+    assert result.passed is True and "300 ms" in result.details[0]
+
+
+def test_a_late_alarm_fails() -> None:
+    result = check_alarm_latency(_alarm(100.7), _tilted(100.0), 500)
+    assert result.passed is False and "700 ms" in result.details[0]
+
+
+def test_a_missing_alarm_fails() -> None:
+    other_point = decode([batch([event(7, "manhole", "alarm", 100.1, {"point": "pitch"}, pri="alarm")], 100.2,
+                                topic="events")])
+    assert check_alarm_latency(other_point, _tilted(100.0), 500).passed is False
+
+
+def test_an_alarm_before_the_tilt_does_not_count() -> None:
+    assert check_alarm_latency(_alarm(99.0), _tilted(100.0), 500).passed is False
+
+
+def test_live_latency_percentiles() -> None:
+    up = decode([batch([reading(i, "m", "v", 1, 100.0) for i in range(1, 101)], 100.2),
+                 batch([reading(200, "m", "v", 1, 50.0)], 100.0, hist=True)])
+    lat = live_latencies(up)
+    assert lat.p50_ms is not None and abs(lat.p50_ms - 200) < 1e-6 and len(lat.samples) == 100
+    assert percentile([], 50) is None
+
+
+def test_device_states_must_pass_through_in_order() -> None:
+    states = [event(i, "level", "device_state", float(i), {"state": s}) for i, s in
+              enumerate(["online", "offline", "online"], start=1)]
+    up = decode([batch(states, 10.0, topic="events")])
+    ok, = check_states(up, {"level": ["online", "offline", "online"]})
+    assert ok.passed is True
+    never_back, = check_states(up, {"level": ["offline", "online", "offline"]})
+    assert never_back.passed is False
+
+
+def test_rss_growth_per_process_and_limits() -> None:
+    samples = [Sample(float(t), 10, 50.0 + t, 5.0, 0, True, True) for t in range(0, 30)]
+    samples += [Sample(float(t), 11, 40.0, 5.0, 0, True, True) for t in range(30, 60)]  # a restart: new baseline
+    res = summarise(samples)
+    assert res.rss_growth_mb == 24.0  # first process: 55 -> 79 after the 5 s warm-up
+    rss, cpu = check_resources(res, 20.0, 4.0)
+    assert rss.passed is False and cpu.passed is False
+    rss, cpu = check_resources(res, 30.0, 10.0)
+    assert rss.passed is True and cpu.passed is True
+
+
+def test_every_command_needs_its_answer() -> None:
+    sent = [SentCommand("a", 1.0, True), SentCommand("b", 1.0, False), SentCommand("c", 1.0, None)]
+    up = Upstream(results=[(2.0, {"id": "a", "ok": True}), (2.0, {"id": "b", "ok": True})])
+    result = check_commands(up, sent)
+    assert result.passed is False
+    assert any("b: ok=True" in d for d in result.details) and any("c: no answer" in d for d in result.details)
