@@ -88,8 +88,11 @@ class LinkProxy:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
 
+    def _refusing(self) -> bool:
+        return self.mode == "refuse"
+
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.mode == "refuse":
+        if self._refusing():
             writer.close()
             return
         task = asyncio.current_task()
@@ -104,7 +107,7 @@ class LinkProxy:
             return
         link = (writer, up_writer)
         self._links.add(link)
-        if self.mode == "refuse":  # refused while this connection was still being set up
+        if self._refusing():  # refused while this connection was still being set up
             for w in link:
                 w.transport.abort()
         try:
