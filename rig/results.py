@@ -25,6 +25,7 @@ class Summary:
     faults_skipped: int = 0
     rss_growth_mb: float | None = None
     rss_per_hour_mb: float | None = None
+    rss_hourly_mb: list[float] = field(default_factory=list)
     cpu_mean: float | None = None
 
 

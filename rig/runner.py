@@ -89,7 +89,8 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
         produced=stats.produced, delivered=stats.delivered, lost=stats.lost, duplicated=stats.duplicates,
         explained=stats.explained, p50_ms=latencies.p50_ms, p99_ms=latencies.p99_ms,
         faults_injected=len(log.injected()), faults_skipped=len(log.entries) - len(log.injected()),
-        rss_growth_mb=resources.rss_growth_mb, rss_per_hour_mb=resources.rss_per_hour_mb, cpu_mean=resources.cpu_mean,
+        rss_growth_mb=resources.rss_growth_mb, rss_per_hour_mb=resources.rss_per_hour_mb,
+        rss_hourly_mb=resources.rss_hourly_mb, cpu_mean=resources.cpu_mean,
     )
     result.series = _series(result.started, up, samples, latencies.samples)
     return result

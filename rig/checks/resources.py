@@ -17,6 +17,7 @@ class Resources:
     rss_per_hour_mb: float | None
     cpu_mean: float | None
     rss_max_mb: float | None
+    rss_hourly_mb: list[float]  # growth in each full or partial hour of the longest process lifetime
 
 
 def _slope(points: list[tuple[float, float]]) -> float | None:
@@ -38,6 +39,7 @@ def summarise(samples: list[Sample]) -> Resources:
             lifetimes.setdefault(s.pid, []).append(s)
     growth: float | None = None
     per_hour: float | None = None
+    hourly: list[float] = []
     longest = 0.0
     for run in lifetimes.values():
         settled = [s for s in run if s.t - run[0].t >= _WARMUP_S] or run[-1:]
@@ -48,10 +50,20 @@ def summarise(samples: list[Sample]) -> Resources:
         span = settled[-1].t - settled[0].t
         slope = _slope([(s.t, s.rss_mb) for s in settled if s.rss_mb is not None])
         if slope is not None and span > longest:
-            longest, per_hour = span, slope * 3600
+            longest, per_hour, hourly = span, slope * 3600, _hourly(settled)
     cpu = [s.cpu_percent for s in samples if s.cpu_percent is not None]
     rss_all = [s.rss_mb for s in samples if s.rss_mb is not None]
-    return Resources(growth, per_hour, sum(cpu) / len(cpu) if cpu else None, max(rss_all) if rss_all else None)
+    return Resources(growth, per_hour, sum(cpu) / len(cpu) if cpu else None, max(rss_all) if rss_all else None,
+                     hourly)
+
+
+def _hourly(run: list[Sample]) -> list[float]:
+    """RSS at the end of each hour minus at its start (the soak report's per-hour growth)."""
+    hours: dict[int, list[float]] = {}
+    for s in run:
+        if s.rss_mb is not None:
+            hours.setdefault(int((s.t - run[0].t) // 3600), []).append(s.rss_mb)
+    return [values[-1] - values[0] for _, values in sorted(hours.items())]
 
 
 def check_resources(res: Resources, rss_limit_mb: float | None, cpu_limit: float | None) -> list[CheckResult]:

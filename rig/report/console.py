@@ -31,6 +31,9 @@ def print_summary(results: Sequence[RunResult], console: Console | None = None) 
                       _ms(s.p50_ms), _ms(s.p99_ms), faults, f"{ok}/{len(checks)}", verdict)
     console.print(table)
     for r in results:
+        if len(r.summary.rss_hourly_mb) > 1:
+            hours = ", ".join(f"h{i + 1} {g:+.1f}" for i, g in enumerate(r.summary.rss_hourly_mb))
+            console.print(f"{r.scenario}: RSS growth per hour (MiB): {hours}")
         if r.error:
             console.print(f"[red]{r.scenario}: the run did not complete:[/] {r.error}")
         for check in r.failed_checks:

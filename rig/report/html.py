@@ -44,6 +44,8 @@ def render_html(result: RunResult) -> str:
         ("RSS trend", "-" if s.rss_per_hour_mb is None else f"{s.rss_per_hour_mb:+.1f} MiB/h"),
         ("mean CPU", "-" if s.cpu_mean is None else f"{s.cpu_mean:.1f} % of a core"),
     ]
+    if len(s.rss_hourly_mb) > 1:
+        numbers += [(f"RSS growth, hour {i + 1}", f"{g:+.1f} MiB") for i, g in enumerate(s.rss_hourly_mb)]
     checks = "".join(
         _row(_esc(c.name), f"<span class='{c.status}'>{c.status}</span>", _esc(c.summary),
              "<pre>" + _esc("\n".join(c.details)) + "</pre>" if c.details else "")

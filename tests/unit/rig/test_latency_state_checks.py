@@ -73,6 +73,13 @@ def test_rss_growth_per_process_and_limits() -> None:
     assert rss.passed is True and cpu.passed is True
 
 
+def test_soak_growth_is_reported_per_hour() -> None:
+    samples = [Sample(float(t), 10, 50.0 + t / 3600 * 2, 1.0, 0, True, True) for t in range(0, 3 * 3600, 10)]
+    res = summarise(samples)
+    assert len(res.rss_hourly_mb) == 3 and all(1.9 < g < 2.0 for g in res.rss_hourly_mb)
+    assert res.rss_per_hour_mb is not None and abs(res.rss_per_hour_mb - 2.0) < 1e-6
+
+
 def test_every_command_needs_its_answer() -> None:
     sent = [SentCommand("a", 1.0, True), SentCommand("b", 1.0, False), SentCommand("c", 1.0, None)]
     up = Upstream(results=[(2.0, {"id": "a", "ok": True}), (2.0, {"id": "b", "ok": True})])
