@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from rig.faults import agent, broker, bus, clock, downlink, storage, tls
+from rig.faults import agent, broker, bus, camera, clock, downlink, storage, tls
 from rig.faults.context import FaultContext, Outcome
 
 Injector = Callable[[FaultContext, Any], Awaitable[Outcome]]
@@ -33,4 +33,5 @@ INJECTORS: dict[str, Injector] = {
     "command_fuzz": downlink.command_fuzz,
     "command_flood": downlink.command_flood,
     "tls_bad_cert": tls.tls_bad_cert,
+    "camera_down": camera.camera_down,
 }

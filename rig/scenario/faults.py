@@ -128,6 +128,11 @@ class TlsBadCert(FaultBase):
     variant: Literal["bad", "expired", "wrong_ca"]
 
 
+class CameraDown(FaultBase):
+    fault: Literal["camera_down"]
+    camera: str = Field(pattern=NAME_PATTERN)
+
+
 class Tilt(FaultBase):
     """A stimulus, not a fault: the simulated point jumps to ``value`` (alarm latency is measured)."""
 
@@ -141,7 +146,7 @@ FaultSpec = Annotated[
     BrokerDown | BrokerRestart | LinkStall | LinkBlackhole | LinkThrottle | AgentKill9 | AgentSigtermDrain
     | ConfigInvalidStart | ConfigInvalidSighup | DiskFull | ReadonlyFs | OutboxCorrupt | BusNoise
     | DeviceSilent | DeviceSlow | PortUnplug | FirmwareSwap | ClockJump | CommandFuzz | CommandFlood
-    | TlsBadCert | Tilt,
+    | TlsBadCert | CameraDown | Tilt,
     Field(discriminator="fault"),
 ]
 

@@ -85,6 +85,9 @@ def reference_problems(doc: YamlDocument, scenario: Scenario, registry: ProfileR
         bus_name = getattr(fault, "bus", None)
         if bus_name is not None and pole.bus(bus_name) is None:
             problem((*at, "bus"), f"no bus {bus_name!r} on the pole")
+        camera_name = getattr(fault, "camera", None)
+        if camera_name is not None and camera_name not in {c.name for c in pole.cameras}:
+            problem((*at, "camera"), f"no camera {camera_name!r} on the pole")
         swap = getattr(fault, "profile", None)
         if swap is not None:
             try:
