@@ -19,6 +19,8 @@ class Summary:
     lost: int = 0
     duplicated: int = 0
     explained: int = 0
+    moved_aside: int = 0
+    recovery_max_s: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
     faults_injected: int = 0

@@ -20,6 +20,7 @@ from rig.checks.liveness import (
     check_drained,
     check_fault_reactions,
 )
+from rig.checks.recovery import check_recovery
 from rig.checks.resources import check_resources, summarise
 from rig.checks.seqs import check_seqs
 from rig.checks.states import check_states
@@ -81,13 +82,18 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
         checks.append(check_drained(final))
     if expect.commands_answered:
         checks.append(check_commands(up, sent))
+    recovery_max: float | None = None
+    if expect.recovery_s is not None:
+        recovery, recovery_max = check_recovery(up, log.entries, expect.recovery_s)
+        checks.append(recovery)
     checks += check_fault_reactions(log.entries)
     latencies = live_latencies(up)
     result.checks = checks
     result.faults = log.entries
     result.summary = Summary(
         produced=stats.produced, delivered=stats.delivered, lost=stats.lost, duplicated=stats.duplicates,
-        explained=stats.explained, p50_ms=latencies.p50_ms, p99_ms=latencies.p99_ms,
+        explained=stats.explained, moved_aside=stats.moved_aside, recovery_max_s=recovery_max,
+        p50_ms=latencies.p50_ms, p99_ms=latencies.p99_ms,
         faults_injected=len(log.injected()), faults_skipped=len(log.entries) - len(log.injected()),
         rss_growth_mb=resources.rss_growth_mb, rss_per_hour_mb=resources.rss_per_hour_mb,
         rss_hourly_mb=resources.rss_hourly_mb, cpu_mean=resources.cpu_mean,

@@ -18,7 +18,8 @@ class SeqStats:
     produced: int = 0  # seqs in 1..last that should have arrived
     delivered: int = 0  # distinct seqs received
     lost: int = 0  # missing and not explained
-    explained: int = 0  # missing, explained by gap events or a corrupt outbox
+    explained: int = 0  # missing, explained by gap events (evicted or expired records)
+    moved_aside: int = 0  # the seq jump before an outbox_corrupt alarm: the old file's rows and unused seqs
     duplicates: int = 0  # extra copies received
 
 
@@ -46,7 +47,8 @@ def check_seqs(up: Upstream, upto: int | None = None) -> tuple[list[CheckResult]
     for lo, hi in holes(received, last):
         size = hi - lo + 1
         if hi + 1 in corrupt_at:
-            stats.explained += size
+            stats.moved_aside += size
+            missing.append(f"seqs {lo}..{hi}: skipped after the outbox file was found corrupt (moved aside)")
             continue
         covered = min(budget, size)
         budget -= covered
@@ -55,10 +57,11 @@ def check_seqs(up: Upstream, upto: int | None = None) -> tuple[list[CheckResult]
             stats.lost += size - covered
             missing.append(f"seq {lo}" if lo == hi else f"seqs {lo}..{hi} ({size})")
     stats.produced = stats.delivered + stats.lost + stats.explained
+    aside = f", {stats.moved_aside} skipped with a corrupt outbox file" if stats.moved_aside else ""
     complete = CheckResult(
         "seqs.complete", stats.lost == 0,
-        f"{stats.delivered} delivered, {stats.lost} lost, {stats.explained} explained by gap/corrupt events "
-        f"(seqs 1..{last})",
+        f"{stats.delivered} delivered, {stats.lost} lost, {stats.explained} explained by gap events{aside} "
+        f"(seqs up to {last})",
         limited(missing),
     )
     return [complete, _duplicates(up), _order(up)], stats

@@ -23,13 +23,28 @@ async def disk_full(ctx: FaultContext, spec: DiskFull) -> Outcome:
 
 
 async def readonly_fs(ctx: FaultContext, spec: ReadonlyFs) -> Outcome:
+    """The kernel refuses a read-only remount while a process holds files open for writing (only its own
+    error handling can do that), so the agent is power-cut, the state dir remounted read-only, the agent
+    started on it, and the mount made writable again underneath the running agent."""
     _need_mount(ctx)
-    await ctx.pole.state.read_only(True)
-    try:
-        await hold(spec.for_s)
-    finally:
-        await ctx.pole.state.read_only(False)
-    return Outcome(f"state dir read-only for {spec.for_s:g} s")
+    agent = ctx.pole.agent
+    outcome = Outcome(f"kill -9, agent started on a read-only state dir, writable again after {spec.for_s:g} s")
+    async with ctx.agent_lock:
+        await agent.kill9()
+        await ctx.pole.state.read_only(True)
+        try:
+            await agent.spawn()
+            await hold(spec.for_s)
+            if not agent.running:
+                outcome.problems.append(f"the agent exited ({agent.returncode}) on a read-only state dir")
+            elif not await agent.answers_status():
+                outcome.problems.append("the agent does not answer status on a read-only state dir")
+        finally:
+            await ctx.pole.state.read_only(False)
+        if not agent.running:
+            agent.notice_exit()
+            await restart(ctx, outcome.problems)
+    return outcome
 
 
 async def outbox_corrupt(ctx: FaultContext, spec: OutboxCorrupt) -> Outcome:

@@ -2,7 +2,8 @@
 
 ``async with AgentProcess(...) as agent``: ``await agent.start()`` waits until the control socket
 answers; ``kill9()``, ``terminate()`` (returns the exit code, or None when it hung past the timeout),
-``sighup()``. Output goes to one log file across restarts; ``log_since(offset)`` reads new lines.
+``sighup()``. Output goes to one log file across restarts, each line stamped with the wall-clock time
+it arrived (the agent logs for journald, which adds its own); ``log_since(offset)`` reads new lines.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class AgentProcess:
     starts: list[float] = field(default_factory=list)
     _proc: asyncio.subprocess.Process | None = None
     _reaped: bool = False  # the current process's exit is already in ``exits``
+    _copier: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -61,6 +63,7 @@ class AgentProcess:
             code = await self.terminate()
             if code is None:
                 await self.kill9()
+        await self._stop_copying()
 
     @property
     def pid(self) -> int | None:
@@ -86,11 +89,14 @@ class AgentProcess:
             raise PoleError("the agent is already running")
         self.notice_exit()
         env = {**os.environ, **self.env}
-        with self.log_path.open("ab") as log:
-            self._proc = await asyncio.create_subprocess_exec(
-                *agent_command(), "--config", str(self.config), "run",
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-            )
+        await self._stop_copying()
+        self._proc = await asyncio.create_subprocess_exec(
+            *agent_command(), "--config", str(self.config), "run",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        assert self._proc.stdout is not None
+        self._copier = asyncio.create_task(self._copy(self._proc.stdout), name="rig.agent-log")
         self._reaped = False
         self.starts.append(time.time())
         return self._proc
@@ -155,6 +161,19 @@ class AgentProcess:
                 self._proc.send_signal(signal.SIGKILL)
             await self._proc.wait()
         return code
+
+    async def _copy(self, stream: asyncio.StreamReader) -> None:
+        with self.log_path.open("ab", buffering=0) as log:
+            while line := await stream.readline():
+                stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d} "
+                log.write(stamp.encode() + line)
+
+    async def _stop_copying(self) -> None:
+        """The previous process's output is copied to the end before a new one starts."""
+        if self._copier is not None:
+            await asyncio.wait([self._copier], timeout=5.0)
+            self._copier.cancel()
+            self._copier = None
 
     def sighup(self) -> None:
         if self._proc is not None and self._proc.returncode is None:

@@ -36,7 +36,9 @@ def render_html(result: RunResult) -> str:
     png = base64.b64encode(timeline_png(result)).decode()
     numbers = [
         ("produced", s.produced), ("delivered", s.delivered), ("lost", s.lost), ("duplicated", s.duplicated),
-        ("explained by gap/corrupt events", s.explained),
+        ("explained by gap events", s.explained),
+        ("seqs skipped with a corrupt outbox file", s.moved_aside),
+        ("slowest recovery after a fault", "-" if s.recovery_max_s is None else f"{s.recovery_max_s:.1f} s"),
         ("p50 latency (live)", "-" if s.p50_ms is None else f"{s.p50_ms:.0f} ms"),
         ("p99 latency (live)", "-" if s.p99_ms is None else f"{s.p99_ms:.0f} ms"),
         ("faults injected", s.faults_injected), ("faults skipped", s.faults_skipped),

@@ -22,5 +22,8 @@ class Expectations(Strict):
     alive: bool = Field(True, description="the agent runs and `edgepost status` answers at the end")
     drained: bool = Field(True, description="the outbox is empty at the end (nothing stuck)")
     commands_answered: bool = Field(True, description="every downlink command with an id gets one answer")
+    recovery_s: float | None = Field(
+        30.0, gt=0, description="after each fault ends, records reach the broker again within this"
+    )
     min_delivered: int = Field(1, ge=0, description="at least this many records reach the broker")
     settle_s: float = Field(60.0, gt=0, description="after the timeline, wait this long at most for the drain")

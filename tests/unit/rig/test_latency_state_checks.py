@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from rig.checks.latency import check_alarm_latency, live_latencies, percentile
 from rig.checks.liveness import check_commands
+from rig.checks.recovery import check_recovery
 from rig.checks.resources import check_resources, summarise
 from rig.checks.states import check_states
 from rig.faults.context import SentCommand
+from rig.observe.faultlog import FaultRecord
 from rig.observe.sampler import Sample
 from rig.observe.truth import Truth
 from rig.observe.upstream import Upstream, decode
@@ -86,3 +88,16 @@ def test_every_command_needs_its_answer() -> None:
     result = check_commands(up, sent)
     assert result.passed is False
     assert any("b: ok=True" in d for d in result.details) and any("c: no answer" in d for d in result.details)
+
+
+def test_recovery_after_a_fault_is_bounded() -> None:
+    up = decode([batch([reading(1, "m", "v", 1, 1.0)], 5.0), batch([reading(2, "m", "v", 1, 2.0)], 25.0)])
+    fault = FaultRecord("broker_down", 0.0, 10.0)
+    result, worst = check_recovery(up, [fault], 20.0)
+    assert result.passed is True and worst == 15.0
+    result, _ = check_recovery(up, [fault], 10.0)
+    assert result.passed is False and "too late" in result.details[0]
+    stuck, worst = check_recovery(up, [FaultRecord("link_stall", 20.0, 30.0)], 60.0)
+    assert stuck.passed is False and worst is None
+    skipped, _ = check_recovery(up, [FaultRecord("disk_full", 0.0, 1.0, status="skipped")], 10.0)
+    assert skipped.passed is None
