@@ -11,6 +11,7 @@ from pathlib import Path
 from agent.control.client import ControlClient
 from agent.control.protocol import BufferStatsRequest
 from agent.errors import EdgepostError
+from rig.checks.alarms import check_alarms
 from rig.checks.latency import check_alarm_latency, live_latencies
 from rig.checks.liveness import (
     FinalState,
@@ -73,6 +74,7 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
         checks.append(check_values(up, truth, simulated, expected, window))
     if expect.alarm_latency_ms is not None:
         checks.append(check_alarm_latency(up, truth, expect.alarm_latency_ms))
+    checks.append(check_alarms(up))
     checks += check_states(up, expect.device_states)
     resources = summarise(samples)
     checks += check_resources(resources, expect.rss_growth_mb, expect.cpu_percent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rig.checks.alarms import check_alarms
 from rig.checks.latency import check_alarm_latency, live_latencies, percentile
 from rig.checks.liveness import check_commands
 from rig.checks.recovery import check_recovery
@@ -101,3 +102,14 @@ def test_recovery_after_a_fault_is_bounded() -> None:
     assert stuck.passed is False and worst is None
     skipped, _ = check_recovery(up, [FaultRecord("disk_full", 0.0, 1.0, status="skipped")], 10.0)
     assert skipped.passed is None
+
+
+def test_alarms_must_alternate() -> None:
+    def alarm(seq: int, ev: str) -> dict:  # type: ignore[type-arg]
+        return event(seq, "manhole", ev, float(seq), {"alarm": "cover_tilt_roll", "point": "roll"}, pri="alarm")
+
+    good = decode([batch([alarm(1, "alarm"), alarm(2, "alarm_cleared"), alarm(3, "alarm")], 10.0, topic="events")])
+    assert check_alarms(good).passed is True
+    twice = decode([batch([alarm(1, "alarm"), alarm(5, "alarm")], 10.0, topic="events")])
+    result = check_alarms(twice)
+    assert result.passed is False and "raised again while active" in result.details[0]
