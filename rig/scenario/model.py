@@ -26,6 +26,7 @@ class CiSpec(Strict):
 class ShortSpec(Strict):
     scale: float = Field(0.25, gt=0, le=1, description="--short multiplies every time by this")
     duration_s: float | None = Field(None, gt=0, description="default: duration_s * scale")
+    max_repeat: int | None = Field(None, ge=1, description="cap on each entry's repeat (five restarts take time)")
 
 
 class Scenario(Strict):
@@ -46,9 +47,11 @@ class Scenario(Strict):
         """The CI version: times compressed by ``short.scale``."""
         scale = self.short.scale
         duration = self.short.duration_s or self.duration_s * scale
-        return self.model_copy(
-            update={"duration_s": duration, "timeline": [scaled(f, scale) for f in self.timeline]}
-        )
+        timeline = [scaled(f, scale) for f in self.timeline]
+        if self.short.max_repeat is not None:
+            cap = self.short.max_repeat
+            timeline = [f.model_copy(update={"repeat": min(f.repeat, cap)}) for f in timeline]
+        return self.model_copy(update={"duration_s": duration, "timeline": timeline})
 
     def soaked(self, hours: float, sample_s: float = 10.0) -> Scenario:
         """The soak version: the same pole for hours, the timeline repeated every ``duration_s``."""

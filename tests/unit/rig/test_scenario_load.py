@@ -84,7 +84,9 @@ def test_short_compresses_times_and_keeps_durations_sensible(tmp_path: Path) -> 
     assert scenario.duration_s == pytest.approx(10)
     silent, kill = scenario.timeline
     assert (silent.at, silent.for_s) == (pytest.approx(1.0), pytest.approx(2.0))
-    assert kill.random_within_s == pytest.approx(5.0)
+    assert kill.random_within_s == pytest.approx(5.0) and kill.repeat == 3
+    capped = load_scenario(_write(tmp_path, "short: {scale: 0.1, max_repeat: 1}\n" + GOOD)).shortened()
+    assert capped.timeline[1].repeat == 1
 
 
 def test_random_times_are_seeded(tmp_path: Path) -> None:
