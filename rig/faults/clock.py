@@ -10,7 +10,7 @@ from rig.scenario.faults import ClockJump
 async def clock_jump(ctx: FaultContext, spec: ClockJump) -> Outcome:
     clock = ctx.pole.clock_file
     if clock is None:
-        raise Skip("the agent does not run under faketime")
+        raise Skip("faketime is not installed (apt-get install faketime): the agent's clock cannot be moved")
     clock.write_text(f"{spec.offset_s:+.0f}\n")
     detail = f"agent wall clock {spec.offset_s:+.0f} s"
     if spec.for_s > 0:

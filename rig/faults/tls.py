@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from rig.errors import ToolMissing
 from rig.faults.broker import restart_broker
 from rig.faults.context import FaultContext, Outcome, Skip, hold
 from rig.pole.certs import bad_server_cert
@@ -21,7 +22,10 @@ async def tls_bad_cert(ctx: FaultContext, spec: TlsBadCert) -> Outcome:
     assert broker is not None and proxy is not None
     if broker.certs is None:
         raise Skip("needs pole.broker.tls: true")
-    cert = await asyncio.to_thread(bad_server_cert, broker.workdir / "bad-certs", broker.certs, spec.variant)
+    try:
+        cert = await asyncio.to_thread(bad_server_cert, broker.workdir / "bad-certs", broker.certs, spec.variant)
+    except ToolMissing as exc:
+        raise Skip(str(exc)) from None
     broker.present(cert)
     await restart_broker(ctx, 0.0)
     collector = ctx.pole.collector

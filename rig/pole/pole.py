@@ -126,10 +126,8 @@ async def stand_up(spec: PoleSpec, workdir: Path, *, fake_clock: bool = False) -
         ))
         pole.write_config()
         env = dict(spec.agent.env)
-        if fake_clock:
-            library = faketime_library()
-            if library is None:
-                raise ToolMissing("faketime is not installed (apt-get install faketime)")
+        library = faketime_library() if fake_clock else None
+        if library is not None:  # without faketime the clock faults report themselves skipped
             pole.clock_file = workdir / "faketime.rc"
             pole.clock_file.write_text("+0\n")
             env.update(LD_PRELOAD=library, FAKETIME_TIMESTAMP_FILE=str(pole.clock_file),
