@@ -55,6 +55,7 @@ class RunResult:
     faults: list[FaultRecord] = field(default_factory=list)
     series: Series = field(default_factory=Series)
     workdir: str = ""
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: stand_up, agent_start, timeline, settle
     error: str | None = None  # the run itself could not complete (pole would not stand up)
 
     @property

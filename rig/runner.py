@@ -46,17 +46,30 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
         source=str(scenario.source or ""), workdir=str(workdir),
     )
     log = FaultLog()
+    phases = result.phases
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        phases[name] = round(now - mark, 2)
+        mark = now
+
     async with stand_up(scenario.pole, workdir, fake_clock=fake_clock) as pole:
+        phase("stand_up")
         await pole.agent.start()
         await wait_for(lambda: any(m.topic.endswith(("/telemetry", "/events")) for m in pole.collector.snapshot()),
                        _FIRST_RECORD_S, 0.2)
+        phase("agent_start")
         ctx = FaultContext(pole, random.Random(scenario.seed))
         result.started = time.time()
         async with Sampler(pole.agent, scenario.sample_s) as sampler:
             async with asyncio.TaskGroup() as group:
                 group.create_task(run_timeline(ctx, scenario.timeline, scenario.seed, result.started, log))
                 group.create_task(asyncio.sleep(scenario.duration_s))
+            phase("timeline")
             final, upto = await settle(pole, scenario.expect.settle_s)
+            phase("settle")
         samples = list(sampler.samples)
         result.ended = time.time()
         up = decode(pole.collector.snapshot())
@@ -64,6 +77,7 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
         simulated = set(pole.devices)
         expected = {d.name: d.expected for b in scenario.pole.buses for d in b.devices if d.expected}
         sent = list(ctx.sent)
+    phase("tear_down")
     expect = scenario.expect
     seq_checks, stats = check_seqs(up, upto)
     checks = [check_delivery(up, expect.min_delivered)]
