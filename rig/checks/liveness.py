@@ -44,8 +44,12 @@ def check_commands(up: Upstream, sent: Sequence[SentCommand]) -> CheckResult:
     for _, result in up.results:
         answers.setdefault(str(result.get("id")), []).append(result)
     problems = []
+    offline = 0
     for command in sent:
         got = answers.get(str(command.id), [])
+        if not got and up.online_at(command.t) is not True:
+            offline += 1  # sent while the agent was away (or at the edge): its clean session never got it
+            continue
         if not got:
             problems.append(f"{command.id}: no answer")
         elif command.expect_ok is not None and bool(got[0].get("ok")) != command.expect_ok:
@@ -53,8 +57,8 @@ def check_commands(up: Upstream, sent: Sequence[SentCommand]) -> CheckResult:
             problems.append(f"{command.id}: ok={answer.get('ok')} ({answer.get('code')}), "
                             f"expected ok={command.expect_ok}")
     return CheckResult("commands.answered", not problems,
-                       f"{len(sent)} commands with an id, {len(problems)} unanswered or wrongly answered",
-                       limited(problems))
+                       f"{len(sent)} commands with an id, {len(problems)} unanswered or wrongly answered, "
+                       f"{offline} sent while the agent was offline (not expected)", limited(problems))
 
 
 def check_fault_reactions(entries: Sequence[FaultRecord]) -> list[CheckResult]:

@@ -37,6 +37,14 @@ class Upstream:
     records: list[UpRecord] = field(default_factory=list)  # arrival order, duplicates kept
     results: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # cmd-result answers
     undecodable: list[str] = field(default_factory=list)  # payloads that were not valid batches
+    states: list[tuple[float, str]] = field(default_factory=list)  # arrival, "online"/"offline" (incl. the Will)
+
+    def online_at(self, t: float, margin_s: float = 0.5) -> bool | None:
+        """Whether the broker saw the agent online at ``t``; None within ``margin_s`` of a change."""
+        if any(abs(t - arrived) < margin_s for arrived, _ in self.states):
+            return None
+        before = [state for arrived, state in self.states if arrived <= t]
+        return before[-1] == "online" if before else None
 
     def first_occurrences(self) -> list[UpRecord]:
         seen: set[int] = set()
@@ -77,6 +85,8 @@ def decode(messages: Iterable[Received]) -> Upstream:
                 up.records.append(UpRecord(int(doc["seq"]), str(doc["dev"]), bool(doc.get("hist")), item, m.arrived))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 up.undecodable.append(f"{m.topic}: {exc}")
+        elif m.topic.endswith("/state"):
+            up.states.append((m.arrived, m.payload.decode(errors="replace")))
         elif m.topic.endswith("/cmd-result"):
             try:
                 up.results.append((m.arrived, dict(orjson.loads(m.payload))))

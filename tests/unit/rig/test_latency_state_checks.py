@@ -85,10 +85,19 @@ def test_soak_growth_is_reported_per_hour() -> None:
 
 def test_every_command_needs_its_answer() -> None:
     sent = [SentCommand("a", 1.0, True), SentCommand("b", 1.0, False), SentCommand("c", 1.0, None)]
-    up = Upstream(results=[(2.0, {"id": "a", "ok": True}), (2.0, {"id": "b", "ok": True})])
+    up = Upstream(results=[(2.0, {"id": "a", "ok": True}), (2.0, {"id": "b", "ok": True})],
+                  states=[(0.0, "online")])
     result = check_commands(up, sent)
     assert result.passed is False
     assert any("b: ok=True" in d for d in result.details) and any("c: no answer" in d for d in result.details)
+
+
+def test_commands_sent_while_the_agent_was_offline_are_not_expected() -> None:
+    up = Upstream(states=[(0.0, "online"), (10.0, "offline"), (20.0, "online")])
+    lost_while_online = check_commands(up, [SentCommand("a", 5.0, None)])
+    assert lost_while_online.passed is False
+    while_offline = check_commands(up, [SentCommand("b", 15.0, None), SentCommand("c", 10.2, None)])
+    assert while_offline.passed is True and "2 sent while the agent was offline" in while_offline.summary
 
 
 def test_recovery_after_a_fault_is_bounded() -> None:
