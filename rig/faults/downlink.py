@@ -64,10 +64,12 @@ async def command_flood(ctx: FaultContext, spec: CommandFlood) -> Outcome:
     base = len(ctx.sent)
     for index in range(spec.count):
         cid = f"rig-flood-{base + index}"
-        body = {"id": cid, "expires_at": time.time() + 600, "kind": "ping"}
+        body: dict[str, Any] = {"id": cid, "expires_at": time.time() + 600, "kind": spec.command}
+        if spec.command == "read_point":
+            body.update(device=spec.device, point=spec.point)
         ctx.pole.collector.publish(topic, orjson.dumps(body))
         ctx.sent.append(SentCommand(cid, time.time(), None))
         delay = started + (index + 1) / spec.per_s - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-    return Outcome(f"{spec.count} pings at {spec.per_s:g}/s")
+    return Outcome(f"{spec.count} {spec.command} commands at {spec.per_s:g}/s")

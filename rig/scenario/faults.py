@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rig.scenario.base import NAME_PATTERN, Strict
 
@@ -121,6 +121,15 @@ class CommandFlood(FaultBase):
     fault: Literal["command_flood"]
     count: int = Field(500, ge=1, le=1_000_000)
     per_s: float = Field(200.0, gt=0)
+    command: Literal["ping", "read_point"] = Field("ping", description="read_point goes to the device and back")
+    device: str | None = Field(None, pattern=NAME_PATTERN, description="read_point: the device")
+    point: str | None = Field(None, description="read_point: the point")
+
+    @model_validator(mode="after")
+    def _read_point_target(self) -> CommandFlood:
+        if self.command == "read_point" and (self.device is None or self.point is None):
+            raise ValueError("command: read_point needs device and point")
+        return self
 
 
 class TlsBadCert(FaultBase):
