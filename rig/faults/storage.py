@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rig.errors import PoleError
 from rig.faults.agent import restart
 from rig.faults.context import FaultContext, Outcome, Skip, hold, wait_for
@@ -25,20 +27,23 @@ async def disk_full(ctx: FaultContext, spec: DiskFull) -> Outcome:
 async def readonly_fs(ctx: FaultContext, spec: ReadonlyFs) -> Outcome:
     """The kernel refuses a read-only remount while a process holds files open for writing (only its own
     error handling can do that), so the agent is power-cut, the state dir remounted read-only, the agent
-    started on it, and the mount made writable again underneath the running agent."""
+    started on it (it must answer status within its start timeout, degraded), and the mount made
+    writable again underneath the running agent."""
     _need_mount(ctx)
     agent = ctx.pole.agent
     outcome = Outcome(f"kill -9, agent started on a read-only state dir, writable again after {spec.for_s:g} s")
     async with ctx.agent_lock:
         await agent.kill9()
         await ctx.pole.state.read_only(True)
+        started = time.monotonic()
         try:
             await agent.spawn()
-            await hold(spec.for_s)
-            if not agent.running:
-                outcome.problems.append(f"the agent exited ({agent.returncode}) on a read-only state dir")
-            elif not await agent.answers_status():
-                outcome.problems.append("the agent does not answer status on a read-only state dir")
+            if not await wait_for(agent.answers_status, agent.start_timeout_s, 0.5):
+                outcome.problems.append(
+                    f"the agent did not answer status within {agent.start_timeout_s:g} s on a read-only state dir"
+                    + ("" if agent.running else f" (it exited with {agent.returncode})")
+                )
+            await hold(spec.for_s - (time.monotonic() - started))
         finally:
             await ctx.pole.state.read_only(False)
         if not agent.running:
