@@ -38,6 +38,7 @@ class Series:
     samples: list[dict[str, Any]] = field(default_factory=list)  # t, rss_mb, cpu, outbox, connected
     arrivals: list[float] = field(default_factory=list)  # one per record received
     latencies: list[tuple[float, float]] = field(default_factory=list)  # t, ms (live readings)
+    violations: list[tuple[float, str]] = field(default_factory=list)  # t, check name (failed evidence)
 
 
 @dataclass

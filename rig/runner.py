@@ -68,7 +68,7 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
                 group.create_task(run_timeline(ctx, scenario.timeline, scenario.seed, result.started, log))
                 group.create_task(asyncio.sleep(scenario.duration_s))
             phase("timeline")
-            final, upto = await settle(pole, scenario.expect.settle_s)
+            final, upto = await settle(pole, scenario.expect.settle_s, sampler)
             phase("settle")
         samples = list(sampler.samples)
         result.ended = time.time()
@@ -115,11 +115,13 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
         rss_hourly_mb=resources.rss_hourly_mb, cpu_mean=resources.cpu_mean,
     )
     result.series = _series(result.started, up, samples, latencies.samples)
+    result.series.violations = [(t - result.started, c.name) for c in checks if c.passed is False for t in c.at]
     return result
 
 
-async def settle(pole: Pole, settle_s: float) -> tuple[FinalState, int | None]:
-    """Faults are over: wait until every seq the outbox has given out is accounted for upstream."""
+async def settle(pole: Pole, settle_s: float, sampler: Sampler) -> tuple[FinalState, int | None]:
+    """Faults are over: wait until every seq the outbox has given out is accounted for upstream, then
+    ask ``edgepost status`` and stop the agent (sampling ends first: a stopping agent is not a fault)."""
     agent = pole.agent
     agent.notice_exit()
     crashes: list[Exit] = [e for e in agent.exits if e.how == "crash"]
@@ -140,6 +142,7 @@ async def settle(pole: Pole, settle_s: float) -> tuple[FinalState, int | None]:
         took = time.monotonic() - started
         detail = (f"seqs 1..{upto} accounted for within {took:.1f} s" if drained
                   else f"seqs 1..{upto} not all delivered {settle_s:g} s after the faults ended")
+    await sampler.stop()
     code, output = await _status_command(pole)
     stop = await agent.terminate()
     return FinalState(code, output, crashes, drained, detail, stop), upto

@@ -14,12 +14,14 @@ def check_alarms(up: Upstream) -> CheckResult:
         return CheckResult("alarms.alternate", None, "no alarm raised")
     active: dict[tuple[str, str], bool] = {}
     bad = []
+    when = []
     for r in records:
         key = (r.dev, str((r.item.get("data") or {}).get("alarm")))
         raised = r.item.get("ev") == "alarm"
         if active.get(key, False) == raised:
             what = "raised again while active" if raised else "cleared while not active"
             bad.append(f"seq {r.seq} {key[0]} {key[1]}: {what}")
+            when.append(r.arrived)
         active[key] = raised
     return CheckResult("alarms.alternate", not bad, f"{len(records)} alarm events, {len(bad)} out of turn",
-                       limited(bad))
+                       limited(bad), when)

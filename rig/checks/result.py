@@ -11,6 +11,7 @@ class CheckResult:
     passed: bool | None  # None: skipped
     summary: str
     details: list[str] = field(default_factory=list)
+    at: list[float] = field(default_factory=list)  # wall-clock times of the evidence (plotted as markers)
 
     @property
     def status(self) -> str:

@@ -70,6 +70,7 @@ def check_seqs(up: Upstream, upto: int | None = None) -> tuple[list[CheckResult]
 def _duplicates(up: Upstream) -> CheckResult:
     first: dict[int, dict[str, object]] = {}
     changed: list[str] = []
+    when: list[float] = []
     copies = 0
     for r in up.records:
         seen = first.setdefault(r.seq, r.item)
@@ -77,21 +78,24 @@ def _duplicates(up: Upstream) -> CheckResult:
             copies += 1
             if seen != r.item:
                 changed.append(f"seq {r.seq}: first {seen} then {r.item}")
+                when.append(r.arrived)
     return CheckResult(
         "seqs.duplicates_identical", not changed,
-        f"{copies} duplicate deliveries, {len(changed)} differ from the first copy", limited(changed),
+        f"{copies} duplicate deliveries, {len(changed)} differ from the first copy", limited(changed), when,
     )
 
 
 def _order(up: Upstream) -> CheckResult:
     last: dict[tuple[str, bool, str], int] = {}
     bad: list[str] = []
+    when: list[float] = []
     for r in up.first_occurrences():
         key = (r.dev, r.hist, r.lane)
         if r.seq < last.get(key, 0):
             bad.append(f"{r.dev} ({'historical' if r.hist else 'live'} {r.lane}): seq {r.seq} after {last[key]}")
+            when.append(r.arrived)
         last[key] = max(r.seq, last.get(key, 0))
     return CheckResult(
         "seqs.order", not bad, f"{len(bad)} records arrived before an older one of the same device and stream",
-        limited(bad),
+        limited(bad), when,
     )

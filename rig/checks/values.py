@@ -53,6 +53,7 @@ def check_values(
     window_s: float | None,
 ) -> CheckResult:
     wrong: list[str] = []
+    when: list[float] = []
     checked = unchecked = 0
     series: dict[tuple[str, str], tuple[list[TruthSample], list[float]]] = {}
     for r in up.first_occurrences():
@@ -68,11 +69,13 @@ def check_values(
             if not _on_wire(samples, times, value, ts, window_s):
                 near = [s.value for s in samples[max(0, bisect.bisect_left(times, ts) - 2):][:4]]
                 wrong.append(f"seq {r.seq} {dev}.{pt} = {value!r} at ts {ts:.3f}: never on the wire (near: {near})")
+                when.append(r.arrived)
         elif pt in expected.get(dev, {}):
             checked += 1
             rule = expected[dev][pt]
             if not meets(rule, value):
                 wrong.append(f"seq {r.seq} {dev}.{pt} = {value!r}: expected {rule.model_dump(exclude_defaults=True)}")
+                when.append(r.arrived)
         else:
             unchecked += 1
     if checked == 0:
@@ -80,4 +83,5 @@ def check_values(
     return CheckResult(
         "values.good_equal_truth", not wrong,
         f"{checked} good values checked, {len(wrong)} wrong, {unchecked} without an expectation", limited(wrong),
+        when,
     )

@@ -27,6 +27,11 @@ def timeline_png(result: RunResult) -> bytes:
     seconds = list(range(int(end) + 1))
     rate_ax.step(seconds, [per_second.get(s, 0) for s in seconds], where="post", color="#1b9e77", linewidth=0.9)
     rate_ax.set_ylabel("records/s\nat broker")
+    if series.violations:
+        rate_ax.scatter([t for t, _ in series.violations], [0] * len(series.violations), marker="X", s=60,
+                        color="#d62728", zorder=5, label="failed check evidence (" +
+                        ", ".join(sorted({name for _, name in series.violations})) + ")")
+        rate_ax.legend(loc="upper right", fontsize=7)
 
     samples = series.samples
     times = [s["t"] for s in samples]

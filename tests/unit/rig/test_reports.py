@@ -28,6 +28,7 @@ def _result() -> RunResult:
         samples=[{"t": float(t), "rss_mb": 50.0 + t / 10, "cpu": 5.0, "outbox": t % 7, "connected": True,
                   "answered": t != 12} for t in range(30)],
         arrivals=[t / 3 for t in range(90)], latencies=[(t / 3, 10.0 + t) for t in range(90)],
+        violations=[(7.5, "values.good_equal_truth")],
     )
     return result
 
