@@ -2,7 +2,8 @@
 
 Holes are found between the seqs received (so a seq jump after a lost database costs nothing to
 scan). A hole right before an ``outbox_corrupt`` alarm is explained (those records were moved aside
-with the corrupt file); ``gap`` events explain as many missing seqs as they count.
+with the corrupt file); ``gap`` events explain as many missing seqs as they count, and so do command
+answers sent through the outbox (their messages on ``cmd-result`` carry no seq).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ class SeqStats:
     produced: int = 0  # seqs in 1..last that should have arrived
     delivered: int = 0  # distinct seqs received
     lost: int = 0  # missing and not explained
-    explained: int = 0  # missing, explained by gap events (evicted or expired records)
+    explained: int = 0  # missing, explained by gap events (evicted or expired) or outbox command answers
     moved_aside: int = 0  # the seq jump before an outbox_corrupt alarm: the old file's rows and unused seqs
     duplicates: int = 0  # extra copies received
 
@@ -43,6 +44,7 @@ def check_seqs(up: Upstream, upto: int | None = None) -> tuple[list[CheckResult]
     last = upto if upto is not None else max(received, default=0)
     corrupt_at = {r.seq for r in up.events("outbox_corrupt")}
     budget = sum(int(r.item.get("data", {}).get("count", 0) or 0) for r in up.events("gap"))
+    budget += up.outbox_answers
     missing: list[str] = []
     for lo, hi in holes(received, last):
         size = hi - lo + 1
@@ -60,7 +62,8 @@ def check_seqs(up: Upstream, upto: int | None = None) -> tuple[list[CheckResult]
     aside = f", {stats.moved_aside} skipped with a corrupt outbox file" if stats.moved_aside else ""
     complete = CheckResult(
         "seqs.complete", stats.lost == 0,
-        f"{stats.delivered} delivered, {stats.lost} lost, {stats.explained} explained by gap events{aside} "
+        f"{stats.delivered} delivered, {stats.lost} lost, {stats.explained} explained by gap events or "
+        f"command answers{aside} "
         f"(seqs up to {last})",
         limited(missing),
     )

@@ -36,6 +36,8 @@ class UpRecord:
 class Upstream:
     records: list[UpRecord] = field(default_factory=list)  # arrival order, duplicates kept
     results: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # cmd-result answers
+    # answers sent as outbox records (MQTT 5 user property kind=cmd_result): each used a seq it does not show
+    outbox_answers: int = 0
     undecodable: list[str] = field(default_factory=list)  # payloads that were not valid batches
     states: list[tuple[float, str]] = field(default_factory=list)  # arrival, "online"/"offline" (incl. the Will)
 
@@ -67,6 +69,7 @@ def inflate(payload: bytes) -> bytes:
 
 def decode(messages: Iterable[Received]) -> Upstream:
     up = Upstream()
+    answered: set[object] = set()  # ids of outbox answers counted (at-least-once: repeats share one seq)
     for m in messages:
         if m.topic.endswith(("/telemetry", "/events")):
             try:
@@ -89,7 +92,14 @@ def decode(messages: Iterable[Received]) -> Upstream:
             up.states.append((m.arrived, m.payload.decode(errors="replace")))
         elif m.topic.endswith("/cmd-result"):
             try:
-                up.results.append((m.arrived, dict(orjson.loads(m.payload))))
+                answer = dict(orjson.loads(m.payload))
             except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
                 up.undecodable.append(f"{m.topic}: {exc}")
+                continue
+            up.results.append((m.arrived, answer))
+            if ("kind", "cmd_result") in m.user_properties:
+                key = answer.get("id")
+                if key is None or key not in answered:
+                    up.outbox_answers += 1
+                    answered.add(key)
     return up

@@ -84,3 +84,20 @@ def test_backlog_and_live_streams_are_ordered_separately() -> None:
 def test_holes_are_ranges() -> None:
     assert holes({2, 3, 7}, 9) == [(1, 1), (4, 6), (8, 9)]
     assert holes(set(), 2) == [(1, 2)]
+
+
+def test_command_answers_sent_through_the_outbox_account_for_their_seqs() -> None:
+    from rig.pole.collector import Received
+
+    def answer(cid: str, via_outbox: bool) -> Received:
+        props = (("kind", "cmd_result"),) if via_outbox else ()
+        payload = b'{"id": "%s", "ok": true}' % cid.encode()
+        return Received("edgepost/gw/cmd-result", payload, False, 1, props, None, 9.0)
+
+    records = batch([reading(1, "m", "v", 1, 1.0), reading(4, "m", "v", 1, 2.0)], 10.0)
+    via_outbox = decode([records, answer("a", True), answer("b", True), answer("b", True)])  # b delivered twice
+    _, stats = check_seqs(via_outbox)
+    assert stats.lost == 0 and stats.explained == 2
+    direct = decode([records, answer("a", False), answer("b", False)])  # published directly: no seq used
+    _, stats = check_seqs(direct)
+    assert stats.lost == 2
