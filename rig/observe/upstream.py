@@ -36,7 +36,9 @@ class UpRecord:
 class Upstream:
     records: list[UpRecord] = field(default_factory=list)  # arrival order, duplicates kept
     results: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # cmd-result answers
-    # answers sent as outbox records (MQTT 5 user property kind=cmd_result): each used a seq it does not show
+    # answer messages sent as outbox records (MQTT 5 user property kind=cmd_result): each used a seq it does
+    # not show. A re-sent record and a repeated answer (its own record) look the same byte for byte, so
+    # every message counts: an upper bound that can hide at most one loss per duplicate delivery.
     outbox_answers: int = 0
     undecodable: list[str] = field(default_factory=list)  # payloads that were not valid batches
     states: list[tuple[float, str]] = field(default_factory=list)  # arrival, "online"/"offline" (incl. the Will)
@@ -69,7 +71,6 @@ def inflate(payload: bytes) -> bytes:
 
 def decode(messages: Iterable[Received]) -> Upstream:
     up = Upstream()
-    answered: set[object] = set()  # ids of outbox answers counted (at-least-once: repeats share one seq)
     for m in messages:
         if m.topic.endswith(("/telemetry", "/events")):
             try:
@@ -98,8 +99,5 @@ def decode(messages: Iterable[Received]) -> Upstream:
                 continue
             up.results.append((m.arrived, answer))
             if ("kind", "cmd_result") in m.user_properties:
-                key = answer.get("id")
-                if key is None or key not in answered:
-                    up.outbox_answers += 1
-                    answered.add(key)
+                up.outbox_answers += 1
     return up
