@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server faketime
 
-.PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean sparkplug-proto nats-cluster test-cluster
+.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench deb clean sparkplug-proto nats-cluster test-cluster
 
-test: deps lint typecheck pytest
+test: deps lint typecheck rig-ci pytest
 
 deps: apt-deps $(VENV)/.installed
 
@@ -23,18 +23,22 @@ apt-deps:
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev,rig]'
 	$(BIN)/pip install -q --no-deps -c requirements.lock rapidocr-onnxruntime
 	touch $@
 
 lint: deps
-	$(BIN)/ruff check agent drivers tests bench
+	$(BIN)/ruff check agent drivers rig tests bench
 
 typecheck: deps
-	$(BIN)/mypy agent drivers
+	$(BIN)/mypy agent drivers rig
 
 pytest: deps
 	$(BIN)/pytest
+
+# The rig's CI set: every shipped scenario not marked ci: {enabled: false}, times compressed.
+rig-ci: deps
+	$(BIN)/edgepost rig run --short --ci --out rig-results rig/scenarios
 
 demo: deps
 	$(BIN)/python -m tests.demo
@@ -61,4 +65,4 @@ sparkplug-proto:
 	cd agent/uplink/sparkplug && /tmp/edgepost-protoc/bin/python -m grpc_tools.protoc --proto_path=. --python_out=. sparkplug_b.proto
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache rig-results

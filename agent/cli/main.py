@@ -110,7 +110,21 @@ def _mount_optional_apps() -> None:
             app.add_typer(sub_app, name=name, help=help_text)
 
 
+def _mount_entry_point_apps() -> None:
+    """Sub-apps registered by other packages under the ``edgepost.cli`` entry-point group."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="edgepost.cli"):
+        try:
+            sub_app = entry.load()
+        except ImportError:
+            continue  # its package (or one of its extras) is not installed: the command is not offered
+        if isinstance(sub_app, typer.Typer):
+            app.add_typer(sub_app, name=entry.name)
+
+
 _mount_optional_apps()
+_mount_entry_point_apps()
 
 
 def main(argv: list[str] | None = None) -> int:
