@@ -247,3 +247,24 @@ def test_a_bad_update_through_the_daemon_names_the_users_file_once(site: Site) -
     assert f"{manifest}:" in lines[0] and str(junk) in lines[0], lines[0]
     assert ".staging" not in done.stderr and "blob.onnx" not in done.stderr, lines[0]
     assert site.camera()["models"][MODEL]["sha256"] == before  # the old model keeps running
+
+
+def test_an_update_no_running_camera_uses_is_installed_by_the_cli(site: Site) -> None:
+    """The daemon runs, but none of its cameras runs ``spare-blob``: the CLI installs it itself."""
+    folder = write_blob_model(site.work / f"spare-{time.monotonic_ns()}", "spare-blob")
+    target = site.work / "spare-models"
+    done = site.cli("model", "update", "spare-blob", "--file", str(folder / "blob.onnx"),
+                    "--manifest", str(folder / "manifest.yaml"), "--models-dir", str(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"at {target / 'spare-blob' / 'current'}" in done.stdout and done.stderr == ""
+    assert (target / "spare-blob" / "current" / "blob.onnx").read_bytes() == (folder / "blob.onnx").read_bytes()
+
+
+def test_an_update_through_the_daemon_refuses_another_models_dir(site: Site) -> None:
+    model_file, manifest, _ = _new_version(site.work / f"v3-{time.monotonic_ns()}")
+    elsewhere = site.work / "elsewhere"
+    done = site.cli("model", "update", MODEL, "--file", str(model_file), "--manifest", str(manifest),
+                    "--models-dir", str(elsewhere))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert str(site.models) in done.stderr and "north" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not elsewhere.exists()
