@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server
 
-.PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean
+.PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean sparkplug-proto nats-cluster test-cluster
 
 test: deps lint typecheck pytest
 
@@ -45,6 +45,20 @@ bench: deps
 # Offline-installable .deb (venv in /opt/edgepost, pinned wheels); prints the path of the package.
 deb: deps
 	bash packaging/build_deb.sh
+
+# A 3-node NATS cluster (JetStream + MQTT per node) on loopback until Ctrl-C; prints each node's ports.
+nats-cluster: deps
+	$(BIN)/python -m tests.fixtures.nats_cluster /tmp/edgepost-nats-$$$$
+
+# The cluster failover test alone, with its measured pause printed.
+test-cluster: deps
+	$(BIN)/pytest tests/integration/uplink/test_nats_cluster_failover.py -s -p no:randomly
+
+# Regenerate agent/uplink/sparkplug/sparkplug_b_pb2.py from its .proto (committed; runtime needs only protobuf).
+GRPCIO_TOOLS := grpcio-tools==1.85.4
+sparkplug-proto:
+	$(PY) -m venv /tmp/edgepost-protoc && /tmp/edgepost-protoc/bin/pip install -q '$(GRPCIO_TOOLS)'
+	cd agent/uplink/sparkplug && /tmp/edgepost-protoc/bin/python -m grpc_tools.protoc --proto_path=. --python_out=. sparkplug_b.proto
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -19,11 +19,14 @@ from agent.driver_host import DriverHost
 from agent.logs import log_event
 from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
+from agent.pipeline.alarm_state import AlarmJournal
+from agent.pipeline.alarms import AlarmEvaluator
 from agent.pipeline.pipeline import Pipeline
 from agent.private_files import secure_state_dir
 from agent.records import JsonValue
 from agent.sdnotify import Notifier
 from agent.supervisor import LoopHealth, Supervisor
+from agent.uplink.sparkplug.catalog import DeviceDecl, PointDecl
 from agent.uplink.uplink import Uplink
 from drivers.base import Driver, DriverContext
 
@@ -80,11 +83,16 @@ class Services:
         cfg = self.config
         secure_state_dir(cfg.state_dir)
         self._outbox = await Outbox.open(cfg.state_dir, cfg.outbox, cfg.gateway.id)
-        self._pipeline = Pipeline(self._outbox, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size)
+        journal = await AlarmJournal.open(self._outbox, cfg.state_dir)  # alarms active when the agent stopped
+        self._pipeline = Pipeline(journal, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size,
+                                  alarms=AlarmEvaluator(journal.active))
         self.supervisor.start("pipeline", self._pipeline.run)
         self._host = DriverHost(self.supervisor, self._pipeline, self._context)
-        self._start_uplink(cfg)
+        self._start_uplink(self._build_uplink(cfg))
         self._host.start(self._host.build(list(cfg.drivers)))
+        # alarms of devices removed from the config while the agent was down are cleared upstream
+        configured = {info.name for info in self._host.inventory()}
+        await self._pipeline.forget({device for device, _, _ in journal.active} - configured)
         self.control = ControlServer(self._runtime, cfg.control.socket, cfg.control.group)
         await self.control.start()
         self.metrics = MetricsService(self._runtime, cfg.metrics)
@@ -103,19 +111,23 @@ class Services:
         """Construct (not start) the uplink and its command dispatcher; raises before anything is replaced."""
         if not cfg.uplink.enabled:
             return None, None
-        commands = CommandDispatcher(cfg.commands, self, cfg.state_dir) if cfg.commands.enabled else None
+        commands = CommandDispatcher(cfg.commands, self, cfg.state_dir, self.outbox) if cfg.commands.enabled else None
         uplink = Uplink(
             cfg.uplink,
             cfg.outbox,
             cfg.gateway.id,
             self.outbox,
             birth_provider=self.birth,
-            command_handler=commands.handle_message if commands else None,
+            command_handler=commands.submit if commands else None,
+            command_answerer=commands.handle_message if commands else None,
+            devices_provider=self.sparkplug_devices,
         )
         return uplink, commands
 
-    def _start_uplink(self, cfg: AgentConfigBase) -> None:
-        self.uplink, self.commands = self._build_uplink(cfg)
+    def _start_uplink(self, built: tuple[Uplink | None, CommandDispatcher | None]) -> None:
+        self.uplink, self.commands = built
+        if self.commands is not None:
+            self.commands.start()
         if self.uplink is not None:
             self.supervisor.start("uplink", self.uplink.run)
 
@@ -127,7 +139,7 @@ class Services:
             await self.supervisor.stop("uplink")
             self.uplink = None
         if self.commands is not None:
-            self.commands.close()
+            await self.commands.close()
             self.commands = None
 
     async def stop(self, timeout_s: float) -> None:
@@ -176,9 +188,7 @@ class Services:
                 await self.pipeline.forget(before - {info.name for info in self.host.inventory()})
             if built is not None:
                 await self._stop_uplink()
-                self.uplink, self.commands = built
-                if self.uplink is not None:
-                    self.supervisor.start("uplink", self.uplink.run)
+                self._start_uplink(built)
             self.config = new
             if self.uplink is not None:
                 self.uplink.request_birth()
@@ -199,6 +209,16 @@ class Services:
     def sync_now(self) -> None:
         if self.uplink is not None:
             self.uplink.sync_now()
+
+    def sparkplug_devices(self) -> list[DeviceDecl]:
+        """Every device with its declared points, for Sparkplug DBIRTH/DDEATH."""
+        out: list[DeviceDecl] = []
+        for driver in self.host.drivers.values():
+            for info in driver.inventory():
+                points = tuple(PointDecl(p.name, p.type, p.unit, p.low, p.high, p.writable)
+                               for p in driver.point_specs(info.name))
+                out.append(DeviceDecl(info.name, info.state, points))
+        return out
 
     def birth(self) -> dict[str, JsonValue]:
         devices: list[JsonValue] = []

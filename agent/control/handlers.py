@@ -116,7 +116,8 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
         return {"jpeg_base64": base64.b64encode(jpeg).decode()}
     if isinstance(request, ReloadRequest):
         problems = await runtime.reload()
-        return {"reloaded": not problems, "problems": list(problems)}
+        # which file the daemon re-read: the CLI shows it, so a reload of the wrong daemon is visible
+        return {"reloaded": not problems, "problems": list(problems), "config": str(runtime.config_path)}
     if isinstance(request, ModelUpdateRequest):
         return await _update_model(runtime, request)
     raise CommandError("unknown_op", f"operation {request.op!r} is not handled here")

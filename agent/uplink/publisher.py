@@ -11,6 +11,7 @@ from paho.mqtt.properties import Properties
 
 from agent.outbox.api import OutboxReader, StoredRecord
 from agent.uplink.codecs.base import Codec, EncodedBatch
+from agent.uplink.command_results import command_result_properties, encode_command_result, is_command_result
 from agent.uplink.counters import UplinkCounters
 from agent.uplink.drain import Chunk, DrainScheduler
 from agent.uplink.mqtt_client import EdgeMqttClient
@@ -169,16 +170,21 @@ class BatchPublisher:
         readings: list[StoredRecord] = []
         events: list[StoredRecord] = []
         snapshots: list[StoredRecord] = []
+        answers: list[StoredRecord] = []
         for r in chunk.records:
             if r.kind == "reading":
                 readings.append(r)
             elif is_snapshot(r):
                 snapshots.append(r)
+            elif is_command_result(r):
+                answers.append(r)
             else:
                 events.append(r)
-        # Alarms/events first, as their lane already says; then each snapshot after the events it shows.
+        # Command answers and alarms/events first, as their lane already says; then each snapshot after
+        # the events it shows.
         return (
-            self._encode_batches(self._topics.events, events, chunk.historical)
+            self._encode_answers(answers, chunk.historical)
+            + self._encode_batches(self._topics.events, events, chunk.historical)
             + self._encode_snapshots(snapshots, chunk.historical)
             + self._encode_batches(self._topics.telemetry, readings, chunk.historical)
         )
@@ -188,6 +194,14 @@ class BatchPublisher:
             return []
         batches = self._codec.encode(records, historical)
         return [Outgoing(topic, b, batch_properties(b) if self._mqtt5 else None) for b in batches]
+
+    def _encode_answers(self, records: list[StoredRecord], historical: bool) -> list[Outgoing]:
+        props = command_result_properties() if self._mqtt5 and records else None
+        return [
+            Outgoing(self._topics.command_results,
+                     encode_command_result(r, self._codec.max_payload_bytes, historical), props)
+            for r in records
+        ]
 
     def _encode_snapshots(self, records: list[StoredRecord], historical: bool) -> list[Outgoing]:
         out: list[Outgoing] = []

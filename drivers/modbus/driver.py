@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,14 @@ from agent.logs import log_event
 from agent.private_files import write_private
 from agent.records import JsonValue, PointValue, Reading
 from agent.rules import AlarmRule, PointRule
-from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, RecordSink
+from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, PointSpec, RecordSink
 from drivers.modbus.bus import BusQueue, build_bus_queue
+from drivers.modbus.bus_load import ReadTime, min_period_s
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
 from drivers.modbus.device import DevicePoller, DeviceSpec
 from drivers.modbus.identify import ProfileMatch, identify
-from drivers.modbus.planner import IllegalRanges, overhead_chars
+from drivers.modbus.planner import IllegalRanges, overhead_chars, wire_time_s
+from drivers.modbus.point_specs import point_specs_of
 from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
 from drivers.modbus.scheduler import stagger_offset
@@ -205,6 +208,12 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             "devices": {name: poller.status() for name, poller in self.pollers.items()},
         }
 
+    def point_specs(self, device: str) -> list[PointSpec]:
+        poller, profile = self.pollers.get(device), self.profiles.get(device)
+        if poller is None or profile is None:
+            return []
+        return point_specs_of(profile, poller.spec.points)
+
     def point_rules(self) -> list[PointRule]:
         rules: list[PointRule] = []
         for name, poller in self.pollers.items():
@@ -241,13 +250,40 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if back.values != expected:
             raise WriteVerifyFailed(f"{device}.{point}: wrote {expected}, read back {back.values}")
 
-    def set_period(self, device: str, point: str | None, period_s: float) -> None:
+    def set_period(self, device: str, point: str | None, period_s: float) -> float:
         poller = self._poller(device)
         if point is not None and point not in poller.spec.points:
             raise UnknownTarget(f"{device}: point {point!r} is not polled")
         if period_s <= 0:
             raise UnknownTarget(f"{device}: period must be positive, got {period_s}")
+        bus = self._devices[device].bus
+        names = list(poller.spec.points) if point is None else [point]
+        neighbours = [(p, self._read_time(n)) for n, p in self.pollers.items() if n != device
+                      and self._devices[n].bus == bus]
+        minimum = min_period_s(poller, names, neighbours, self._read_time(device))
+        if period_s < minimum:
+            if math.isinf(minimum):
+                raise PeriodRefused(f"{device}: bus {bus} is fully loaded by its other polls; no period fits", minimum)
+            shown = math.ceil(minimum * 1000) / 1000  # a request for the number shown is accepted
+            raise PeriodRefused(
+                f"{device}: {period_s:g} s is shorter than bus {bus} can keep for "
+                f"{point or 'its points'} (its reads and the other devices on the line): at least {shown:g} s",
+                shown,
+            )
         poller.set_period(point, period_s, time.monotonic())
+        log_event(log, "period_set", device=device, point=point, period_s=period_s, min_period_s=round(minimum, 4))
+        return period_s
+
+    def _read_time(self, device: str) -> ReadTime:
+        """Seconds a plan of ``device``'s reads keeps its bus busy: wire time on a serial line, the
+        measured mean request time on TCP."""
+        bus_config = self.config.bus(self._devices[device].bus)
+        if isinstance(bus_config, SerialBus):
+            turnaround = self.profiles[device].limits.turnaround_ms / 1000.0
+            cfg = bus_config
+            return lambda plan: wire_time_s(plan, cfg.baudrate, cfg.parity, cfg.stopbits, turnaround)
+        stats = self.buses[bus_config.name].stats
+        return lambda plan: len(plan) * (stats.busy_s / stats.requests if stats.requests else 0.0)
 
     async def raw_read(self, bus: str, unit: int, table: Table, address: int, count: int) -> list[int]:
         queue = self._bus(bus)

@@ -103,7 +103,8 @@ async def test_reload_reports_problems(served) -> None:  # type: ignore[no-untyp
     runtime.reload_problems = ["config.yaml:3:1 foo: unknown key"]
     async with ControlClient(path) as client:
         result = await client.call(ReloadRequest())
-    assert result == {"reloaded": False, "problems": ["config.yaml:3:1 foo: unknown key"]}
+    assert result == {"reloaded": False, "problems": ["config.yaml:3:1 foo: unknown key"],
+                      "config": str(runtime.config_path)}
 
 
 async def test_watch_streams_records_and_filters_by_device(served) -> None:  # type: ignore[no-untyped-def]
