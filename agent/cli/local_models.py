@@ -29,6 +29,7 @@ from agent.records import JsonValue
 from agent.yamlsource import load_yaml_file, validation_problems
 
 _UPDATE_LOGGER = "drivers.camera.inference.update"  # its failure line would repeat the error printed here
+NOT_ON_THE_BOX = "no such file on the box"  # the update_model command's answer for a path the daemon cannot see
 
 
 def _fail(lines: list[str]) -> typer.Exit:
@@ -71,6 +72,18 @@ def model_users(config_path: Path, name: str) -> tuple[list[str], Path | None]:
     return users, dirs.pop() if dirs else None
 
 
+def explain(name: str, message: str) -> list[str]:
+    """The daemon's answer to a failed update, as error lines; a file it cannot see gets the reason why."""
+    if NOT_ON_THE_BOX not in message:
+        return message.splitlines()
+    path = message.rsplit(": ", 1)[-1]
+    return [
+        f"model_update_failed {name}: the running daemon cannot see {path} (the service runs as user edgepost "
+        "with its own /tmp and no /home): copy the model and its manifest where it can read them, e.g. under "
+        "/opt, and name them from there"
+    ]
+
+
 def update_through_daemon(state: CliState, name: str, file: Path, manifest: Path, models_dir: Path | None) -> bool:
     """True when the running daemon took the update (and the result is printed); False when none of its
     drivers runs ``name``, so the CLI installs it itself."""
@@ -95,7 +108,7 @@ def update_through_daemon(state: CliState, name: str, file: Path, manifest: Path
                              "restart it to use the new version\n")
             return False
         if exc.kind == "CommandError":
-            raise _fail(str(exc).splitlines()) from None
+            raise _fail(explain(name, str(exc))) from None
         raise
     answer: dict[str, Any] = result if isinstance(result, dict) else {}
     cameras = ", ".join(str(c) for c in answer.get("cameras") or []) or "none"

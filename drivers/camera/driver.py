@@ -45,7 +45,7 @@ class CameraDriver(Driver[CameraDriverConfig]):
         self.workers: dict[str, CameraWorker] = {}
         self._sink: RecordSink | None = None  # the pipeline, while run() runs
         self._update_lock = asyncio.Lock()
-        self._closed = False  # closed after running (until opened again): "stopped", before that "starting"
+        self._closed = False  # closed (stopped, or failed awaiting a restart): "offline"; never opened: "starting"
 
     @classmethod
     def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
@@ -116,7 +116,7 @@ class CameraDriver(Driver[CameraDriverConfig]):
                 "model": camera.inference.model if camera.inference else None,
                 "snapshots": camera.snapshots.enabled,
             }
-            state = worker.state if worker is not None else "stopped" if self._closed else "starting"
+            state = worker.state if worker is not None else "offline" if self._closed else "starting"
             devices.append(DeviceInfo(camera.name, "camera", None, state, attributes))
         return devices
 

@@ -44,4 +44,4 @@ async def test_inventory_follows_the_camera_and_announces_each_change(tmp_path: 
         count = len(changes)
         await asyncio.sleep(0.5)
         assert len(changes) == count  # frames keep arriving: no change, no new birth
-    assert driver.inventory()[0].state == "stopped"
+    assert driver.inventory()[0].state == "offline"  # closed: not delivering (a failed driver waits like this)

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from agent.cli.local_models import explain
 from agent.control.client import ControlClient, DaemonNotRunning, RemoteError
 from agent.control.protocol import (
     BufferPurgeRequest,
@@ -222,6 +223,10 @@ async def test_model_update_no_running_driver_runs_is_not_supported(served, tmp_
         with pytest.raises(RemoteError) as missing:  # a file the daemon cannot see: a plain failure
             await client.call(request)
         assert missing.value.kind == "CommandError" and str(tmp_path / "y.onnx") in str(missing.value)
+    # what the CLI makes of it: one line saying why a file the technician has is invisible to the service
+    (line,) = explain("yolo", str(missing.value))
+    assert line.startswith(f"model_update_failed yolo: the running daemon cannot see {tmp_path / 'y.onnx'} (")
+    assert "own /tmp and no /home" in line
 
 
 async def test_model_update_paths_must_be_absolute(served) -> None:  # type: ignore[no-untyped-def]
