@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev \
+	debhelper dh-virtualenv python3.11-venv lintian
 
-.PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean
+.PHONY: test lint typecheck pytest demo deps apt-deps bench deb test-deb-camera clean
 
 test: deps lint typecheck pytest
 
@@ -42,9 +43,16 @@ demo: deps
 bench: deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Offline-installable .deb (venv in /opt/edgepost, pinned wheels); prints the path of the package.
-deb: deps
+# The .debs (debhelper + dh-virtualenv; see packaging/build_deb.sh): edgepost (sensor-only venv in
+# /opt/edgepost) and edgepost-camera (onnxruntime, OpenCV, numpy, models). Prints their paths.
+# Needs only the apt packages, not the dev venv. CAMERA=0 builds edgepost alone.
+deb: apt-deps
 	bash packaging/build_deb.sh
+
+# The camera package built, unpacked, linted and installed in a sandbox (~300 MB, minutes on a
+# fresh machine: not part of `make test`, whose deb tests build edgepost alone).
+test-deb-camera: deps
+	EDGEPOST_TEST_CAMERA_DEB=1 $(BIN)/pytest -q -p no:randomly tests/integration/packaging/test_deb_camera.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -51,14 +51,17 @@ def dropin_files(config_path: Path) -> list[Path]:
     folder = config_path.parent / DROPIN_DIR
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if p.name.endswith(DROPIN_SUFFIX) and p.is_file()),
-                  key=lambda p: p.name.encode())
+    try:
+        names = [p for p in folder.iterdir() if p.name.endswith(DROPIN_SUFFIX) and p.is_file()]
+    except OSError as exc:  # e.g. a conf.d the agent's user may not read: say so, never skip it
+        raise ValueError(f"{folder}: cannot read: {exc.strerror or exc}") from None
+    return sorted(names, key=lambda p: p.name.encode())
 
 
 def load_with_dropins(config_path: Path) -> YamlDocument:
     """The main file merged with its drop-ins; ``ValueError`` (``file:line:col: ...``) for bad YAML."""
     main = load_yaml_file(config_path)
-    dropins = dropin_files(config_path)
+    dropins = dropin_files(config_path)  # after the main file: its own errors come first
     if not dropins:
         return main
     merged = MergedDocument(source=main.source, data=copy.deepcopy(main.data), files=[main.source])

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 EDGEPOST = Path(sys.executable).with_name("edgepost")
 
@@ -58,3 +62,25 @@ def test_a_bad_dropin_is_named_by_its_file_and_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"{tmp_path / 'conf.d' / '50-meter.yaml'}:7:" in done.stdout
     assert "drivers[0].devices[0].unit_id" in done.stdout and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_a_conf_d_the_user_may_not_read_is_reported_not_skipped() -> None:
+    """A technician outside the edgepost group (or a too-tight conf.d) gets told, not a config
+    silently missing its drop-ins."""
+    folder = Path(tempfile.mkdtemp(prefix="edgepost-confd-"))
+    try:
+        folder.chmod(0o755)
+        config = site(folder, unit=1)
+        config.chmod(0o644)
+        (folder / "conf.d").chmod(0o700)  # root's; the CLI runs as nobody below
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEPOST")}
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             str(EDGEPOST), "config", "validate", str(config)],
+            capture_output=True, text=True, timeout=120, env=env, cwd="/",
+        )
+    finally:
+        shutil.rmtree(folder)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.strip() == f"{folder / 'conf.d'}: cannot read: Permission denied"

@@ -157,3 +157,4 @@ def test_a_yaml_syntax_error_in_a_dropin_names_its_line(tmp_path: Path) -> None:
     config = write(tmp_path, {"10-bad.yaml": "gateway:\n  site: [unclosed\n"})
     problems = problems_of(config)
     assert problems[0].startswith(f"{tmp_path / 'conf.d' / '10-bad.yaml'}:"), problems
+
