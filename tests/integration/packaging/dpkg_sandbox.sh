@@ -9,7 +9,7 @@
 #
 # V2 is a later version of the same package (an upgrade). The service manager is the one thing
 # simulated: no systemd runs in a chroot, so /usr/bin/systemctl is wrapped. Its enable/disable/
-# is-enabled calls go to the real systemctl (which edits the unit symlinks offline in a chroot); its
+# is-enabled calls go to the real systemctl (offline, --root=/: it reads and edits the unit symlinks); its
 # start/stop/restart/try-restart/is-active calls are recorded and act on one state file, like a
 # service that runs or not. "systemd running" is /run/systemd/system existing, as the scripts test.
 # Results go to OUT as key=value lines.
@@ -26,7 +26,8 @@ mount --rbind /dev "$R/dev"
 mkdir -p "$R/tmp/debs" "$R/run/fake-systemd"
 cp "$V1" "$R/tmp/debs/v1.deb"
 cp "$V2" "$R/tmp/debs/v2.deb"
-rm -rf "$R/run/systemd/system" "$R/var/log/systemctl.calls"
+rm -rf "$R/run/systemd/system"
+: > "$R/var/log/systemctl.calls"
 # the host may have a policy-rc.d forbidding starts; this sandbox decides by its own rules
 rm -f "$R/usr/sbin/policy-rc.d"
 # man-db's trigger re-indexes every manual page on each dpkg run: minutes on a loaded machine
@@ -46,7 +47,8 @@ case "$action" in
     try-restart) if [ -f "$active" ]; then echo restart >> /run/fake-systemd/events; fi ;;
     stop) rm -f "$active"; echo stop >> /run/fake-systemd/events ;;
     daemon-reload|reload) ;;
-    *) exec /usr/bin/systemctl.real "$@" ;;
+    # offline (--root=/): a systemctl that sees /run/systemd/system would look for the manager's bus
+    *) exec /usr/bin/systemctl.real --root=/ "$@" ;;
 esac
 STUB
 chmod 0755 "$R/usr/bin/systemctl"
@@ -54,7 +56,11 @@ chmod 0755 "$R/usr/bin/systemctl"
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 say() { printf '%s=%s\n' "$1" "$2" >> "$OUT"; }
 enabled() { if [ -L "$R/etc/systemd/system/multi-user.target.wants/edgepost.service" ]; then echo yes; else echo no; fi; }
-events() { tr '\n' ' ' < "$R/run/fake-systemd/events" 2>/dev/null | sed 's/ $//'; : > "$R/run/fake-systemd/events"; }
+events() {  # what the service manager was asked to do since the last call (and reset)
+    tr '\n' ' ' < "$R/run/fake-systemd/events" | sed 's/ $//'; : > "$R/run/fake-systemd/events"
+    tr '\n' '|' < "$R/var/log/systemctl.calls" >> "$SANDBOX/calls"; echo >> "$SANDBOX/calls"
+    : > "$R/var/log/systemctl.calls"
+}
 running() { if [ -f "$R/run/fake-systemd/edgepost.active" ]; then echo yes; else echo no; fi; }
 dpkg_in_root() {  # dpkg's exit code and the tail of its output
     local rc=0
@@ -104,13 +110,13 @@ say box.upgrade_stopped.rc "$(dpkg_in_root -i /tmp/debs/v1.deb)"
 say box.upgrade_stopped.events "$(events)"
 say box.upgrade_stopped.running "$(running)"
 # the operator disables it: an upgrade keeps it disabled (and does not start it)
-in_root systemctl.real disable edgepost.service >/dev/null 2>&1
+in_root systemctl disable edgepost.service >/dev/null 2>&1
 say box.disabled "$(enabled)"
 say box.upgrade_disabled.rc "$(dpkg_in_root -i /tmp/debs/v2.deb)"
 say box.upgrade_disabled.enabled "$(enabled)"
 say box.upgrade_disabled.events "$(events)"
 # enabled and running again, then removed: stopped on remove
-in_root systemctl.real enable edgepost.service >/dev/null 2>&1
+in_root systemctl enable edgepost.service >/dev/null 2>&1
 in_root systemctl start edgepost.service
 events >/dev/null
 say box.remove.rc "$(dpkg_in_root -r edgepost)"
@@ -121,6 +127,7 @@ say box.purge.rc "$(dpkg_in_root -P edgepost)"
 say box.purge.enabled "$(enabled)"
 say box.purge.state "$(ls "$R/var/lib/systemd/deb-systemd-helper-enabled" 2>/dev/null | grep -c edgepost || true)"
 
+say calls "$(tr '\n' '#' < "$SANDBOX/calls")"
 umount -R "$R" 2>/dev/null || umount -l "$R"
 umount "$SANDBOX"
 rmdir "$SANDBOX"
