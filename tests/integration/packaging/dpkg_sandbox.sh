@@ -5,9 +5,11 @@
 # upper layer is a tmpfs, in a private mount namespace. Nothing reaches the host's /etc or its dpkg
 # database; everything vanishes when the namespace ends.
 #
-#   unshare --mount --propagation private bash dpkg_sandbox.sh OUT V1.deb V2.deb
+#   unshare --mount --propagation private bash dpkg_sandbox.sh OUT lifecycle V1.deb V2.deb
+#   unshare --mount --propagation private bash dpkg_sandbox.sh OUT camera EDGEPOST.deb CAMERA.deb
 #
-# V2 is a later version of the same package (an upgrade). The service manager is the one thing
+# lifecycle: V2 is a later version of the same package (an upgrade). camera: both packages
+# installed, the camera libraries and the shipped models used, the camera package removed. The service manager is the one thing
 # simulated: no systemd runs in a chroot, so /usr/bin/systemctl is wrapped. Its enable/disable/
 # is-enabled calls go to the real systemctl (offline, --root=/: it reads and edits the unit symlinks); its
 # start/stop/restart/try-restart/is-active calls are recorded and act on one state file, like a
@@ -15,7 +17,7 @@
 # Results go to OUT as key=value lines.
 set -euo pipefail
 
-OUT=$1 V1=$2 V2=$3
+OUT=$1 MODE=$2 V1=$3 V2=$4
 SANDBOX=$(mktemp -d /tmp/edgepost-dpkg-sandbox.XXXXXX)
 mount -t tmpfs -o size=2g tmpfs "$SANDBOX"
 mkdir "$SANDBOX/upper" "$SANDBOX/work" "$SANDBOX/root"
@@ -68,6 +70,30 @@ dpkg_in_root() {  # dpkg's exit code and the tail of its output
     printf '%s' "$rc"
 }
 : > "$OUT"
+
+camera() {
+    say camera.install.rc "$(dpkg_in_root -i /tmp/debs/v1.deb /tmp/debs/v2.deb)"
+    say camera.install.log "$(tail -c 600 "$SANDBOX/dpkg.log" | tr '\n' '|')"
+    say camera.imports "$(in_root /opt/edgepost/bin/python -c 'import cv2, numpy, onnxruntime; print(cv2.__file__)' 2>&1)"
+    for model in $(ls "$R/usr/share/edgepost/models"); do
+        say "camera.model.$model" "$(in_root sh -c "edgepost model check $model >/dev/null 2>&1; echo \$?")"
+        say "camera.model.$model.out" "$(in_root edgepost model check "$model" 2>&1 | tr '\n' '|' | tail -c 400)"
+    done
+    say camera.pycache "$(find "$R/opt/edgepost-camera" -name '*.pyc' | wc -l)"
+    say camera.verify "$(in_root dpkg --verify edgepost edgepost-camera 2>&1 | tr '\n' '|')"
+    say camera.remove.rc "$(dpkg_in_root -r edgepost-camera)"
+    say camera.remove.leftover "$(find "$R/opt/edgepost-camera" "$R/usr/share/edgepost/models" 2>/dev/null | head -3 | tr '\n' ' ')"
+    say camera.after_remove.imports "$(in_root /opt/edgepost/bin/python -c 'import cv2' >/dev/null 2>&1; echo $?)"
+    say camera.after_remove.version "$(in_root edgepost --version 2>&1)"
+}
+
+if [ "$MODE" = camera ]; then
+    camera
+    umount -R "$R" 2>/dev/null || umount -l "$R"
+    umount "$SANDBOX"
+    rmdir "$SANDBOX"
+    exit 0
+fi
 
 # 1. An image build / chroot: no systemd running.
 say chroot.install.rc "$(dpkg_in_root -i /tmp/debs/v1.deb)"

@@ -39,7 +39,7 @@ def lifecycle(sensor_deb: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     out = work / "results"
     done = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "bash", str(HERE / "dpkg_sandbox.sh"),
-         str(out), str(sensor_deb), str(upgrade)],
+         str(out), "lifecycle", str(sensor_deb), str(upgrade)],
         capture_output=True, text=True, timeout=3000,
     )
     assert done.returncode == 0, done.stderr[-3000:]
