@@ -67,7 +67,7 @@ def uncovered_by_copyright(root: Path, text: str) -> list[str]:
             continue
         matches = [patterns for patterns, _ in stanzas if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
         if not matches or matches[-1] == ["*"]:
-            top = "/".join(name.split("/")[:5])  # opt/edgepost*/lib/python3.11/site-packages/<top>
+            top = "/".join(name.split("/")[:6])  # opt/edgepost*/lib/python3.11/site-packages/<top>
             uncovered.add(top)
     return sorted(uncovered)
 

@@ -109,7 +109,7 @@ say chroot.verify "$(in_root dpkg --verify edgepost 2>&1 | tr '\n' '|')"
 # the operator's own settings: a group-only config with a changed value, a drop-in
 in_root sh -c 'chmod 0600 /etc/edgepost/config.yaml && chown root:root /etc/edgepost/config.yaml
                sed -i "s/edgepost-unconfigured/pole-0042/" /etc/edgepost/config.yaml
-               printf "gateway: {site: Main St 12}\n" > /etc/edgepost/conf.d/10-site.yaml'
+               mkdir -p /etc/edgepost/conf.d && printf "gateway: {site: Main St 12}\n" > /etc/edgepost/conf.d/10-site.yaml'
 say chroot.upgrade.rc "$(dpkg_in_root -i /tmp/debs/v2.deb)"
 say chroot.after_upgrade.etc "$(in_root stat -c '%n %U:%G %a' /etc/edgepost/config.yaml | tr '\n' '|')"
 say chroot.after_upgrade.config "$(grep -c pole-0042 "$R/etc/edgepost/config.yaml")"
