@@ -96,7 +96,8 @@ def test_md5sums_cover_every_file(unpacked: Path, control: Path) -> None:
 
 def test_copyright_covers_every_wheel_and_embedded_library(unpacked: Path) -> None:
     text = (unpacked / "usr/share/doc/edgepost-camera/copyright").read_text()
-    assert uncovered_by_copyright(unpacked, text) == []
+    uncovered = uncovered_by_copyright(unpacked, text)
+    assert not uncovered, "no copyright stanza of their own: " + ", ".join(uncovered)
     libs = [n for n in files_of(unpacked) if ".libs/" in n]
     assert len(libs) >= 10, libs  # the check above did look at the embedded libraries
 
