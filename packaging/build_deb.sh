@@ -17,7 +17,9 @@
 #   OFFLINE=0                    1: no download; the wheelhouse must hold every wheel
 #   DEB_COMPRESS=gzip            dpkg-deb compressor. gzip: lintian (bookworm) rejects zstd members as
 #                                malformed-deb-archive and dpkg < 1.21.18 cannot read them; xz took
-#                                161 s of a 2.5 min build
+#                                161 s of a 2.5 min build. Level: DEB_COMPRESS_LEVEL (default 6;
+#                                measured on edgepost-camera, 275 MB: gzip -9 35 s user/101.8 MB,
+#                                -6 17 s/102.3 MB, -1 6 s/113.3 MB; zstd 4 s/95.4 MB)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
