@@ -3,7 +3,11 @@
 An RS-485 line is half duplex: one request on the wire at a time, and 3.5 characters of silence
 between a response and the next request. ``SerialBusQueue`` enforces both with one FIFO lock. A TCP
 endpoint takes up to ``max_connections`` requests at once, one per connection (``TcpBusQueue``).
-Retries of timed-out requests happen here, inside the queue slot, so a retry never jumps the queue.
+Retries of timed-out reads happen here, inside the queue slot, so a retry never jumps the queue.
+A write is never sent twice: one whose reply did not come (or did not match) may have been applied,
+so it ends as ``WriteOutcomeUnknown`` and the caller decides. A read to the broadcast unit 0 is
+refused before it reaches the wire. Per-unit line counters (``LineCounters``) are shared with the
+transport, which counts what only it can see (CRC errors, mismatched and late frames).
 """
 
 from __future__ import annotations
@@ -14,10 +18,27 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from agent.errors import DeviceException, DeviceTimeout, TransportError
+from agent.errors import (
+    DeviceException,
+    DeviceTimeout,
+    FramingError,
+    RequestRefused,
+    TransportError,
+    WriteOutcomeUnknown,
+)
 from agent.records import JsonValue
 from drivers.modbus.config import SerialBus, TcpBus
-from drivers.modbus.transport import ModbusRequest, PymodbusTransport, Response, Transport
+from drivers.modbus.line_counters import LineCounters
+from drivers.modbus.rtu_transport import RtuTransport
+from drivers.modbus.transport import (
+    BROADCAST_UNIT,
+    ModbusRequest,
+    PymodbusTransport,
+    ReadDeviceId,
+    ReadRequest,
+    Response,
+    Transport,
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -46,10 +67,13 @@ class BusStats:
 class BusQueue(ABC):
     """Where devices send their requests. ``execute`` waits for a slot, then for the response."""
 
-    def __init__(self, name: str, retries: int, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, name: str, retries: int, clock: Clock = time.monotonic, counters: LineCounters | None = None
+    ) -> None:
         self.name = name
         self.retries = retries
         self.stats = BusStats(started=clock())
+        self.counters = counters if counters is not None else LineCounters()
         self._clock = clock
 
     @abstractmethod
@@ -63,21 +87,33 @@ class BusQueue(ABC):
         """Send ``request`` and return its response; ``retries`` overrides the bus default."""
 
     def status(self) -> dict[str, JsonValue]:
-        return self.stats.as_json(self._clock())
+        return {**self.stats.as_json(self._clock()), "line": self.counters.totals()}
 
     async def _attempts(self, transport: Transport, request: ModbusRequest, retries: int) -> Response:
+        is_read = isinstance(request, ReadRequest | ReadDeviceId)
+        if request.unit == BROADCAST_UNIT and is_read:
+            raise RequestRefused(f"{self.name}: a read cannot go to the broadcast unit 0")
+        unit = self.counters.of(request.unit)
         attempt = 0
         while True:
             started = self._clock()
             self.stats.requests += 1
             try:
                 return await transport.execute(request)
-            except DeviceTimeout:
-                self.stats.timeouts += 1
+            except (DeviceTimeout, FramingError) as exc:
+                if isinstance(exc, DeviceTimeout):
+                    self.stats.timeouts += 1
+                    unit.timeouts += 1
+                else:
+                    self.stats.errors += 1
+                if not is_read:
+                    # it went on the wire and may have been applied: never resend a write blindly
+                    raise WriteOutcomeUnknown(exc.device, str(exc).removeprefix(f"{exc.device}: ")) from exc
                 if attempt >= retries:
                     raise
             except DeviceException:
                 self.stats.exceptions += 1
+                unit.exceptions += 1
                 raise
             except TransportError:
                 self.stats.errors += 1
@@ -85,6 +121,7 @@ class BusQueue(ABC):
             finally:
                 self._finished(started)
             attempt += 1
+            unit.retries += 1
             await self._between_attempts()
 
     def _finished(self, started: float) -> None:
@@ -105,8 +142,9 @@ class SerialBusQueue(BusQueue):
         retries: int = 1,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        counters: LineCounters | None = None,
     ) -> None:
-        super().__init__(name, retries, clock)
+        super().__init__(name, retries, clock, counters)
         self.transport = transport
         self.frame_gap_s = frame_gap_s
         self._sleep = sleep
@@ -151,8 +189,9 @@ class TcpBusQueue(BusQueue):
         transports: Sequence[Transport],
         retries: int = 1,
         clock: Clock = time.monotonic,
+        counters: LineCounters | None = None,
     ) -> None:
-        super().__init__(name, retries, clock)
+        super().__init__(name, retries, clock, counters)
         self.transports = list(transports)
         self._idle: asyncio.Queue[Transport] = asyncio.Queue()
         for transport in self.transports:
@@ -184,11 +223,13 @@ class TcpBusQueue(BusQueue):
             self._idle.put_nowait(transport)
 
     def status(self) -> dict[str, JsonValue]:
-        return self.stats.as_json(self._clock(), slots=len(self.transports))
+        return {**self.stats.as_json(self._clock(), slots=len(self.transports)), "line": self.counters.totals()}
 
 
 def build_bus_queue(bus: SerialBus | TcpBus) -> BusQueue:
     if isinstance(bus, SerialBus):
-        return SerialBusQueue(bus.name, PymodbusTransport.for_bus(bus), bus.frame_gap_s, bus.retries)
+        counters = LineCounters()
+        transport = RtuTransport.for_bus(bus, counters)
+        return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters)
     transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
     return TcpBusQueue(bus.name, transports, bus.retries)

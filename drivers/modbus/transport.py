@@ -23,7 +23,7 @@ from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from serial.rs485 import RS485Settings
 
-from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
+from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
 from agent.logs import RateLimiter, log_event
 from drivers.modbus.config import Rs485Options, SerialBus, TcpBus
 from drivers.modbus.profile import Table
@@ -31,6 +31,10 @@ from drivers.modbus.profile import Table
 log = logging.getLogger(__name__)
 
 MAX_READ_REGISTERS = 125
+BROADCAST_UNIT = 0
+# Modbus over serial line V1.02, 2.4.1: after a broadcast the master waits a "turnaround delay"
+# (typically 100 to 200 ms) so every device has processed the request.
+BROADCAST_TURNAROUND_S = 0.2
 MAX_READ_BITS = 2000
 
 READ_FUNCTION: dict[Table, int] = {Table.COIL: 1, Table.DISCRETE: 2, Table.HOLDING: 3, Table.INPUT: 4}
@@ -252,12 +256,16 @@ class PymodbusTransport:
             raise TransportError(f"{self.name}: {exc}") from None
         except (ModbusException, OSError, serial.SerialException) as exc:
             raise TransportError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+        where = _where(self.name, request.unit)
+        if pdu is None:  # a broadcast: nothing answers
+            return Response()
         if isinstance(pdu, ExceptionResponse) or pdu.isError():
-            code = int(getattr(pdu, "exception_code", 0))
-            raise DeviceException(_where(self.name, request.unit), request.function_code, code)
-        return _response(self.name, request, pdu)
+            if pdu.function_code & 0x7F != request.function_code:
+                raise FramingError(where, f"exception reply for function {pdu.function_code & 0x7F}")
+            raise DeviceException(where, request.function_code, int(getattr(pdu, "exception_code", 0)))
+        return pdu_response(where, request, pdu)
 
-    async def _call(self, request: ModbusRequest) -> ModbusPDU:
+    async def _call(self, request: ModbusRequest) -> ModbusPDU | None:
         client = self._client
         unit = request.unit
         if isinstance(request, ReadRequest):
@@ -269,30 +277,59 @@ class PymodbusTransport:
             if request.table is Table.COIL:
                 return await client.read_coils(address, count=count, device_id=unit)
             return await client.read_discrete_inputs(address, count=count, device_id=unit)
+        if isinstance(request, ReadDeviceId):
+            return await client.read_device_information(
+                read_code=request.read_code, object_id=request.object_id, device_id=unit
+            )
+        broadcast = unit == BROADCAST_UNIT  # every device applies it, none answers
         if isinstance(request, WriteCoils):
             if len(request.values) == 1:
-                return await client.write_coil(request.address, request.values[0], device_id=unit)
-            return await client.write_coils(request.address, list(request.values), device_id=unit)
-        if isinstance(request, WriteRegisters):
-            if len(request.values) == 1:
-                return await client.write_register(request.address, request.values[0], device_id=unit)
-            return await client.write_registers(request.address, list(request.values), device_id=unit)
-        return await client.read_device_information(
-            read_code=request.read_code, object_id=request.object_id, device_id=unit
-        )
+                pdu = await client.write_coil(
+                    request.address, request.values[0], device_id=unit, no_response_expected=broadcast
+                )
+            else:
+                pdu = await client.write_coils(
+                    request.address, list(request.values), device_id=unit, no_response_expected=broadcast
+                )
+        elif len(request.values) == 1:
+            pdu = await client.write_register(
+                request.address, request.values[0], device_id=unit, no_response_expected=broadcast
+            )
+        else:
+            pdu = await client.write_registers(
+                request.address, list(request.values), device_id=unit, no_response_expected=broadcast
+            )
+        if broadcast:
+            await asyncio.sleep(BROADCAST_TURNAROUND_S)  # let every device apply it before the next request
+            return None
+        return pdu
 
 
-def _response(name: str, request: ModbusRequest, pdu: ModbusPDU) -> Response:
+def pdu_response(where: str, request: ModbusRequest, pdu: ModbusPDU) -> Response:
+    """The values of a decoded reply PDU; a PDU that does not answer ``request`` is a ``FramingError``."""
+    if pdu.function_code != request.function_code:
+        raise FramingError(where, f"reply of function {pdu.function_code} to function {request.function_code}")
     if isinstance(request, ReadRequest):
         if request.table.is_bit:
-            bits = [1 if b else 0 for b in pdu.bits[: request.count]]
-            values = bits
+            values = [1 if b else 0 for b in pdu.bits[: request.count]]
         else:
             values = [int(r) for r in pdu.registers]
-        if len(values) != request.count:
-            raise DeviceError(_where(name, request.unit), f"short response: {len(values)} of {request.count}")
+        expected = (request.count + 7) // 8 * 8 if request.table.is_bit else request.count
+        got = len(pdu.bits) if request.table.is_bit else len(values)
+        if got != expected:
+            raise FramingError(where, f"reply holds {got} values, {request.count} were asked for")
         return Response(values=values)
     if isinstance(request, ReadDeviceId):
         info: dict[int, bytes] = dict(getattr(pdu, "information", {}) or {})
         return Response(objects=info)
+    if pdu.address != request.address:
+        raise FramingError(where, f"write reply echoes address {pdu.address}, not {request.address}")
+    if len(request.values) > 1:
+        if pdu.count != len(request.values):
+            raise FramingError(where, f"write reply echoes quantity {pdu.count}, not {len(request.values)}")
+    elif isinstance(request, WriteCoils):
+        if list(pdu.bits[:1]) != [request.values[0]]:
+            raise FramingError(where, "single coil write echoes another value")
+    elif list(pdu.registers[:1]) != [request.values[0]]:
+        raise FramingError(where, "single register write echoes another value")
     return Response()

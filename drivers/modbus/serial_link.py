@@ -1,0 +1,123 @@
+"""A serial port as a byte pipe: pymodbus' asyncio ``SerialTransport`` under a receive buffer.
+
+Nothing here knows about frames. The master above it asks for the bytes received so far, waits for
+more until a deadline, and flushes the input; ``last_rx`` says when the line last carried anything,
+which is what the RTU silent interval is measured from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import serial
+from pymodbus.transport.serialtransport import create_serial_connection
+
+from agent.errors import TransportError
+
+
+class _Receiver(asyncio.Protocol):
+    def __init__(self, link: SerialLink) -> None:
+        self._link = link
+
+    def data_received(self, data: bytes) -> None:
+        self._link._received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._link._lost(exc)
+
+
+class SerialLink:
+    """One serial port (a device path or a pyserial URL such as ``socket://host:port``)."""
+
+    def __init__(
+        self,
+        port: str,
+        baudrate: int,
+        bytesize: int = 8,
+        parity: str = "N",
+        stopbits: int = 1,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.port = port
+        self._settings = {"baudrate": baudrate, "bytesize": bytesize, "parity": parity, "stopbits": stopbits}
+        self._clock = clock
+        self._transport: Any = None
+        self._buffer = bytearray()
+        self._arrived = asyncio.Event()
+        self.last_rx = clock() - 1.0
+        self.lost_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None
+
+    @property
+    def sync_serial(self) -> Any:
+        """The pyserial object underneath (for RS-485 ioctls), None while closed."""
+        return getattr(self._transport, "sync_serial", None)
+
+    async def open(self) -> None:
+        if self._transport is not None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await create_serial_connection(
+                loop, lambda: _Receiver(self), self.port, timeout=0, **self._settings
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise TransportError(f"cannot open {self.port}: {exc}") from None
+        self._transport = transport
+        self.lost_reason = None
+        self._buffer.clear()
+
+    def close(self) -> None:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+
+    def send(self, data: bytes) -> None:
+        if self._transport is None:
+            raise TransportError(f"{self.port} is not open" + (f" ({self.lost_reason})" if self.lost_reason else ""))
+        self._transport.write(data)
+
+    def take(self) -> bytes:
+        """Every byte received since the last ``take``."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        self._arrived.clear()
+        return data
+
+    async def wait_bytes(self, deadline: float) -> bool:
+        """Wait until bytes are buffered or the monotonic ``deadline`` passes; True when there are."""
+        while not self._buffer:
+            remaining = deadline - self._clock()
+            if remaining <= 0 or self._transport is None:
+                return False
+            self._arrived.clear()
+            try:
+                async with asyncio.timeout(remaining):  # not wait_for: on 3.11 it can swallow a cancel
+                    await self._arrived.wait()
+            except TimeoutError:
+                return bool(self._buffer)
+        return True
+
+    def flush_input(self) -> None:
+        """Drop what was received, here and in the OS buffer."""
+        self._buffer.clear()
+        port = self.sync_serial
+        if port is not None:
+            with contextlib.suppress(serial.SerialException, OSError):  # a vanished port shows on the next write
+                port.reset_input_buffer()
+
+    def _received(self, data: bytes) -> None:
+        self.last_rx = self._clock()
+        self._buffer += data
+        self._arrived.set()
+
+    def _lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self.lost_reason = str(exc) if exc else "closed"
+        self._arrived.set()
