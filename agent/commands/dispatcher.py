@@ -35,6 +35,7 @@ from agent.errors import (
     DeviceError,
     EdgepostError,
     TransportError,
+    WriteOutcomeUnknown,
     WriteRejected,
     WriteVerifyFailed,
 )
@@ -133,6 +134,8 @@ class CommandDispatcher:
             raise CommandError("not_supported", str(exc)) from None
         except WriteVerifyFailed as exc:
             raise CommandError("verify_failed", str(exc)) from None
+        except WriteOutcomeUnknown as exc:  # sent once, unconfirmed: the caller decides about resending
+            raise CommandError("unknown", str(exc)) from None
         except (DeviceError, TransportError) as exc:
             raise CommandError("device_error", str(exc)) from None
         except CommandError:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected, WriteVerifyFailed
+from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected
 from agent.logs import log_event
 from agent.records import JsonValue, PointValue, Reading
 from agent.rules import AlarmRule, PointRule
@@ -28,7 +28,7 @@ from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
 from drivers.modbus.scheduler import stagger_offset
 from drivers.modbus.transport import MAX_READ_BITS, MAX_READ_REGISTERS, ReadRequest, WriteCoils, WriteRegisters
-from drivers.modbus.writes import plan_write
+from drivers.modbus.writes import plan_write, send_write
 
 log = logging.getLogger(__name__)
 
@@ -233,15 +233,9 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if poller is None:
             raise WriteRejected(device, point, "no such device")
         profile_point, request = plan_write(device, poller.spec.unit, self.profiles[device], point, value)
-        await poller.bus.execute(request)
-        log_event(log, "point_written", device=device, point=point, value=value)
-        if not (verify or self._devices[device].verify_writes):
-            return
-        count = len(request.values)
-        back = await poller.bus.execute(ReadRequest(poller.spec.unit, profile_point.table, request.address, count))
-        expected = [int(v) for v in request.values]
-        if back.values != expected:
-            raise WriteVerifyFailed(f"{device}.{point}: wrote {expected}, read back {back.values}")
+        verify = verify or self._devices[device].verify_writes
+        await send_write(poller.bus, f"{device}.{point}", profile_point.table, request, verify)
+        log_event(log, "point_written", device=device, point=point, value=value, verified=verify)
 
     def set_period(self, device: str, point: str | None, period_s: float) -> None:
         poller = self._poller(device)
@@ -254,12 +248,14 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     async def raw_read(self, bus: str, unit: int, table: Table, address: int, count: int) -> list[int]:
         queue = self._bus(bus)
         limit = MAX_READ_BITS if table.is_bit else MAX_READ_REGISTERS
-        if not 1 <= count <= limit or not 0 <= address <= 0xFFFF or not 0 <= unit <= 247:
-            raise UnknownTarget(f"raw read: unit 0..247, address 0..65535, count 1..{limit}")
+        if not 1 <= count <= limit or not 0 <= address <= 0xFFFF or not 1 <= unit <= 247:
+            # unit 0 is the broadcast address: writes only, no device answers it
+            raise UnknownTarget(f"raw read: unit 1..247, address 0..65535, count 1..{limit}")
         response = await queue.execute(ReadRequest(unit, table, address, count))
         return response.values
 
     async def raw_write(self, bus: str, unit: int, table: Table, address: int, values: list[int]) -> None:
+        """Write registers or coils as given; unit 0 broadcasts (sent once, no reply expected)."""
         queue = self._bus(bus)
         if not table.writable:
             raise UnknownTarget(f"raw write: table {table} is read-only")
