@@ -113,7 +113,7 @@ class RtuTransport:
             await self.connect()
         await self._settle()
         frame = encode_request(request)
-        self.link.send(frame)
+        await self.link.send(frame)
         sent = self._clock()
         on_wire_s = len(frame) * self.char_s  # a pty delivers at once; a real line takes this long
         if request.unit == BROADCAST_UNIT:

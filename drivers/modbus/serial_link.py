@@ -17,10 +17,17 @@ from pymodbus.transport.serialtransport import create_serial_connection
 
 from agent.errors import TransportError
 
+# a serial port that takes no byte for this long is stuck (flow control, a dead USB adapter)
+_WRITE_STALL_S = 2.0
+
 
 class _Receiver(asyncio.Protocol):
     def __init__(self, link: SerialLink) -> None:
         self._link = link
+        self.made = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.made.set()
 
     def data_received(self, data: bytes) -> None:
         self._link._received(data)
@@ -63,12 +70,14 @@ class SerialLink:
         if self._transport is not None:
             return
         loop = asyncio.get_running_loop()
+        receiver = _Receiver(self)
         try:
             transport, _ = await create_serial_connection(
-                loop, lambda: _Receiver(self), self.port, timeout=0, **self._settings
+                loop, lambda: receiver, self.port, timeout=0, **self._settings
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"cannot open {self.port}: {exc}") from None
+        await receiver.made.wait()  # the reader is registered on the next loop turn
         self._transport = transport
         self.lost_reason = None
         self._buffer.clear()
@@ -78,10 +87,18 @@ class SerialLink:
         if transport is not None:
             transport.close()
 
-    def send(self, data: bytes) -> None:
-        if self._transport is None:
+    async def send(self, data: bytes) -> None:
+        """Hand ``data`` to the OS; returns once none of it is left in our buffer (so a close right
+        after, as the CLI does after a broadcast, cannot drop it)."""
+        transport = self._transport
+        if transport is None:
             raise TransportError(f"{self.port} is not open" + (f" ({self.lost_reason})" if self.lost_reason else ""))
-        self._transport.write(data)
+        transport.write(data)
+        deadline = self._clock() + _WRITE_STALL_S
+        while transport.get_write_buffer_size():
+            if self._transport is None or self._clock() > deadline:
+                raise TransportError(f"{self.port}: write did not complete")
+            await asyncio.sleep(0.0005)
 
     def take(self) -> bytes:
         """Every byte received since the last ``take``."""
