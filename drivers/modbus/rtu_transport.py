@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import serial
 from serial.rs485 import RS485Settings
@@ -42,6 +43,30 @@ log = logging.getLogger(__name__)
 _limiter = RateLimiter(60.0)
 
 
+class ByteLink(Protocol):
+    """What the master needs of a serial port (``SerialLink``; a scripted fake in unit tests)."""
+
+    last_rx: float
+
+    @property
+    def is_open(self) -> bool: ...
+
+    @property
+    def sync_serial(self) -> Any: ...
+
+    async def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def send(self, data: bytes) -> None: ...
+
+    def take(self) -> bytes: ...
+
+    async def wait_bytes(self, deadline: float) -> bool: ...
+
+    def flush_input(self) -> None: ...
+
+
 def _where(name: str, unit: int) -> str:
     return f"{name}/unit{unit}"
 
@@ -52,13 +77,14 @@ class RtuTransport:
     def __init__(
         self,
         name: str,
-        link: SerialLink,
+        link: ByteLink,
         timeout_s: float,
         char_s: float,
         frame_gap_s: float,
         counters: LineCounters | None = None,
         rs485: Rs485Options | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name = name
         self.link = link
@@ -69,6 +95,7 @@ class RtuTransport:
         self._rs485 = rs485
         self._rs485_tried = False
         self._clock = clock
+        self._sleep = sleep
         self._rx = bytearray()  # received bytes not yet judged
         self._suspect_until = 0.0  # after a timeout: discard everything heard until then
         self._suspect_unit: int | None = None
@@ -119,7 +146,11 @@ class RtuTransport:
         if request.unit == BROADCAST_UNIT:
             self._hold_until = sent + on_wire_s + BROADCAST_TURNAROUND_S
             return Response()
-        return await self._reply(request, frame[1:-2], sent + on_wire_s + self.timeout_s)
+        deadline = sent + on_wire_s + self.timeout_s
+        # suspect until answered, so that a wait cut short (a cancelled caller) leaves the line suspect too
+        self._suspect_until = deadline + self.timeout_s
+        self._suspect_unit = request.unit
+        return await self._reply(request, frame[1:-2], deadline)
 
     async def _reply(self, request: ModbusRequest, request_pdu: bytes, deadline: float) -> Response:
         where = _where(self.name, request.unit)
@@ -135,24 +166,29 @@ class RtuTransport:
                     self._count_corrupt(cut)
                     if cut.unit == request.unit:
                         # our device answered and the answer is damaged: nothing better will follow
+                        self._answered()
                         await self._quiet()
                         raise FramingError(where, cut.reason)
                     continue
                 verdict = check_reply(request, request_pdu, cut.unit, cut.pdu)
                 if isinstance(verdict, Matches):
+                    self._answered()
                     return self._decode(request, cut, where)
                 if isinstance(verdict, ExceptionReply):
+                    self._answered()
                     raise DeviceException(where, request.function_code, verdict.code)
                 self._count_mismatch(cut, verdict, request)
                 if cut.unit == request.unit:
                     own_trouble = verdict.reason
             if not await self.link.wait_bytes(deadline):
                 break
-        self._suspect_until = self._clock() + self.timeout_s
-        self._suspect_unit = request.unit
         if own_trouble is not None:
             raise FramingError(where, f"reply does not match the request: {own_trouble}")
         raise DeviceTimeout(where, "no response")
+
+    def _answered(self) -> None:
+        self._suspect_until = 0.0
+        self._suspect_unit = None
 
     def _decode(self, request: ModbusRequest, frame: Frame, where: str) -> Response:
         pdu = decode_response(frame.pdu)
@@ -166,21 +202,20 @@ class RtuTransport:
     async def _settle(self) -> None:
         """Make the line clean for the next request (see the module doc)."""
         if self._hold_until > self._clock():
-            await asyncio.sleep(self._hold_until - self._clock())
+            await self._sleep(self._hold_until - self._clock())
         self._discard()
         while self._suspect_until > self._clock():
             if not await self.link.wait_bytes(self._suspect_until):
                 break
             if self._suspect_unit in self._discard():
                 break  # the late frame came: that unit owes us nothing more
-        self._suspect_until = 0.0
-        self._suspect_unit = None
+        self._answered()
         await self._quiet()
 
     async def _quiet(self) -> None:
         """Wait until the line has been silent for the 3.5-character interval, discarding what comes."""
         while (wait := self.link.last_rx + self.frame_gap_s - self._clock()) > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
             self._discard()
         self._discard(final=True)
         self.link.flush_input()

@@ -1,8 +1,10 @@
-"""Typed Modbus requests and the pymodbus client that carries them.
+"""Typed Modbus requests, the ``Transport`` protocol, and the pymodbus client for TCP buses.
 
-pymodbus does the framing (RTU, MBAP) and the CRC; this module only builds the right client for a
-bus and translates what comes back: pymodbus exceptions, ``ExceptionResponse`` and timeouts become
-``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``.
+On Modbus TCP and RTU over TCP, pymodbus does the framing and the CRC; this module builds the
+client and translates what comes back: pymodbus exceptions, ``ExceptionResponse`` and timeouts
+become ``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``, and a reply PDU that
+does not answer its request (``pdu_response``) a ``FramingError``. Serial lines have their own RTU
+master (``rtu_transport``): pymodbus' serial client takes a late reply for the next request's.
 """
 
 from __future__ import annotations
@@ -13,19 +15,18 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import serial
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
-from serial.rs485 import RS485Settings
 
 from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
-from agent.logs import RateLimiter, log_event
-from drivers.modbus.config import Rs485Options, SerialBus, TcpBus
+from agent.logs import RateLimiter
+from drivers.modbus.config import TcpBus
 from drivers.modbus.profile import Table
 
 log = logging.getLogger(__name__)
@@ -169,32 +170,15 @@ def _where(name: str, unit: int) -> str:
 class PymodbusTransport:
     """A pymodbus async client. pymodbus retries are off: the bus queue decides about retries."""
 
-    def __init__(self, name: str, client: ModbusBaseClient, timeout_s: float, rs485: Rs485Options | None = None):
+    def __init__(self, name: str, client: ModbusBaseClient, timeout_s: float):
         self.name = name
         self._client = client
         self._timeout_s = timeout_s
-        self._rs485 = rs485
-        self._rs485_tried = False
         _fold_pymodbus_repeats()
 
     @classmethod
-    def for_bus(cls, bus: SerialBus | TcpBus) -> PymodbusTransport:
-        client: ModbusBaseClient
-        if isinstance(bus, SerialBus):
-            client = AsyncModbusSerialClient(
-                bus.port,
-                framer=FramerType.RTU,
-                baudrate=bus.baudrate,
-                bytesize=bus.bytesize,
-                parity=bus.parity,
-                stopbits=bus.stopbits,
-                timeout=bus.timeout_s,
-                retries=0,
-                name=bus.name,
-                reconnect_delay=0.5,
-                reconnect_delay_max=10.0,
-            )
-            return cls(bus.name, client, bus.timeout_s, bus.rs485)
+    def for_bus(cls, bus: TcpBus) -> PymodbusTransport:
+        """Modbus TCP, or RTU frames over TCP. (Serial lines use ``rtu_transport.RtuTransport``.)"""
         framer = FramerType.SOCKET if bus.transport == "tcp" else FramerType.RTU
         client = AsyncModbusTcpClient(
             bus.host,
@@ -215,29 +199,10 @@ class PymodbusTransport:
             raise TransportError(f"{self.name}: cannot connect: {exc}") from None
         if not connected:
             raise TransportError(f"{self.name}: cannot connect to {self._endpoint()}")
-        self._apply_rs485()
 
     def _endpoint(self) -> str:
         params = self._client.ctx.comm_params
         return f"{params.host}:{params.port}" if params.port else str(params.host)
-
-    def _apply_rs485(self) -> None:
-        """Hand RTS direction control to the kernel; a pty (or a USB adapter) refuses the ioctl."""
-        if self._rs485 is None or self._rs485_tried:
-            return
-        self._rs485_tried = True
-        port: Any = getattr(self._client.ctx.transport, "sync_serial", None)
-        opts = self._rs485
-        try:
-            port.rs485_mode = RS485Settings(
-                rts_level_for_tx=opts.rts_level_for_tx,
-                rts_level_for_rx=opts.rts_level_for_rx,
-                loopback=opts.loopback,
-                delay_before_tx=opts.delay_before_tx_ms / 1000.0,
-                delay_before_rx=opts.delay_after_tx_ms / 1000.0,
-            )
-        except (ValueError, OSError, AttributeError, serial.SerialException) as exc:
-            log_event(log, "rs485_mode_unavailable", logging.WARNING, bus=self.name, reason=str(exc))
 
     async def close(self) -> None:
         self._client.close()
