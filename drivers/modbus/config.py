@@ -68,6 +68,11 @@ class SerialBus(BaseModel):
     inter_frame_gap_ms: float | None = Field(None, ge=0, description="default: 3.5 chars, min 1.75 ms")
     rs485: Rs485Options | None = None
     retries: int = Field(1, ge=0, le=10)
+    late_reply_s: float | None = Field(
+        None, ge=0, le=60,
+        description="after a timeout, how long the line is still listened to (anything heard is discarded, "
+        "so a late reply cannot answer the next request); default: timeout_s",
+    )
 
     @property
     def frame_gap_s(self) -> float:

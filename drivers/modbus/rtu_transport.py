@@ -8,8 +8,9 @@ value (``reply_check`` says whether a frame answers a request):
   discarded (and counted on the unit that sent it) and the line must have been silent for the
   3.5-character interval.
 - **A timeout leaves the line suspect.** After a request timed out, the line is listened to for one
-  more timeout (until the silent unit's late frame has arrived, if it does) and everything heard is
-  discarded, so a device answering up to twice its timeout late cannot answer someone else.
+  more timeout (``late_reply_s``; until the silent unit's late frame has arrived, if it does) and
+  everything heard is discarded, so a device answering up to twice its timeout late cannot answer
+  the next request, nor collide with its reply.
 - **Frames that do not match are skipped, not taken.** While waiting, a frame from another unit, of
   another function or of the wrong size is counted on its sender and the wait goes on until the
   deadline.
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 import serial
 from serial.rs485 import RS485Settings
 
-from agent.errors import DeviceException, DeviceTimeout, FramingError
+from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
 from agent.logs import RateLimiter, log_event, log_limited
 from drivers.modbus.config import Rs485Options, SerialBus, bits_per_char
 from drivers.modbus.line_counters import LineCounters
@@ -83,6 +84,7 @@ class RtuTransport:
         frame_gap_s: float,
         counters: LineCounters | None = None,
         rs485: Rs485Options | None = None,
+        late_reply_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -91,6 +93,7 @@ class RtuTransport:
         self.timeout_s = timeout_s
         self.char_s = char_s
         self.frame_gap_s = frame_gap_s
+        self.late_reply_s = timeout_s if late_reply_s is None else late_reply_s
         self.counters = counters if counters is not None else LineCounters()
         self._rs485 = rs485
         self._rs485_tried = False
@@ -105,7 +108,7 @@ class RtuTransport:
     def for_bus(cls, bus: SerialBus, counters: LineCounters | None = None) -> RtuTransport:
         link = SerialLink(bus.port, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
         char_s = bits_per_char(bus.parity, bus.stopbits, bus.bytesize) / bus.baudrate
-        return cls(bus.name, link, bus.timeout_s, char_s, bus.frame_gap_s, counters, bus.rs485)
+        return cls(bus.name, link, bus.timeout_s, char_s, bus.frame_gap_s, counters, bus.rs485, bus.late_reply_s)
 
     # ------------------------------------------------------------------------------ connection
 
@@ -148,7 +151,7 @@ class RtuTransport:
             return Response()
         deadline = sent + on_wire_s + self.timeout_s
         # suspect until answered, so that a wait cut short (a cancelled caller) leaves the line suspect too
-        self._suspect_until = deadline + self.timeout_s
+        self._suspect_until = deadline + self.late_reply_s
         self._suspect_unit = request.unit
         return await self._reply(request, frame[1:-2], deadline)
 
@@ -182,6 +185,8 @@ class RtuTransport:
                     own_trouble = verdict.reason
             if not await self.link.wait_bytes(deadline):
                 break
+        if not self.link.is_open:
+            raise TransportError(f"{self.name}: the port closed while waiting for unit {request.unit}")
         if own_trouble is not None:
             raise FramingError(where, f"reply does not match the request: {own_trouble}")
         raise DeviceTimeout(where, "no response")

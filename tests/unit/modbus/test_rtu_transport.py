@@ -82,9 +82,13 @@ class ScriptedLine:
         self.now += max(seconds, 0.0)
 
 
-def master(script: Script, timeout_s: float = 1.0) -> tuple[RtuTransport, ScriptedLine]:
+def master(
+    script: Script, timeout_s: float = 1.0, late_reply_s: float | None = None
+) -> tuple[RtuTransport, ScriptedLine]:
     line = ScriptedLine(script)
-    transport = RtuTransport("rs1", line, timeout_s, CHAR_S, GAP_S, clock=lambda: line.now, sleep=line.sleep)
+    transport = RtuTransport(
+        "rs1", line, timeout_s, CHAR_S, GAP_S, late_reply_s=late_reply_s, clock=lambda: line.now, sleep=line.sleep
+    )
     return transport, line
 
 
@@ -110,15 +114,16 @@ async def test_a_late_reply_is_discarded_and_the_next_request_gets_its_own() -> 
     assert transport.counters.of(1).mismatched == 1
 
 
-async def test_a_silent_unit_holds_the_line_one_more_timeout_only() -> None:
-    transport, line = master(lambda frame: [])
+@pytest.mark.parametrize(("late_reply_s", "held_s"), [(None, 1.0), (0.25, 0.25)])
+async def test_a_silent_unit_holds_the_line_one_more_timeout_only(late_reply_s: float | None, held_s: float) -> None:
+    transport, line = master(lambda frame: [], late_reply_s=late_reply_s)
     with pytest.raises(DeviceTimeout):
         await transport.execute(ReadRequest(5, Table.INPUT, 0, 2))
     with pytest.raises(DeviceTimeout):
         await transport.execute(ReadRequest(5, Table.INPUT, 0, 2))
     first, second = line.sent[0][0], line.sent[1][0]
     wire = 8 * CHAR_S
-    assert second == pytest.approx(first + wire + 1.0 + 1.0, abs=0.01)
+    assert second == pytest.approx(first + wire + 1.0 + held_s, abs=0.01)
 
 
 async def test_frames_of_other_units_are_skipped_and_counted_on_their_sender() -> None:
