@@ -231,5 +231,10 @@ def build_bus_queue(bus: SerialBus | TcpBus) -> BusQueue:
         counters = LineCounters()
         transport = RtuTransport.for_bus(bus, counters)
         return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters)
-    transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
-    return TcpBusQueue(bus.name, transports, bus.retries)
+    counters = LineCounters()
+    transports: list[Transport]
+    if bus.transport == "rtu-over-tcp":
+        transports = [RtuTransport.over_tcp(bus, counters) for _ in range(bus.max_connections)]
+    else:
+        transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
+    return TcpBusQueue(bus.name, transports, bus.retries, counters=counters)

@@ -32,7 +32,7 @@ from serial.rs485 import RS485Settings
 
 from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
 from agent.logs import RateLimiter, log_event, log_limited
-from drivers.modbus.config import Rs485Options, SerialBus, bits_per_char
+from drivers.modbus.config import MIN_FRAME_GAP_S, Rs485Options, SerialBus, TcpBus, bits_per_char
 from drivers.modbus.line_counters import LineCounters
 from drivers.modbus.reply_check import ExceptionReply, Matches, Mismatch, check_reply
 from drivers.modbus.rtu_frames import Corrupt, Frame, Incomplete, cut_frame, decode_response
@@ -109,6 +109,13 @@ class RtuTransport:
         link = SerialLink(bus.port, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
         char_s = bits_per_char(bus.parity, bus.stopbits, bus.bytesize) / bus.baudrate
         return cls(bus.name, link, bus.timeout_s, char_s, bus.frame_gap_s, counters, bus.rs485, bus.late_reply_s)
+
+    @classmethod
+    def over_tcp(cls, bus: TcpBus, counters: LineCounters | None = None) -> RtuTransport:
+        """RTU frames through a TCP serial server: the same line behind it, the same late replies.
+        The server's serial side is unknown here, so no wire time is added and the gap is the minimum."""
+        link = SerialLink(f"socket://{bus.host}:{bus.port}", 9600)
+        return cls(bus.name, link, bus.timeout_s, 0.0, MIN_FRAME_GAP_S, counters)
 
     # ------------------------------------------------------------------------------ connection
 

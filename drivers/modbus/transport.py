@@ -1,10 +1,10 @@
 """Typed Modbus requests, the ``Transport`` protocol, and the pymodbus client for TCP buses.
 
-On Modbus TCP and RTU over TCP, pymodbus does the framing and the CRC; this module builds the
-client and translates what comes back: pymodbus exceptions, ``ExceptionResponse`` and timeouts
+On Modbus TCP, pymodbus does the framing; this module builds the client and translates what comes
+back: pymodbus exceptions, ``ExceptionResponse`` and timeouts
 become ``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``, and a reply PDU that
-does not answer its request (``pdu_response``) a ``FramingError``. Serial lines have their own RTU
-master (``rtu_transport``): pymodbus' serial client takes a late reply for the next request's.
+does not answer its request (``pdu_response``) a ``FramingError``. RTU (serial lines, RTU over TCP)
+has its own master (``rtu_transport``): pymodbus' client takes a late reply for the next request's.
 """
 
 from __future__ import annotations
@@ -178,12 +178,12 @@ class PymodbusTransport:
 
     @classmethod
     def for_bus(cls, bus: TcpBus) -> PymodbusTransport:
-        """Modbus TCP, or RTU frames over TCP. (Serial lines use ``rtu_transport.RtuTransport``.)"""
-        framer = FramerType.SOCKET if bus.transport == "tcp" else FramerType.RTU
+        """Modbus TCP (MBAP: transaction ids match replies). RTU frames, on a serial line or over TCP,
+        go through ``rtu_transport.RtuTransport``."""
         client = AsyncModbusTcpClient(
             bus.host,
             port=bus.port,
-            framer=framer,
+            framer=FramerType.SOCKET,
             timeout=bus.timeout_s,
             retries=0,
             name=bus.name,

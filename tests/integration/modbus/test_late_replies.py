@@ -19,7 +19,7 @@ import pytest
 
 from agent.records import Quality
 from drivers.modbus.profiles import ProfileRegistry
-from drivers.modbus.simulator import ConstantSpec, SimulatedBus, SimulatedDevice
+from drivers.modbus.simulator import ConstantSpec, SimulatedBus, SimulatedDevice, SimulatedTcpServer, run_in_thread
 from tests.fixtures.serial import running_simulated_bus, socat_pty_pair
 from tests.integration.modbus.helpers import running_driver
 
@@ -37,16 +37,18 @@ def meter(unit: int, values: dict[str, float], faults: list[str] | None = None) 
     return SimulatedDevice(unit, SDM120, {n: ConstantSpec(value=v) for n, v in values.items()}, faults=faults)
 
 
-def config(port: str, devices: list[dict[str, Any]]) -> dict[str, Any]:
+def config(bus: dict[str, Any], devices: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "offline_after": 3,
         "backoff_max_s": 3.0,
         "learned_ranges_file": False,
-        "buses": [
-            {"transport": "serial", "name": "rs485", "port": port, "baudrate": 19200, "timeout_s": 1.0, "retries": 1}
-        ],
+        "buses": [{**bus, "name": "rs485", "timeout_s": 1.0, "retries": 1}],
         "devices": devices,
     }
+
+
+def serial_bus(port: str) -> dict[str, Any]:
+    return {"transport": "serial", "port": port, "baudrate": 19200}
 
 
 def device(name: str, unit: int) -> dict[str, Any]:
@@ -80,7 +82,19 @@ def shared_line() -> Iterator[tuple[str, SimulatedBus, dict[int, SimulatedDevice
 async def test_slow_meter_never_gives_another_points_value(slow_line, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     port, _, devices = slow_line
     slow = devices[1]
-    async with running_driver(config(port, [device("meter", 1)]), tmp_path) as (driver, sink):
+    await _slow_meter_alone(serial_bus(port), slow, tmp_path)
+
+
+@pytest.mark.timeout(240)
+async def test_slow_meter_behind_an_rtu_over_tcp_server(tmp_path: Path) -> None:
+    slow = meter(1, SLOW_VALUES, ["slow:1300"])
+    server = SimulatedTcpServer("127.0.0.1", 0, [slow], framing="rtu")  # a serial server on the pole
+    with run_in_thread(server):
+        await _slow_meter_alone({"transport": "rtu-over-tcp", "host": "127.0.0.1", "port": server.port}, slow, tmp_path)
+
+
+async def _slow_meter_alone(bus: dict[str, Any], slow: SimulatedDevice, tmp_path: Path) -> None:
+    async with running_driver(config(bus, [device("meter", 1)]), tmp_path) as (driver, sink):
         # the meter has been asked (and answered late) many times: long enough on main for late
         # replies to become the values of the next reads and exception 2 to teach illegal ranges
         await until(lambda: slow.requests >= 12, 150)
@@ -104,7 +118,7 @@ async def test_slow_meter_never_gives_another_points_value(slow_line, tmp_path: 
 async def test_slow_meter_does_not_degrade_its_healthy_neighbour(shared_line, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     port, _, devices = shared_line
     slow, healthy = devices[9], devices[3]
-    cfg = config(port, [device("slow", 9), device("healthy", 3)])
+    cfg = config(serial_bus(port), [device("slow", 9), device("healthy", 3)])
     async with running_driver(cfg, tmp_path) as (driver, sink):
         await until(lambda: slow.requests >= 8 and healthy.requests >= 30, 180)
         status = driver.status()
