@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import serial
-from pymodbus.transport.serialtransport import create_serial_connection
+from pymodbus.transport.serialtransport import SerialTransport
 
 from agent.errors import TransportError
 
@@ -34,6 +34,11 @@ class _Receiver(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._link._lost(exc)
+
+
+def _close_when_opened(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().sync_serial.close()
 
 
 class SerialLink:
@@ -71,13 +76,22 @@ class SerialLink:
             return
         loop = asyncio.get_running_loop()
         receiver = _Receiver(self)
-        try:
-            transport, _ = await create_serial_connection(
-                loop, lambda: receiver, self.port, timeout=0, **self._settings
+        s = self._settings
+        # in a thread: opening a socket:// URL connects, which can take seconds on a dead network
+        opening = asyncio.ensure_future(
+            asyncio.to_thread(
+                SerialTransport, loop, receiver, self.port, s["baudrate"], s["bytesize"], s["parity"], s["stopbits"], 0
             )
+        )
+        try:
+            transport = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_when_opened)  # a port opened for nobody is closed again
+            raise
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"cannot open {self.port}: {exc}") from None
-        await receiver.made.wait()  # the reader is registered on the next loop turn
+        transport.setup()  # registers the reader and calls connection_made on the next loop turn
+        await receiver.made.wait()
         self._transport = transport
         self.lost_reason = None
         self._buffer.clear()
