@@ -73,7 +73,8 @@ def _where(name: str, unit: int) -> str:
 
 
 class RtuTransport:
-    """``Transport`` for RTU on a serial port: our own request/reply matching over ``SerialLink``."""
+    """``Transport`` for RTU frames on a serial port or through a TCP serial server (``SerialLink``
+    either way): our own request/reply matching instead of pymodbus' client."""
 
     def __init__(
         self,
@@ -100,7 +101,7 @@ class RtuTransport:
         self._clock = clock
         self._sleep = sleep
         self._rx = bytearray()  # received bytes not yet judged
-        self._suspect_until = 0.0  # after a timeout: discard everything heard until then
+        self._suspect_until = 0.0  # from a request until its answer (or this): what is heard is discarded
         self._suspect_unit: int | None = None
         self._hold_until = 0.0  # after a broadcast: nothing goes on the wire before then
 
