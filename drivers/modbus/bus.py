@@ -226,10 +226,11 @@ class TcpBusQueue(BusQueue):
         return {**self.stats.as_json(self._clock(), slots=len(self.transports)), "line": self.counters.totals()}
 
 
-def build_bus_queue(bus: SerialBus | TcpBus) -> BusQueue:
+def build_bus_queue(bus: SerialBus | TcpBus, sweep: bool = False) -> BusQueue:
+    """``sweep``: a scan asking each unit once (after a timeout the line is held for that unit only)."""
     if isinstance(bus, SerialBus):
         counters = LineCounters()
-        transport = RtuTransport.for_bus(bus, counters)
+        transport = RtuTransport.for_bus(bus, counters, sweep)
         return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters)
     counters = LineCounters()
     transports: list[Transport]

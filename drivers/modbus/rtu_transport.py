@@ -86,6 +86,7 @@ class RtuTransport:
         counters: LineCounters | None = None,
         rs485: Rs485Options | None = None,
         late_reply_s: float | None = None,
+        hold_for_all_units: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -95,6 +96,9 @@ class RtuTransport:
         self.char_s = char_s
         self.frame_gap_s = frame_gap_s
         self.late_reply_s = timeout_s if late_reply_s is None else late_reply_s
+        # False for a sweep (scan): each unit is asked once, so a late frame of the last silent unit
+        # can only be a mismatch for the next one; the line is held for the same unit only
+        self.hold_for_all_units = hold_for_all_units
         self.counters = counters if counters is not None else LineCounters()
         self._rs485 = rs485
         self._rs485_tried = False
@@ -106,10 +110,13 @@ class RtuTransport:
         self._hold_until = 0.0  # after a broadcast: nothing goes on the wire before then
 
     @classmethod
-    def for_bus(cls, bus: SerialBus, counters: LineCounters | None = None) -> RtuTransport:
+    def for_bus(cls, bus: SerialBus, counters: LineCounters | None = None, sweep: bool = False) -> RtuTransport:
         link = SerialLink(bus.port, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
         char_s = bits_per_char(bus.parity, bus.stopbits, bus.bytesize) / bus.baudrate
-        return cls(bus.name, link, bus.timeout_s, char_s, bus.frame_gap_s, counters, bus.rs485, bus.late_reply_s)
+        return cls(
+            bus.name, link, bus.timeout_s, char_s, bus.frame_gap_s, counters, bus.rs485, bus.late_reply_s,
+            hold_for_all_units=not sweep,
+        )
 
     @classmethod
     def over_tcp(cls, bus: TcpBus, counters: LineCounters | None = None) -> RtuTransport:
@@ -149,7 +156,7 @@ class RtuTransport:
     async def execute(self, request: ModbusRequest) -> Response:
         if not self.link.is_open:
             await self.connect()
-        await self._settle()
+        await self._settle(request.unit)
         frame = encode_request(request)
         await self.link.send(frame)
         sent = self._clock()
@@ -212,12 +219,13 @@ class RtuTransport:
 
     # ----------------------------------------------------------------------- between requests
 
-    async def _settle(self) -> None:
-        """Make the line clean for the next request (see the module doc)."""
+    async def _settle(self, unit: int) -> None:
+        """Make the line clean for the next request, to ``unit`` (see the module doc)."""
         if self._hold_until > self._clock():
             await self._sleep(self._hold_until - self._clock())
         self._discard()
-        while self._suspect_until > self._clock():
+        hold = self.hold_for_all_units or self._suspect_unit == unit
+        while hold and self._suspect_until > self._clock():
             if not await self.link.wait_bytes(self._suspect_until):
                 break
             if self._suspect_unit in self._discard():

@@ -83,11 +83,12 @@ class ScriptedLine:
 
 
 def master(
-    script: Script, timeout_s: float = 1.0, late_reply_s: float | None = None
+    script: Script, timeout_s: float = 1.0, late_reply_s: float | None = None, hold_for_all_units: bool = True
 ) -> tuple[RtuTransport, ScriptedLine]:
     line = ScriptedLine(script)
     transport = RtuTransport(
-        "rs1", line, timeout_s, CHAR_S, GAP_S, late_reply_s=late_reply_s, clock=lambda: line.now, sleep=line.sleep
+        "rs1", line, timeout_s, CHAR_S, GAP_S, late_reply_s=late_reply_s, hold_for_all_units=hold_for_all_units,
+        clock=lambda: line.now, sleep=line.sleep,
     )
     return transport, line
 
@@ -124,6 +125,17 @@ async def test_a_silent_unit_holds_the_line_one_more_timeout_only(late_reply_s: 
     first, second = line.sent[0][0], line.sent[1][0]
     wire = 8 * CHAR_S
     assert second == pytest.approx(first + wire + 1.0 + held_s, abs=0.01)
+
+
+async def test_a_sweep_holds_the_line_only_for_the_unit_that_was_silent() -> None:
+    transport, line = master(lambda frame: [], hold_for_all_units=False)
+    for unit in (5, 6, 6):
+        with pytest.raises(DeviceTimeout):
+            await transport.execute(ReadRequest(unit, Table.HOLDING, 0, 1))
+    (t5, _), (t6, _), (t6_again, _) = line.sent
+    wire = 8 * CHAR_S
+    assert t6 == pytest.approx(t5 + wire + 1.0, abs=0.01)  # the next unit is asked at once
+    assert t6_again == pytest.approx(t6 + wire + 2.0, abs=0.01)  # the same unit again: held
 
 
 async def test_frames_of_other_units_are_skipped_and_counted_on_their_sender() -> None:
