@@ -20,6 +20,7 @@ from agent.config import AgentConfigBase, load_config
 from agent.errors import ConfigError, EdgepostError
 from agent.logs import log_event, setup_logging
 from agent.outbox.api import OutboxStats
+from agent.private_files import restrict_umask
 from agent.records import JsonValue, Record
 from agent.services import Services
 from drivers.base import Driver
@@ -119,6 +120,7 @@ class Daemon:
 
 def run_daemon(config_path: Path) -> int:
     """``edgepost run``: exit 0 on a clean stop, 2 when the config is invalid, 1 when start-up fails."""
+    restrict_umask()  # a daemon started by hand with umask 022 or 000 still writes private files
     try:
         config = load_config(config_path)
     except ConfigError as exc:

@@ -61,7 +61,8 @@ class DriverHost:
             finally:
                 attempted.set()
             try:
-                await self._pipeline.apply_rules(driver.point_rules())
+                devices = [info.name for info in driver.inventory()]
+                await self._pipeline.apply_rules(driver.point_rules(), devices)
                 log_event(log, "driver_started", driver=driver.name, devices=len(driver.inventory()))
                 await driver.run(self._pipeline)
             finally:

@@ -16,13 +16,17 @@ from agent.commands.dispatcher import CommandDispatcher
 from agent.config import AgentConfigBase
 from agent.control.server import ControlServer
 from agent.driver_host import DriverHost
-from agent.logs import log_event
+from agent.logs import RateLimiter, log_event, log_limited
 from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
+from agent.pipeline.alarm_state import AlarmJournal
+from agent.pipeline.alarms import AlarmEvaluator
 from agent.pipeline.pipeline import Pipeline
+from agent.private_files import secure_state_dir
 from agent.records import JsonValue
 from agent.sdnotify import Notifier
 from agent.supervisor import LoopHealth, Supervisor
+from agent.uplink.sparkplug.catalog import DeviceDecl, PointDecl
 from agent.uplink.uplink import Uplink
 from drivers.base import Driver, DriverContext
 
@@ -49,6 +53,7 @@ class Services:
         self.control: ControlServer | None = None
         self.metrics: MetricsService | None = None
         self.started_at = time.time()
+        self._limiter = RateLimiter(10.0)
 
     # Components exist once start() ran; the properties make a misuse fail loudly instead of None errors.
     @property
@@ -76,13 +81,19 @@ class Services:
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        secure_state_dir(cfg.state_dir)
         self._outbox = await Outbox.open(cfg.state_dir, cfg.outbox, cfg.gateway.id)
-        self._pipeline = Pipeline(self._outbox, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size)
+        self.supervisor.start("outbox", self._outbox.keep_writing)
+        journal = await AlarmJournal.open(self._outbox, cfg.state_dir)  # alarms active when the agent stopped
+        self._pipeline = Pipeline(journal, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size,
+                                  alarms=AlarmEvaluator(journal.active))
         self.supervisor.start("pipeline", self._pipeline.run)
         self._host = DriverHost(self.supervisor, self._pipeline, self._context)
-        self._start_uplink(cfg)
+        self._start_uplink(self._build_uplink(cfg))
         self._host.start(self._host.build(list(cfg.drivers)))
+        # alarms of devices removed from the config while the agent was down are cleared upstream
+        configured = {info.name for info in self._host.inventory()}
+        await self._pipeline.forget({device for device, _, _ in journal.active} - configured)
         self.control = ControlServer(self._runtime, cfg.control.socket, cfg.control.group)
         await self.control.start()
         self.metrics = MetricsService(self._runtime, cfg.metrics)
@@ -94,26 +105,41 @@ class Services:
         self.supervisor.start("loop-health", lambda: self.health.run(self._feed_watchdog))
 
     def _feed_watchdog(self) -> None:
-        if self.supervisor.states.get("pipeline") and self.supervisor.states["pipeline"].running:
+        """WATCHDOG=1 only while records can flow: the pipeline task runs and the outbox writer is
+        alive and not stuck; otherwise systemd restarts the service after WatchdogSec."""
+        problem = self._unhealthy()
+        if problem is None:
             self.notifier.watchdog()
+        else:
+            log_limited(self._limiter, log, "watchdog", "watchdog_withheld", logging.ERROR, reason=problem)
+
+    def _unhealthy(self) -> str | None:
+        pipeline = self.supervisor.states.get("pipeline")
+        if pipeline is None or not pipeline.running:
+            return "pipeline task not running"
+        return self.outbox.health()
 
     def _build_uplink(self, cfg: AgentConfigBase) -> tuple[Uplink | None, CommandDispatcher | None]:
         """Construct (not start) the uplink and its command dispatcher; raises before anything is replaced."""
         if not cfg.uplink.enabled:
             return None, None
-        commands = CommandDispatcher(cfg.commands, self, cfg.state_dir) if cfg.commands.enabled else None
+        commands = CommandDispatcher(cfg.commands, self, cfg.state_dir, self.outbox) if cfg.commands.enabled else None
         uplink = Uplink(
             cfg.uplink,
             cfg.outbox,
             cfg.gateway.id,
             self.outbox,
             birth_provider=self.birth,
-            command_handler=commands.handle_message if commands else None,
+            command_handler=commands.submit if commands else None,
+            command_answerer=commands.handle_message if commands else None,
+            devices_provider=self.sparkplug_devices,
         )
         return uplink, commands
 
-    def _start_uplink(self, cfg: AgentConfigBase) -> None:
-        self.uplink, self.commands = self._build_uplink(cfg)
+    def _start_uplink(self, built: tuple[Uplink | None, CommandDispatcher | None]) -> None:
+        self.uplink, self.commands = built
+        if self.commands is not None:
+            self.commands.start()
         if self.uplink is not None:
             self.supervisor.start("uplink", self.uplink.run)
 
@@ -125,7 +151,7 @@ class Services:
             await self.supervisor.stop("uplink")
             self.uplink = None
         if self.commands is not None:
-            self.commands.close()
+            await self.commands.close()
             self.commands = None
 
     async def stop(self, timeout_s: float) -> None:
@@ -172,11 +198,12 @@ class Services:
                 self.host.start(drivers)
                 await self.host.wait_started(DRIVER_OPEN_WAIT_S)
                 await self.pipeline.forget(before - {info.name for info in self.host.inventory()})
+            else:
+                for driver in self.host.drivers.values():
+                    driver.retry_now()  # a reload is often "I plugged it in": don't wait out a back-off
             if built is not None:
                 await self._stop_uplink()
-                self.uplink, self.commands = built
-                if self.uplink is not None:
-                    self.supervisor.start("uplink", self.uplink.run)
+                self._start_uplink(built)
             self.config = new
             if self.uplink is not None:
                 self.uplink.request_birth()
@@ -197,6 +224,16 @@ class Services:
     def sync_now(self) -> None:
         if self.uplink is not None:
             self.uplink.sync_now()
+
+    def sparkplug_devices(self) -> list[DeviceDecl]:
+        """Every device with its declared points, for Sparkplug DBIRTH/DDEATH."""
+        out: list[DeviceDecl] = []
+        for driver in self.host.drivers.values():
+            for info in driver.inventory():
+                points = tuple(PointDecl(p.name, p.type, p.unit, p.low, p.high, p.writable)
+                               for p in driver.point_specs(info.name))
+                out.append(DeviceDecl(info.name, info.state, points))
+        return out
 
     def birth(self) -> dict[str, JsonValue]:
         devices: list[JsonValue] = []
@@ -227,6 +264,7 @@ class Services:
                 "suppressed": counters.suppressed,
                 "alarms": counters.alarms,
                 "accepted": counters.accepted,
+                "outbox_full": counters.outbox_full,
                 "queued": self.pipeline.depth,
                 "active_alarms": [".".join(a) for a in sorted(self.pipeline.active_alarms)],
             },

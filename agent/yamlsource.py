@@ -1,7 +1,13 @@
 """Load YAML keeping line/column positions, and turn validation errors into ``file:line:col path: msg``.
 
-Shared by the config loader and the firmware-profile loader so that every bad input names the
-file, the line, the field path and what was expected, and never shows a traceback.
+Shared by every YAML entry point (config, firmware profiles, simulator specs, model manifests) so
+that every bad input names the file, the line, the field path and what was expected, and never
+shows a traceback.
+
+Bounded: a document may hold at most ``MAX_YAML_BYTES``, nest ``MAX_YAML_DEPTH`` deep and expand to
+``MAX_YAML_NODES`` values once its aliases are followed. Anchors and aliases are shared while
+parsing but copied into plain data, so ten nested aliases of ten (a "billion laughs") would take
+minutes and gigabytes; it is refused while parsing, at the alias that went past the limit.
 """
 
 from __future__ import annotations
@@ -14,9 +20,68 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 
 PathKey = tuple[str | int, ...]
+
+MAX_YAML_BYTES = 1024 * 1024  # the largest shipped profile is under 10 KiB, a big config under 100 KiB
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 100_000  # after alias expansion; a config for 50 devices is a few thousand
+
+
+class _ExpansionTooLarge(MarkedYAMLError):
+    pass
+
+
+class _BoundedComposer(Composer):
+    """Counts the values the document will have once every alias is expanded, while composing.
+
+    Each node adds one, each alias adds the expanded size of the node it names. The size of an
+    anchored node is known when it is complete; an alias to an incomplete one (its own ancestor)
+    would expand forever and is refused.
+    """
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self._total = 0
+        self._sizes: dict[int, int] = {}
+
+    def _add(self, count: int, mark: Any, alias: str | None) -> None:
+        self._total += count
+        if self._total > MAX_YAML_NODES:
+            problem = (
+                f"alias *{alias} makes the document expand to more than {MAX_YAML_NODES} values (nested aliases?)"
+                if alias is not None
+                else f"the document has more than {MAX_YAML_NODES} values"
+            )
+            raise _ExpansionTooLarge(None, None, problem, mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            event = self.parser.peek_event()
+            node = super().compose_node(parent, index)
+            if node.anchor is not None and id(node) not in self._sizes:
+                raise _ExpansionTooLarge(None, None, f"alias *{event.anchor} refers to a value that contains it",
+                                         event.start_mark)
+            self._add(self._sizes.get(id(node), 1), event.start_mark, event.anchor)
+            return node
+        start = self._total
+        self._add(1, self.parser.peek_event().start_mark, None)
+        node = super().compose_node(parent, index)
+        if node.anchor is not None:
+            self._sizes[id(node)] = self._total - start
+        return node
+
+
+def bounded_yaml(*, allow_duplicate_keys: bool = False) -> YAML:
+    """A round-trip loader with the depth and expansion limits of this module."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = allow_duplicate_keys
+    yaml.max_depth = MAX_YAML_DEPTH
+    yaml.Composer = _BoundedComposer
+    return yaml
 
 
 @dataclass
@@ -74,15 +139,18 @@ def _plain(node: Any, path: PathKey, positions: dict[PathKey, tuple[int, int]]) 
 
 
 def parse_yaml(text: str, source: str) -> YamlDocument:
-    """Parse YAML text. Syntax errors and duplicate keys raise ``ValueError`` with ``file:line:col``."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    """Parse YAML text. Syntax errors, duplicate keys and the limits raise ``ValueError`` with ``file:line:col``."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ValueError(f"{source}: {len(text)} characters, more than the {MAX_YAML_BYTES} a YAML file may have")
+    yaml = bounded_yaml()
     try:
         raw = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = exc.problem or exc.context or "invalid YAML"
+        if isinstance(exc, MaxDepthExceededError):
+            problem = f"nested more than {MAX_YAML_DEPTH} levels deep"
         raise ValueError(f"{where}: {problem}") from None
     except YAMLError as exc:
         raise ValueError(f"{source}: invalid YAML: {exc}") from None
@@ -90,12 +158,24 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     return YamlDocument(source=source, data=_plain(raw, (), positions), positions=positions)
 
 
-def load_yaml_file(path: Path) -> YamlDocument:
+def read_yaml_text(path: Path, source: str | None = None) -> str:
+    """The file's text, refusing one larger than ``MAX_YAML_BYTES`` without reading it all (``/dev/zero``)."""
+    where = source or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_YAML_BYTES + 1)
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_yaml(text, str(path))
+        raise ValueError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise ValueError(f"{where}: more than the {MAX_YAML_BYTES} bytes a YAML file may have")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def load_yaml_file(path: Path) -> YamlDocument:
+    return parse_yaml(read_yaml_text(path), str(path))
 
 
 def _data_path(data: Any, loc: Sequence[str | int]) -> list[str | int]:

@@ -57,10 +57,15 @@ def show(ctx: typer.Context) -> None:
 def reload(ctx: typer.Context) -> None:
     """Ask the running daemon to re-read its config; a refused one prints its problems (exit 2)."""
     state = state_of(ctx)
+    socket = state.daemon_socket()
     result = state.call(ReloadRequest(), timeout_s=60.0)
-    problems = result.get("problems") if isinstance(result, dict) else None
+    answer = dict(result) if isinstance(result, dict) else {}
+    problems = answer.get("problems")
     lines = [str(p) for p in problems] if isinstance(problems, list) else []
-    state.emit(result, lambda: _print(lines or ["config reloaded"]))
+    answer["socket"] = str(socket)
+    daemon_config = answer.get("config")
+    done = f"config reloaded by the daemon on {socket}" + (f" (it re-read {daemon_config})" if daemon_config else "")
+    state.emit(answer, lambda: _print(lines or [done]))
     if lines:
         raise typer.Exit(ExitCode.USAGE)
 

@@ -23,7 +23,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from agent.cli.redact import redact, redacted_config
+from agent.cli.redact import redact, redact_url, redacted_config
 from agent.cli.state import CliState, state_of
 from agent.control.protocol import BufferStatsRequest, StatusRequest
 from agent.errors import ConfigError, EdgepostError
@@ -106,7 +106,7 @@ def collect(state: CliState) -> tuple[dict[str, bytes], list[str]]:
         "status.json": lambda: as_json(_daemon_part(state, StatusRequest())),
         "outbox-stats.json": lambda: as_json(_outbox_offline(state)),
         "serial-ports.json": lambda: as_json(serial_ports()),
-        "journal.txt": lambda: journal().encode(),
+        "journal.txt": lambda: redact_url(journal()).encode(),  # masks every URL quoted in a log line
     }
     for name, step in steps.items():
         try:

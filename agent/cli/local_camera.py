@@ -1,50 +1,48 @@
-"""One JPEG from a camera when no daemon runs (the CLI opens the source itself)."""
+"""One JPEG from a camera when no daemon runs: the camera's driver opens the source in this process.
+
+The driver masks the picture exactly as the daemon's snapshot does; this module only finds the
+camera in the config and refuses a local device the running daemon holds.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
-from agent.cli.redact import redact_url
 from agent.config import AgentConfigBase
-from agent.errors import DeviceTimeout
+from agent.errors import DriverNotFound
+from drivers.registry import load_driver_class
 
 
-def camera_source(config: AgentConfigBase, camera: str) -> str | int:
+def camera_entry(config: AgentConfigBase, camera: str) -> tuple[Any, str | int]:
+    """The driver entry of the config that holds ``camera``, and the camera's source."""
     known: list[str] = []
     for entry in config.drivers:
         for cam in getattr(entry, "cameras", ()):
             name = getattr(cam, "name", None)
             if name == camera:
                 source: str | int = cam.source
-                return source
+                return entry, source
             if isinstance(name, str):
                 known.append(name)
     raise CliError(f"no camera named {camera!r} in the config (known: {', '.join(known) or 'none'})", ExitCode.USAGE)
 
 
-def grab_jpeg(config: AgentConfigBase, camera: str, attempts: int = 25, allow_device: bool = True) -> bytes:
+def grab_jpeg(config: AgentConfigBase, camera: str, allow_device: bool = True) -> bytes:
     """``allow_device=False`` while a daemon runs: it holds the V4L2 device, a network stream can be shared."""
-    source = camera_source(config, camera)
+    entry, source = camera_entry(config, camera)
     if not allow_device and (isinstance(source, int) or source.startswith("/dev/")):
         raise Unavailable(
             f"{camera} is a local device the running daemon holds, and its driver cannot hand out a frame"
         )
     try:
-        import cv2
-    except ImportError as exc:
-        raise Unavailable(f"OpenCV is not installed ({exc})") from None
-    capture: Any = cv2.VideoCapture(source)
-    try:
-        if not capture.isOpened():
-            where = redact_url(source) if isinstance(source, str) else f"device {source}"
-            raise DeviceTimeout(camera, f"cannot open {where}")
-        for _ in range(attempts):  # the first frames of a stream can be empty while it starts
-            ok, frame = capture.read()
-            if ok and frame is not None:
-                encoded_ok, buffer = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-                if encoded_ok:
-                    return bytes(buffer.tobytes())
-        raise DeviceTimeout(camera, "no frame received")
-    finally:
-        capture.release()
+        driver = load_driver_class(entry.driver)
+    except DriverNotFound as exc:
+        raise Unavailable(str(exc)) from None
+    local_snapshot = getattr(driver, "local_snapshot", None)
+    if local_snapshot is None:
+        raise Unavailable(f"driver {entry.driver!r} cannot take a picture without the daemon")
+    jpeg = local_snapshot(entry, camera)
+    if not isinstance(jpeg, bytes):
+        raise CliError(f"driver {entry.driver!r} returned no image for {camera}", ExitCode.FAILED)
+    return jpeg

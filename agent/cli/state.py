@@ -29,6 +29,7 @@ class CliState:
     json: bool = False
     console: Console = field(default_factory=lambda: Console(highlight=False))
     _config: AgentConfigBase | None = None
+    _noted_default: bool = False
 
     def config(self) -> AgentConfigBase:
         """The validated config (loaded once). Raises ``ConfigError`` (exit code 2)."""
@@ -37,12 +38,35 @@ class CliState:
         return self._config
 
     def socket_path(self) -> Path:
+        """The control socket of the daemon this command means: ``--socket``, else the config's.
+
+        A config that exists but is invalid, or a ``--config`` that does not exist, is refused
+        (``ConfigError``, exit 2): the default socket may belong to another daemon, and talking to
+        it would reload or query the wrong one. Only with no ``--config`` and no file at the default
+        path (a technician's laptop) is the default socket used; ``daemon_socket`` then names it.
+        """
         if self.socket is not None:
             return self.socket
+        if self._no_config():
+            return ControlConfig().socket
         try:
             return self.config().control.socket
-        except ConfigError:
-            return ControlConfig().socket  # a laptop without a config still finds a running daemon
+        except ConfigError as exc:
+            raise ConfigError(
+                [*exc.problems, f"no daemon contacted: the control socket is unknown while {self.config_path} "
+                 "is invalid (fix it, or name the daemon with --socket)"]
+            ) from None
+
+    def _no_config(self) -> bool:
+        return self.config_path == DEFAULT_CONFIG_PATH and not self.config_path.exists()
+
+    def daemon_socket(self) -> Path:
+        """``socket_path`` for a request about to be sent: a default chosen for want of a config is named."""
+        path = self.socket_path()
+        if self.socket is None and self._no_config() and not self._noted_default:
+            sys.stderr.write(f"edgepost: note: no config at {self.config_path}; using control socket {path}\n")
+            self._noted_default = True
+        return path
 
     def daemon_running(self) -> bool:
         return daemon_listening(self.socket_path())
@@ -51,7 +75,7 @@ class CliState:
         """One request to the running daemon (raises DaemonNotRunning when there is none)."""
 
         async def _call() -> JsonValue:
-            async with ControlClient(self.socket_path(), timeout_s) as client:
+            async with ControlClient(self.daemon_socket(), timeout_s) as client:
                 return await client.call(request)
 
         return run(_call())

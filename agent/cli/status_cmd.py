@@ -47,7 +47,7 @@ def watch(
 
     async def _watch() -> None:
         seen = 0
-        async with ControlClient(state.socket_path()) as client:
+        async with ControlClient(state.daemon_socket()) as client:
             async for record in client.watch(WatchRequest(device=device)):
                 _print_record(state, record)
                 seen += 1

@@ -16,3 +16,6 @@ class CommandsConfig(BaseModel):
     max_ttl_s: float = Field(3600, gt=0, description="commands expiring later than this are refused")
     replay_window: int = Field(10_000, ge=100, description="command ids remembered against replays")
     model_updates: bool = Field(False, description="allow update_model commands (new ONNX models over the air)")
+    min_period_s: float = Field(
+        0.1, gt=0, description="set_period below this is refused, even where the bus could go faster"
+    )

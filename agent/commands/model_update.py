@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from agent.commands.models import UpdateModel
 from agent.errors import CommandError
 from agent.logs import log_event
+from agent.private_files import private_dir, write_private
 from agent.records import Event, JsonValue
 from drivers.base import Driver, NotSupported
 
@@ -57,11 +58,10 @@ def _write_inline(command: UpdateModel, state_dir: Path) -> tuple[Path, Path, Pa
     """(scratch folder, model file, manifest file) for an inline update; the caller removes the folder."""
     data = command.model_bytes
     assert data is not None and command.manifest_yaml is not None
-    state_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=state_dir))
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=private_dir(state_dir)))
     model, manifest = scratch / "model.onnx", scratch / "manifest.yaml"
-    model.write_bytes(data)
-    manifest.write_text(command.manifest_yaml, encoding="utf-8")
+    write_private(model, data)
+    write_private(manifest, command.manifest_yaml.encode("utf-8"))
     return scratch, model, manifest
 
 

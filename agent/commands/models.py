@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from agent.records import JsonValue
+from agent.records import Event, JsonValue, Priority
 
 
 class CommandBase(BaseModel):
@@ -120,6 +120,10 @@ COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 COMMAND_KINDS = ("write_point", "read_point", "set_period", "resend_birth", "ping", "update_model")
 
 
+RESULT_KIND = "cmd_result"  # Event.kind of an answer in the outbox; the uplink sends it alone on cmd-result
+RESULT_DEVICE = "_commands"  # Event.device of answers: no configured device name starts with "_"
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     """The answer published on ``cmd-result`` for every command, good or bad."""
@@ -130,7 +134,25 @@ class CommandResult:
     message: str = ""
     result: JsonValue = None
 
+    def as_dict(self) -> dict[str, JsonValue]:
+        return {"id": self.id, "ok": self.ok, "code": self.code, "message": self.message, "result": self.result}
+
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {"id": self.id, "ok": self.ok, "code": self.code, "message": self.message, "result": self.result}
+        return orjson.dumps(self.as_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes) -> CommandResult:
+        """An answer stored by ``to_json`` (the replay store's copy)."""
+        doc = orjson.loads(data)
+        command_id = doc.get("id")
+        return cls(
+            id=command_id if isinstance(command_id, str) else None,
+            ok=doc.get("ok") is True,
+            code=str(doc.get("code", "")),
+            message=str(doc.get("message", "")),
+            result=doc.get("result"),
         )
+
+    def to_event(self, ts: float) -> Event:
+        """The outbox record that carries this answer (alarm lane: someone is waiting for it)."""
+        return Event(device=RESULT_DEVICE, kind=RESULT_KIND, ts=ts, priority=Priority.ALARM, data=self.as_dict())

@@ -1,4 +1,9 @@
-"""Bytes from MQTT -> a validated ``Command``, or a ``CommandError`` whose message names the field."""
+"""Bytes from MQTT -> a validated ``Command``, or a ``CommandError`` whose message names the field.
+
+Bounded before anything is built from the bytes: a payload larger than ``MAX_COMMAND_BYTES`` is not
+parsed at all, and one nested deeper than ``MAX_COMMAND_DEPTH`` is refused (a command is a flat
+object; an inline model update, the largest, is about 12 MiB).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from agent.commands.models import COMMAND_ADAPTER, COMMAND_KINDS, Command
+from agent.commands.models import COMMAND_ADAPTER, COMMAND_KINDS, MAX_INLINE_MODEL_BYTES, Command
 from agent.errors import CommandError
+
+# an inline model in base64, its manifest (JSON-escaped) and the other fields
+MAX_COMMAND_BYTES = 4 * MAX_INLINE_MODEL_BYTES // 3 + 4 * 1024 * 1024
+MAX_COMMAND_DEPTH = 8
 
 
 def raw_id(data: Any) -> str | None:
@@ -36,12 +45,45 @@ def _describe(exc: ValidationError) -> tuple[str, str]:
     return "invalid", f"field '{path}': {err['msg']}{suffix}"
 
 
-def parse_command(payload: bytes) -> Command:
-    """The validated command. Raises ``CommandError`` (code bad_json/invalid/unknown_kind)."""
+def load_payload(payload: bytes) -> Any:
+    """The JSON value of a payload within the size and depth bounds; ``CommandError`` otherwise."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError("too_large", f"payload is {len(payload)} bytes, more than {MAX_COMMAND_BYTES}")
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise CommandError("bad_json", f"payload is not valid JSON: {exc}") from None
+    if _deeper_than(data, MAX_COMMAND_DEPTH):
+        raise CommandError("too_deep", f"payload nests more than {MAX_COMMAND_DEPTH} levels deep")
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def payload_id(payload: bytes) -> str | None:
+    """The ``id`` of a refused payload, for its answer, when it is small enough to be parsed."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        return None
+    try:
+        return raw_id(orjson.loads(payload))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def parse_command(payload: bytes) -> Command:
+    """The validated command. Raises ``CommandError`` (code too_large/bad_json/too_deep/invalid/unknown_kind)."""
+    data = load_payload(payload)
     if not isinstance(data, dict):
         raise CommandError("invalid", "payload must be a JSON object")
     try:

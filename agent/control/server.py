@@ -23,6 +23,7 @@ from agent.control.handlers import handle
 from agent.control.protocol import MAX_LINE_BYTES, ErrorBody, Request, Response, WatchRequest, request_adapter
 from agent.errors import EdgepostError
 from agent.logs import log_event
+from agent.private_files import private_dir
 from agent.recordjson import record_to_json
 from agent.runtime import Runtime
 
@@ -52,7 +53,7 @@ class ControlServer:
         self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         _remove_stale_socket(self.path)
         try:
             self._server = await asyncio.start_unix_server(self._serve, path=self.path, limit=MAX_LINE_BYTES)

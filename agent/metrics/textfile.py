@@ -6,10 +6,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from agent.private_files import FILE_MODE, private_dir
 
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Blocking: call it from a thread. The temp file sits in the same directory (rename is atomic there)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+def write_atomic(path: Path, text: str, mode: int = FILE_MODE) -> None:
+    """Blocking: call it from a thread. The temp file sits in the same directory (rename is atomic there).
+
+    0640 by default: node-exporter reads it as a member of the agent's group (it needs that group to
+    enter the 0750 state dir anyway)."""
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     replaced = False
     try:

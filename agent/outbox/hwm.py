@@ -11,6 +11,8 @@ import os
 import time
 from pathlib import Path
 
+from agent.private_files import open_private
+
 BLOCK = 1_000_000
 
 
@@ -24,7 +26,7 @@ def read_reservation(path: Path) -> int | None:
 def write_reservation(path: Path, value: int) -> None:
     """Write-temp, fsync, rename, fsync the directory: the file is old or new, never torn."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = open_private(tmp)
     try:
         os.write(fd, f"{value}\n".encode("ascii"))
         os.fsync(fd)

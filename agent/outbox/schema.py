@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agent.outbox.config import Durability
 from agent.outbox.errors import OutboxCorrupt
+from agent.private_files import touch_private
 
 SCHEMA_VERSION = 2
 # scripts that bring a database from version N-1 to N; version 0 is an empty file
@@ -31,6 +32,7 @@ def connect(path: Path, durability: Durability, *, read_only: bool = False) -> s
     if read_only:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     else:
+        touch_private(path)  # 0640 whatever the umask; SQLite gives -wal/-shm the database's mode
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     sync = "FULL" if durability is Durability.POWER_SAFE else "NORMAL"
     conn.execute(f"PRAGMA synchronous={sync}")
@@ -85,12 +87,13 @@ def check_integrity(conn: sqlite3.Connection) -> None:
         raise OutboxCorrupt("; ".join(str(r[0]) for r in rows[:5]))
 
 
-def open_database(path: Path, durability: Durability) -> tuple[sqlite3.Connection, int]:
-    """Open for writing, migrate, check; returns the connection and the schema version found."""
+def open_database(path: Path, durability: Durability, check: bool = True) -> tuple[sqlite3.Connection, int]:
+    """Open for writing, migrate, check (``check``; see integrity.py for when not); returns the
+    connection and the schema version found."""
     conn = connect(path, durability)
     try:
         found = migrate(conn)
-        if found:
+        if found and check:
             check_integrity(conn)
     except (sqlite3.Error, OutboxCorrupt):
         conn.close()

@@ -1,9 +1,20 @@
-"""Threshold alarms with hysteresis: a crossing raises once, clearing needs the value back past the band."""
+"""Threshold alarms with hysteresis: a crossing raises once, clearing needs the value back past the band.
+
+The evaluator starts from the alarms that were active when the agent stopped (``alarm_state.py``
+keeps them on disk), so after a restart a value back to normal clears its alarm upstream and a value
+still beyond the threshold raises nothing new.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from agent.records import Event, Priority, Reading
-from agent.rules import AlarmRule
+from agent.rules import AlarmRule, PointRule
+
+AlarmKey = tuple[str, str, str]  # (device, point, alarm name)
+RAISED = "alarm"
+CLEARED = "alarm_cleared"
 
 _EVENT_PRIORITY = {
     "critical": Priority.ALARM,
@@ -31,9 +42,28 @@ def _raised(rule: AlarmRule, value: float, active: bool) -> bool:
 class AlarmEvaluator:
     """Tracks the state of every (device, point, alarm) and turns transitions into events."""
 
-    def __init__(self) -> None:
+    def __init__(self, active: Iterable[AlarmKey] = ()) -> None:
         self._rules: dict[tuple[str, str], tuple[AlarmRule, ...]] = {}
-        self._active: set[tuple[str, str, str]] = set()
+        self._active: set[AlarmKey] = set(active)
+
+    def configure_devices(self, devices: Iterable[str], rules: Iterable[PointRule]) -> list[Event]:
+        """Set every rule of ``devices`` at once (a driver that opened). An active alarm of theirs whose
+        rule or point is no longer configured is cleared: upstream must not keep it."""
+        names = set(devices)
+        wanted = {(r.device, r.point): r.alarms for r in rules}
+        names |= {device for device, _ in wanted}
+        for key in [k for k in self._rules if k[0] in names and k not in wanted]:
+            del self._rules[key]
+        for key, alarms in wanted.items():
+            if alarms:
+                self._rules[key] = alarms
+            else:
+                self._rules.pop(key, None)
+        stale = [
+            k for k in self._active
+            if k[0] in names and k[2] not in {a.name for a in self._rules.get((k[0], k[1]), ())}
+        ]
+        return self._clear(sorted(stale), "rule_removed")
 
     def configure(self, device: str, point: str, rules: tuple[AlarmRule, ...]) -> list[Event]:
         """Set a point's rules. An active alarm whose rule is gone is cleared (the cloud must not keep it)."""
@@ -49,19 +79,19 @@ class AlarmEvaluator:
         """Drop a device that is no longer configured; its active alarms are cleared."""
         for key in [k for k in self._rules if k[0] == device]:
             del self._rules[key]
-        return self._clear([k for k in self._active if k[0] == device], "device_removed")
+        return self._clear(sorted(k for k in self._active if k[0] == device), "device_removed")
 
-    def _clear(self, keys: list[tuple[str, str, str]], reason: str) -> list[Event]:
+    def _clear(self, keys: list[AlarmKey], reason: str) -> list[Event]:
         events = []
         for device, point, name in keys:
             self._active.discard((device, point, name))
             events.append(
-                Event(device=device, kind="alarm_cleared", data={"alarm": name, "point": point, "reason": reason})
+                Event(device=device, kind=CLEARED, data={"alarm": name, "point": point, "reason": reason})
             )
         return events
 
     @property
-    def active(self) -> frozenset[tuple[str, str, str]]:
+    def active(self) -> frozenset[AlarmKey]:
         return frozenset(self._active)
 
     def evaluate(self, reading: Reading) -> list[Event]:
@@ -84,7 +114,7 @@ class AlarmEvaluator:
             events.append(
                 Event(
                     device=reading.device,
-                    kind="alarm" if now else "alarm_cleared",
+                    kind=RAISED if now else CLEARED,
                     ts=reading.ts,
                     priority=_EVENT_PRIORITY.get(rule.priority, Priority.ALARM) if now else Priority.EVENT,
                     data={

@@ -34,13 +34,21 @@ class PipelineCounters:
     accepted: int = 0
     accept_failures: int = 0
     rejected: int = 0
+    outbox_full: int = 0  # refused by the outbox's reject-new policy (a gap event reports them upstream)
 
 
 class Pipeline:
-    def __init__(self, outbox: OutboxWriter, heartbeat_s: float, queue_size: int, batch: int = 2000) -> None:
+    def __init__(
+        self,
+        outbox: OutboxWriter,
+        heartbeat_s: float,
+        queue_size: int,
+        batch: int = 2000,
+        alarms: AlarmEvaluator | None = None,
+    ) -> None:
         self._outbox = outbox
         self._deadband = DeadbandFilter(heartbeat_s)
-        self._alarms = AlarmEvaluator()
+        self._alarms = alarms or AlarmEvaluator()
         self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=queue_size)
         self._in_hand: list[Record] = []  # taken from the queue, not yet committed
         self._batch = batch
@@ -49,11 +57,18 @@ class Pipeline:
         self._limiter = RateLimiter()
         self.counters = PipelineCounters()
 
-    async def apply_rules(self, rules: Iterable[PointRule]) -> None:
+    async def apply_rules(self, rules: Iterable[PointRule], devices: Iterable[str] | None = None) -> None:
+        """Set the points' rules. With ``devices`` (a driver's whole inventory) they are all of those
+        devices' rules: an active alarm of theirs without a rule any more is cleared upstream."""
+        rules = list(rules)
         for rule in rules:
             self._deadband.configure(rule.device, rule.point, rule.deadband, rule.heartbeat_s)
-            for event in self._alarms.configure(rule.device, rule.point, rule.alarms):
-                await self._enqueue(event)
+        if devices is not None:
+            events = self._alarms.configure_devices(devices, rules)
+        else:
+            events = [e for rule in rules for e in self._alarms.configure(rule.device, rule.point, rule.alarms)]
+        for event in events:
+            await self._enqueue(event)
 
     async def forget(self, devices: Iterable[str]) -> None:
         """Devices a reload removed: their state goes, their active alarms are cleared upstream."""
@@ -112,11 +127,13 @@ class Pipeline:
 
     async def _commit_in_hand(self) -> None:
         try:
-            await self._outbox.accept(self._in_hand)
+            seqs = await self._outbox.accept(self._in_hand)
         except RecordRejected:
             await self._commit_one_by_one()
             return
-        self.counters.accepted += len(self._in_hand)
+        refused = seqs.count(None)
+        self.counters.accepted += len(seqs) - refused
+        self.counters.outbox_full += refused
         self._done(len(self._in_hand))
 
     async def _commit_one_by_one(self) -> None:
@@ -124,8 +141,11 @@ class Pipeline:
         while self._in_hand:
             record = self._in_hand[0]
             try:
-                await self._outbox.accept([record])
-                self.counters.accepted += 1
+                [seq] = await self._outbox.accept([record])
+                if seq is None:
+                    self.counters.outbox_full += 1
+                else:
+                    self.counters.accepted += 1
             except RecordRejected as exc:
                 self.counters.rejected += 1
                 log_limited(self._limiter, log, f"rejected:{record.device}", "record_rejected",

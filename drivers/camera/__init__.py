@@ -22,7 +22,15 @@ Example (``drivers:`` entry of the agent config; geometry is normalised 0..1, x 
                                      # line.<l>.<direction>.<class>
           snapshots: {enabled: false}                  # privacy by default
 
-Modules: ``config`` (pydantic only, imported by config validation), ``capture`` (decode thread),
-``motion``, ``analytics/`` (tracker, zones, lines), ``snapshot``, ``worker`` (one camera's loop),
-``driver`` (``CameraDriver``), ``inference/`` (the ONNX runtime).
+Counts are published ``good`` only for periods the camera fully watched (``stale``: no frame at all,
+``bad``: part of the period); an outage freezes tracks and dwell timers instead of emptying the scene.
+A source that does not open is reported offline with a typed ``cause`` (unauthorized, not_found,
+refused, timeout, ...) in its ``camera_state`` event and in ``edgepost status``.
+
+Modules: ``config`` (pydantic only, imported by config validation), ``source`` (opening a source, why it
+failed: ``open_cause``), ``capture`` (decode thread), ``ffmpeg_log``/``native_stderr`` (OpenCV's and
+FFmpeg's output as structured log lines), ``motion``, ``analytics/`` (scene clock, tracker, zones,
+lines), ``snapshot`` (the only place a picture is masked and encoded), ``still`` (the CLI's picture
+without a daemon), ``worker`` (one camera's loop), ``driver`` (``CameraDriver``), ``inference/`` (the
+ONNX runtime).
 """

@@ -9,27 +9,28 @@ back-off; online/offline changes are reported through ``on_state``.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Literal, cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from agent.logs import RateLimiter, log_event, log_limited
+from drivers.camera import ffmpeg_log
 from drivers.camera.config import CameraConfig
+from drivers.camera.open_cause import OpenFailure
+from drivers.camera.source import Opener, VideoSource, open_source, open_video_source
 
 Image = npt.NDArray[np.uint8]
 CameraState = Literal["starting", "online", "offline", "ended"]
-StateCallback = Callable[[CameraState, str], None]
+StateCallback = Callable[[CameraState, str, OpenFailure | None], None]
 
 logger = logging.getLogger(__name__)
 _FALLBACK_FILE_FPS = 25.0
-_FFMPEG_OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,44 +61,18 @@ class LatestFrameSlot:
             return frame
 
 
-class VideoSource(Protocol):
-    """The part of ``cv2.VideoCapture`` the thread uses (a fake stands in for it in unit tests)."""
-
-    def isOpened(self) -> bool: ...
-    def read(self) -> tuple[bool, Any]: ...
-    def get(self, prop: int) -> float: ...
-    def release(self) -> None: ...
-
-
-def open_video_source(config: CameraConfig) -> VideoSource:
-    """Open ``config.source`` with FFMPEG (streams, files) or V4L2 (devices), with I/O timeouts."""
-    timeout_ms = int(config.stall_timeout_s * 1000)
-    if config.source_kind == "device":
-        device = config.source if isinstance(config.source, int) else int(str(config.source)[len("/dev/video"):])
-        cap = cv2.VideoCapture(device, cv2.CAP_V4L2)
-        cap.set(cv2.CAP_PROP_FRAME_WIDTH, config.width)
-        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, config.height)
-        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-        return cast(VideoSource, cap)
-    if config.source_kind == "rtsp":
-        # RTP over the RTSP TCP connection: survives NAT and lossy uplinks where UDP drops frames.
-        # The variable is process-wide and read at open; an operator's own setting wins.
-        os.environ.setdefault(_FFMPEG_OPTIONS_ENV, "rtsp_transport;tcp")
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
-    return cast(VideoSource, cv2.VideoCapture(str(config.source), cv2.CAP_FFMPEG, params))
-
-
 class CaptureThread:
     def __init__(
         self,
         config: CameraConfig,
         on_state: StateCallback,
         on_frame: Callable[[], None] | None = None,
-        opener: Callable[[CameraConfig], VideoSource] = open_video_source,
+        opener: Opener = open_video_source,
     ) -> None:
         self.config = config
         self.slot = LatestFrameSlot()
         self.state: CameraState = "starting"
+        self.failure: OpenFailure | None = None  # why the last open failed, while that is the state
         self.frames = 0
         self.reopens = 0
         self.fps = 0.0
@@ -136,14 +111,24 @@ class CaptureThread:
         started = self._thread.ident is not None
         return started and not self._thread.is_alive() and not self._stop.is_set() and self.state != "ended"
 
-    def _set_state(self, state: CameraState, reason: str) -> None:
-        if state == self.state:
+    def _set_state(self, state: CameraState, reason: str, failure: OpenFailure | None = None) -> None:
+        """Report a change of state, or of the cause of an open failure (a stalled camera that then
+        refuses connections says so)."""
+        same_cause = failure is None or (self.failure is not None and self.failure.cause == failure.cause)
+        if state == self.state and same_cause:
             return
-        self.state = state
-        log_event(logger, "camera_state", camera=self.config.name, state=state, reason=reason)
-        self._on_state(state, reason)
+        self.state, self.failure = state, failure
+        cause: dict[str, object] = {}
+        if failure is not None:
+            cause = {"cause": str(failure.cause), "cause_detail": failure.detail}
+        log_event(logger, "camera_state", logging.INFO, camera=self.config.name, state=state, reason=reason, **cause)
+        self._on_state(state, reason, failure)
 
     def _run(self) -> None:
+        with ffmpeg_log.attributed(self.config.name):
+            self._reopen_forever()
+
+    def _reopen_forever(self) -> None:
         backoff = self.config.reopen_backoff_s
         while not self._stop.is_set():
             try:
@@ -169,12 +154,15 @@ class CaptureThread:
 
     def _open_and_read(self) -> tuple[Literal["stopped", "eof", "stall", "failed"], bool]:
         """One open of the source, read until it stalls or ends; the source is always released."""
-        source = self._opener(self.config)
+        source = open_source(self.config, self._opener)
+        if isinstance(source, OpenFailure):
+            log_limited(
+                self._limiter, logger, f"open:{source.cause}", "camera_open_failed",
+                camera=self.config.name, cause=str(source.cause), detail=source.detail,
+            )
+            self._set_state("offline", "open failed", source)
+            return "failed", False
         try:
-            if not source.isOpened():
-                log_limited(self._limiter, logger, "open", "camera_open_failed", camera=self.config.name)
-                self._set_state("offline", "open failed")
-                return "failed", False
             return self._read_until_stall(source)
         finally:
             source.release()

@@ -63,7 +63,9 @@ class TrackerConfig(_Model):
     method: Literal["iou", "centroid"] = "iou"
     min_iou: float = Field(0.2, gt=0.0, le=1.0)
     max_distance: float = Field(0.15, gt=0.0, le=1.0, description="centroid: fraction of the frame diagonal")
-    max_missed_s: float = Field(3.0, gt=0, description="a track unseen this long is dropped")
+    max_missed_s: float = Field(
+        3.0, gt=0, description="a track unseen this long while the camera watches is dropped (outages do not count)"
+    )
 
 
 class ZoneConfig(_Model):

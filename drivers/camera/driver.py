@@ -20,6 +20,7 @@ from drivers.camera.inference.manifest import LoadedManifest
 from drivers.camera.inference.pool import SessionPool
 from drivers.camera.inference.store import find_manifest
 from drivers.camera.inference.update import update_model
+from drivers.camera.still import grab_still
 from drivers.camera.worker import CameraWorker, Detector, redact_source
 
 
@@ -130,6 +131,16 @@ class CameraDriver(Driver[CameraDriverConfig]):
         if worker is None:
             raise DeviceError(camera, f"camera driver {self.name} is not running")
         return await asyncio.to_thread(worker.snapshot_jpeg)
+
+    @classmethod
+    def local_snapshot(cls, config: DriverConfigBase, camera: str) -> bytes:
+        """Blocking: ``edgepost camera snapshot`` with no daemon running. The CLI's own open of the
+        source, masked like :meth:`snapshot`."""
+        assert isinstance(config, CameraDriverConfig)
+        for candidate in config.cameras:
+            if candidate.name == camera:
+                return grab_still(candidate)
+        raise NotSupported(f"{config.name}: no camera named {camera!r}")
 
     def cameras_using(self, model: str) -> list[str]:
         return [c.name for c in self.config.cameras if c.inference is not None and c.inference.model == model]

@@ -1,9 +1,14 @@
-"""Privacy-safe event snapshots.
+"""Every picture that leaves the camera driver is encoded here, and only from a masked frame.
 
-Nothing leaves the box unless ``snapshots.enabled``. A snapshot is taken only for an event, has
-the fixed privacy regions filled black, every detected person/plate (``blur_classes``) pixelated,
-and is a JPEG under ``max_bytes`` (quality, then scale, is reduced until it fits). It travels as
-an ``Event(kind="snapshot")`` whose ``data.event_id`` links it to the event it illustrates; the
+``mask_frame`` is the one way to get a ``MaskedImage`` (privacy regions filled black, detected
+persons/plates pixelated) and the encoders accept nothing else, so no path can write or send an
+unmasked frame. The paths: event snapshots to MQTT (``make_snapshot``), the daemon's
+``camera snapshot`` over the control socket, and the CLI's own grab without a daemon (both
+``still_jpeg``).
+
+Event snapshots: nothing leaves the box unless ``snapshots.enabled``. A snapshot is taken only for
+an event and is a JPEG under ``max_bytes`` (quality, then scale, is reduced until it fits). It travels
+as an ``Event(kind="snapshot")`` whose ``data.event_id`` links it to the event it illustrates; the
 uplink publishes kind=snapshot on its own ``snapshots`` topic.
 """
 
@@ -12,7 +17,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Sequence
-from typing import cast
+from typing import NewType, cast
 
 import cv2
 import numpy as np
@@ -24,6 +29,7 @@ from drivers.camera.analytics.detection import DetectionLike
 from drivers.camera.config import SnapshotConfig
 
 Image = npt.NDArray[np.uint8]
+MaskedImage = NewType("MaskedImage", Image)  # privacy regions filled: the only kind of frame that is encoded
 SNAPSHOT_KIND = "snapshot"
 SNAPSHOT_TOPIC = "snapshots"
 _MIN_QUALITY = 20
@@ -57,43 +63,48 @@ def pixelate_boxes(image: Image, detections: Sequence[DetectionLike], labels: Se
     return count
 
 
-def encode_capped(image: Image, quality: int, max_bytes: int) -> tuple[bytes, int, float] | None:
-    """JPEG bytes under ``max_bytes``, lowering quality then scale. Returns (jpeg, quality, scale)."""
-    scale = 1.0
-    current = image
-    while min(current.shape[:2]) >= 16:
-        q = quality
-        while True:
-            ok, buffer = cv2.imencode(".jpg", current, [cv2.IMWRITE_JPEG_QUALITY, q])
-            if ok and len(buffer) <= max_bytes:
-                return buffer.tobytes(), q, scale
-            if q <= _MIN_QUALITY:
-                break
-            q = max(_MIN_QUALITY, q - 15)
-        scale *= 0.7
-        height, width = image.shape[:2]
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        current = cast(Image, cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-    return None
-
-
-def mask_frame(image: Image, detections: Sequence[DetectionLike], config: SnapshotConfig) -> tuple[Image, int]:
+def mask_frame(image: Image, detections: Sequence[DetectionLike], config: SnapshotConfig) -> tuple[MaskedImage, int]:
     """A copy with detected persons/plates pixelated and the privacy regions filled; and how many were."""
     masked = image.copy()
     blurred = pixelate_boxes(masked, detections, config.blur_classes)
     fill_privacy_regions(masked, config.privacy_regions)  # after blurring: regions stay solid
-    return masked, blurred
+    return MaskedImage(masked), blurred
+
+
+def _jpeg(masked: MaskedImage, quality: int) -> bytes | None:
+    """The driver's only image encoder."""
+    ok, buffer = cv2.imencode(".jpg", masked, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return bytes(buffer.tobytes()) if ok else None
+
+
+def encode_capped(masked: MaskedImage, quality: int, max_bytes: int) -> tuple[bytes, int, float] | None:
+    """JPEG bytes under ``max_bytes``, lowering quality then scale. Returns (jpeg, quality, scale)."""
+    scale = 1.0
+    current = masked
+    while min(current.shape[:2]) >= 16:
+        q = quality
+        while True:
+            jpeg = _jpeg(current, q)
+            if jpeg is not None and len(jpeg) <= max_bytes:
+                return jpeg, q, scale
+            if q <= _MIN_QUALITY:
+                break
+            q = max(_MIN_QUALITY, q - 15)
+        scale *= 0.7
+        height, width = masked.shape[:2]
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        current = MaskedImage(cast(Image, cv2.resize(masked, size, interpolation=cv2.INTER_AREA)))  # still masked
+    return None
 
 
 def still_jpeg(image: Image, detections: Sequence[DetectionLike], config: SnapshotConfig) -> bytes | None:
-    """``edgepost camera snapshot`` on a running daemon: the frame masked like an event snapshot.
+    """``edgepost camera snapshot`` (daemon or CLI): the frame masked like an event snapshot.
 
     The privacy regions apply even with snapshots off (the picture leaves the driver); no size cap,
     since it goes to the local technician, not upstream. None if OpenCV cannot encode it.
     """
     masked, _ = mask_frame(image, detections, config)
-    ok, buffer = cv2.imencode(".jpg", masked, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
-    return bytes(buffer.tobytes()) if ok else None
+    return _jpeg(masked, config.jpeg_quality)
 
 
 def make_snapshot(

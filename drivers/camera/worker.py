@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from agent.errors import DeviceError, DeviceTimeout
@@ -21,14 +21,16 @@ from drivers.base import RecordSink
 from drivers.camera.analytics.detection import DetectionLike
 from drivers.camera.analytics.engine import CameraAnalytics
 from drivers.camera.analytics.events import camera_event
-from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Image, VideoSource, open_video_source
+from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Image
 from drivers.camera.config import CameraConfig
 from drivers.camera.inference.errors import InferenceFailed, PoolClosed
 from drivers.camera.motion import MotionDetector
+from drivers.camera.open_cause import OpenFailure
 from drivers.camera.snapshot import make_snapshot, still_jpeg
+from drivers.camera.source import Opener, open_video_source
 
 logger = logging.getLogger(__name__)
-_IDLE_TICK_S = 1.0  # without frames, still expire tracks and emit aggregates this often
+_IDLE_TICK_S = 1.0  # without frames, still emit (not good) aggregates this often
 redact_source = redact_url  # the name drivers/camera/driver.py imports; one implementation in agent.redact
 
 
@@ -43,7 +45,7 @@ class CameraWorker:
         self,
         config: CameraConfig,
         detector: Detector | None,
-        opener: Callable[[CameraConfig], VideoSource] = open_video_source,
+        opener: Opener = open_video_source,
     ) -> None:
         self.config = config
         self.detector = detector
@@ -66,8 +68,8 @@ class CameraWorker:
         """Start decoding. Must be called from the event loop that will run ``run``."""
         loop = asyncio.get_running_loop()
 
-        def on_state(state: CameraState, reason: str) -> None:
-            loop.call_soon_threadsafe(self._state_changed, state, reason)
+        def on_state(state: CameraState, reason: str, failure: OpenFailure | None) -> None:
+            loop.call_soon_threadsafe(self._state_changed, state, reason, failure)
 
         def on_frame() -> None:
             loop.call_soon_threadsafe(self._frame_ready.set)
@@ -80,9 +82,14 @@ class CameraWorker:
         if self.capture is not None:
             self.capture.stop()
 
-    def _state_changed(self, state: CameraState, reason: str) -> None:
+    def _state_changed(self, state: CameraState, reason: str, failure: OpenFailure | None) -> None:
+        cause: dict[str, JsonValue] = {}
+        if failure is not None:
+            cause = {"cause": str(failure.cause), "cause_detail": failure.detail}
         self._pending.put_nowait(
-            camera_event(self.config.name, "camera_state", time.time(), Priority.EVENT, state=state, reason=reason)
+            camera_event(
+                self.config.name, "camera_state", time.time(), Priority.EVENT, state=state, reason=reason, **cause
+            )
         )
 
     async def run(self, sink: RecordSink) -> None:
@@ -95,11 +102,9 @@ class CameraWorker:
                 await asyncio.sleep(delay)
             frame = await self._next_frame()
             await self._flush_pending(sink)
-            if frame is None:
+            if frame is None:  # no frame is no evidence: tracks and dwell timers stand still (scene time)
                 self._check_capture()
-                ts, mono = time.time(), time.monotonic()
-                await self._emit(sink, self.analytics.expire(ts, mono), None, ())
-                await self._emit_aggregates(sink, ts, mono)
+                await self._emit_aggregates(sink, time.time(), time.monotonic())
                 continue
             next_slot = frame.mono + interval
             await self._process(frame, sink)
@@ -197,8 +202,11 @@ class CameraWorker:
 
     def status(self) -> dict[str, JsonValue]:
         capture = self.capture
+        failure = capture.failure if capture is not None else None
         return {
             "state": self.state,
+            "cause": None if failure is None else str(failure.cause),
+            "cause_detail": None if failure is None else failure.detail,
             "source": redact_url(self.config.source),
             "fps": round(capture.fps, 2) if capture else 0.0,
             "frames": capture.frames if capture else 0,

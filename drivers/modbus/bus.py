@@ -8,6 +8,8 @@ A write is never sent twice: one whose reply did not come (or did not match) may
 so it ends as ``WriteOutcomeUnknown`` and the caller decides. A read to the broadcast unit 0 is
 refused before it reaches the wire. Per-unit line counters (``LineCounters``) are shared with the
 transport, which counts what only it can see (CRC errors, mismatched and late frames).
+Each connection has a ``LinkKeeper`` (``link.py``) that opens and reopens it when it is missing or
+lost; ``keep_open`` runs them, and a request on a connection that is down fails at once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from agent.errors import (
 from agent.records import JsonValue
 from drivers.modbus.config import SerialBus, TcpBus
 from drivers.modbus.line_counters import LineCounters
+from drivers.modbus.link import LinkKeeper, LinkState, OnChange
 from drivers.modbus.rtu_transport import RtuTransport
 from drivers.modbus.transport import (
     BROADCAST_UNIT,
@@ -75,24 +78,46 @@ class BusQueue(ABC):
         self.stats = BusStats(started=clock())
         self.counters = counters if counters is not None else LineCounters()
         self._clock = clock
+        self.links: list[LinkKeeper] = []
 
     @abstractmethod
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Open now; raises ``TransportError`` when that fails (the links remember why)."""
 
-    @abstractmethod
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        for link in self.links:
+            await link.transport.close()
+            link.closed()
+
+    async def keep_open(self, on_change: OnChange) -> None:
+        """Reopen missing or lost connections until cancelled; ``on_change`` hears every state change."""
+        async with asyncio.TaskGroup() as group:
+            for index, link in enumerate(self.links):
+                group.create_task(link.keep(on_change), name=f"bus[{self.name}].link{index}")
+
+    @property
+    def link_state(self) -> LinkState:
+        """The bus's state: open when every connection is, else the first one's that is not."""
+        return next((link.state for link in self.links if not link.is_open), LinkState.OPEN)
 
     @abstractmethod
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
         """Send ``request`` and return its response; ``retries`` overrides the bus default."""
 
     def status(self) -> dict[str, JsonValue]:
-        return {**self.stats.as_json(self._clock()), "line": self.counters.totals()}
+        return {**self._link_status(), **self.stats.as_json(self._clock()), "line": self.counters.totals()}
+
+    def _link_status(self) -> dict[str, JsonValue]:
+        link = next((k for k in self.links if not k.is_open), self.links[0] if self.links else None)
+        return link.status() if link is not None else {}
+
+    def _refuse(self, request: ModbusRequest) -> None:
+        """A request that must never reach the wire, refused before it waits for a slot or a link."""
+        if request.unit == BROADCAST_UNIT and isinstance(request, ReadRequest | ReadDeviceId):
+            raise RequestRefused(f"{self.name}: a read cannot go to the broadcast unit 0")
 
     async def _attempts(self, transport: Transport, request: ModbusRequest, retries: int) -> Response:
         is_read = isinstance(request, ReadRequest | ReadDeviceId)
-        if request.unit == BROADCAST_UNIT and is_read:
-            raise RequestRefused(f"{self.name}: a read cannot go to the broadcast unit 0")
         unit = self.counters.of(request.unit)
         attempt = 0
         while True:
@@ -143,9 +168,12 @@ class SerialBusQueue(BusQueue):
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         counters: LineCounters | None = None,
+        link: LinkKeeper | None = None,
     ) -> None:
         super().__init__(name, retries, clock, counters)
         self.transport = transport
+        self.link = link or LinkKeeper(name, transport, transport.name)
+        self.links = [self.link]
         self.frame_gap_s = frame_gap_s
         self._sleep = sleep
         self._lock = asyncio.Lock()  # FIFO: waiters are served in arrival order
@@ -153,13 +181,12 @@ class SerialBusQueue(BusQueue):
         self.in_flight = 0  # never above 1; asserted by tests
 
     async def open(self) -> None:
-        await self.transport.connect()
-
-    async def close(self) -> None:
-        await self.transport.close()
+        await self.link.open()
 
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
+        self._refuse(request)
         async with self._lock:
+            self.link.check()
             await self._keep_silence()
             self.in_flight += 1
             try:
@@ -190,9 +217,12 @@ class TcpBusQueue(BusQueue):
         retries: int = 1,
         clock: Clock = time.monotonic,
         counters: LineCounters | None = None,
+        links: Sequence[LinkKeeper] | None = None,
     ) -> None:
         super().__init__(name, retries, clock, counters)
         self.transports = list(transports)
+        self.links = list(links) if links is not None else [LinkKeeper(name, t, t.name) for t in self.transports]
+        self._link_of = {id(link.transport): link for link in self.links}
         self._idle: asyncio.Queue[Transport] = asyncio.Queue()
         for transport in self.transports:
             self._idle.put_nowait(transport)
@@ -200,20 +230,21 @@ class TcpBusQueue(BusQueue):
         self.max_in_flight = 0
 
     async def open(self) -> None:
-        # connect the first one now (a wrong address shows at start); the others connect on first use
-        await self.transports[0].connect()
-        for transport in self.transports[1:]:
+        # the first one must open now (a wrong address shows at start); the others are kept open later
+        await self.links[0].open()
+        for link in self.links[1:]:
             try:
-                await transport.connect()
+                await link.open()
             except TransportError:
                 continue
 
-    async def close(self) -> None:
-        for transport in self.transports:
-            await transport.close()
-
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
+        self._refuse(request)
         transport = await self._idle.get()
+        link = self._link_of.get(id(transport))
+        if link is not None and link.state.down:
+            self._idle.put_nowait(transport)
+            link.check()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -223,19 +254,26 @@ class TcpBusQueue(BusQueue):
             self._idle.put_nowait(transport)
 
     def status(self) -> dict[str, JsonValue]:
-        return {**self.stats.as_json(self._clock(), slots=len(self.transports)), "line": self.counters.totals()}
+        opened = sum(1 for link in self.links if link.is_open)
+        stats = self.stats.as_json(self._clock(), slots=len(self.transports))
+        return {**self._link_status(), "open_connections": opened, **stats, "line": self.counters.totals()}
 
 
 def build_bus_queue(bus: SerialBus | TcpBus, sweep: bool = False) -> BusQueue:
-    """``sweep``: a scan asking each unit once (after a timeout the line is held for that unit only)."""
-    if isinstance(bus, SerialBus):
-        counters = LineCounters()
-        transport = RtuTransport.for_bus(bus, counters, sweep)
-        return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters)
+    """One queue per bus, a ``LinkKeeper`` per connection. RTU frames (a serial line, RTU over TCP)
+    go through our own master, Modbus TCP through pymodbus. ``sweep``: a scan asking each unit once
+    (after a timeout the line is held for that unit only)."""
+    reopen = (bus.reopen_min_s, bus.reopen_max_s)
     counters = LineCounters()
+    if isinstance(bus, SerialBus):
+        transport = RtuTransport.for_bus(bus, counters, sweep)
+        link = LinkKeeper(bus.name, transport, bus.port, *reopen)
+        return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters, link=link)
     transports: list[Transport]
     if bus.transport == "rtu-over-tcp":
         transports = [RtuTransport.over_tcp(bus, counters) for _ in range(bus.max_connections)]
     else:
         transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
-    return TcpBusQueue(bus.name, transports, bus.retries, counters=counters)
+    endpoint = f"{bus.host}:{bus.port}"
+    links = [LinkKeeper(bus.name, t, endpoint, *reopen) for t in transports]
+    return TcpBusQueue(bus.name, transports, bus.retries, counters=counters, links=links)

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from agent.yamlsource import PathKey, YamlDocument, format_path, parse_yaml
+from agent.yamlsource import PathKey, YamlDocument, bounded_yaml, format_path, parse_yaml, read_yaml_text
 
 _DUPLICATE = re.compile(r'^.*:(?P<line>\d+):(?P<col>\d+): found duplicate key "(?P<key>[^"]*)"')
 
@@ -31,11 +30,7 @@ def problem(doc: YamlDocument, path: Sequence[str | int], message: str) -> str:
 
 def read_profile_file(path: Path, source: str) -> YamlDocument:
     """Parse one file. Raises ``ValueError`` with ``source:line:col path: message`` on bad YAML."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{source}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_profile_text(text, source)
+    return parse_profile_text(read_yaml_text(path, source), source)
 
 
 def parse_profile_text(text: str, source: str) -> YamlDocument:
@@ -52,16 +47,18 @@ def parse_profile_text(text: str, source: str) -> YamlDocument:
 
 def _duplicate_path(text: str, line: int, col: int, key: str) -> list[str | int]:
     """Path of a duplicated key: the innermost mapping at that column that starts above the line."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True
     try:
-        root = yaml.load(text)
+        root = bounded_yaml(allow_duplicate_keys=True).load(text)
     except YAMLError:
         return [key]
     best: tuple[tuple[int, int], PathKey] | None = None
     stack: list[tuple[Any, PathKey]] = [(root, ())]
+    seen: set[int] = set()
     while stack:
         node, path = stack.pop()
+        if id(node) in seen:  # an alias: its node was searched where it is defined
+            continue
+        seen.add(id(node))
         if isinstance(node, CommentedMap):
             if key in node and _may_hold(node, line, col):
                 start = min((node.lc.key(k)[0] + 1, node.lc.key(k)[1] + 1) for k in node)

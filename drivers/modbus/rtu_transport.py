@@ -57,6 +57,8 @@ class ByteLink(Protocol):
 
     async def open(self) -> None: ...
 
+    async def wait_lost(self) -> None: ...
+
     def close(self) -> None: ...
 
     async def send(self, data: bytes) -> None: ...
@@ -101,7 +103,7 @@ class RtuTransport:
         self.hold_for_all_units = hold_for_all_units
         self.counters = counters if counters is not None else LineCounters()
         self._rs485 = rs485
-        self._rs485_tried = False
+        self._rs485_warned = False
         self._clock = clock
         self._sleep = sleep
         self._rx = bytearray()  # received bytes not yet judged
@@ -126,19 +128,30 @@ class RtuTransport:
         return cls(bus.name, link, bus.timeout_s, 0.0, MIN_FRAME_GAP_S, counters)
 
     # ------------------------------------------------------------------------------ connection
+    # One attempt each: reopening a missing or lost port is the bus's LinkKeeper's job (link.py).
+
+    @property
+    def connected(self) -> bool:
+        return self.link.is_open
 
     async def connect(self) -> None:
+        if self.link.is_open:
+            return
         await self.link.open()
+        self._rx.clear()  # a frame cut by the loss of the previous connection is nobody's reply
         self._apply_rs485()
+
+    async def wait_lost(self) -> None:
+        await self.link.wait_lost()
 
     async def close(self) -> None:
         self.link.close()
 
     def _apply_rs485(self) -> None:
-        """Hand RTS direction control to the kernel; a pty (or a USB adapter) refuses the ioctl."""
-        if self._rs485 is None or self._rs485_tried:
+        """Hand RTS direction control to the kernel (on every open: a reopened port starts without it);
+        a pty (or a USB adapter) refuses the ioctl, which is said once."""
+        if self._rs485 is None:
             return
-        self._rs485_tried = True
         opts = self._rs485
         try:
             self.link.sync_serial.rs485_mode = RS485Settings(
@@ -149,13 +162,15 @@ class RtuTransport:
                 delay_before_rx=opts.delay_after_tx_ms / 1000.0,
             )
         except (ValueError, OSError, AttributeError, serial.SerialException) as exc:
-            log_event(log, "rs485_mode_unavailable", logging.WARNING, bus=self.name, reason=str(exc))
+            if not self._rs485_warned:
+                self._rs485_warned = True
+                log_event(log, "rs485_mode_unavailable", logging.WARNING, bus=self.name, reason=str(exc))
 
     # ------------------------------------------------------------------------------- requests
 
     async def execute(self, request: ModbusRequest) -> Response:
-        if not self.link.is_open:
-            await self.connect()
+        if not self.link.is_open:  # not reopened here: a request fails at once, the link keeper reopens
+            raise TransportError(f"{self.name}: the port is not open")
         await self._settle(request.unit)
         frame = encode_request(request)
         await self.link.send(frame)

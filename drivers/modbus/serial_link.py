@@ -2,13 +2,16 @@
 
 Nothing here knows about frames. The master above it asks for the bytes received so far, waits for
 more until a deadline, and flushes the input; ``last_rx`` says when the line last carried anything,
-which is what the RTU silent interval is measured from.
+which is what the RTU silent interval is measured from. Nothing here reopens either: ``open`` is one
+attempt (``PortMissing`` when the device file is not there), ``wait_lost`` returns when the port goes
+away, and the bus's ``LinkKeeper`` (``link.py``) decides when to try again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -16,6 +19,7 @@ import serial
 from pymodbus.transport.serialtransport import SerialTransport
 
 from agent.errors import TransportError
+from drivers.modbus.transport import PortMissing
 
 # a serial port that takes no byte for this long is stuck (flow control, a dead USB adapter)
 _WRITE_STALL_S = 2.0
@@ -34,6 +38,12 @@ class _Receiver(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._link._lost(exc)
+
+
+def _exists(path: str) -> bool:
+    """A stat of a device node: no I/O on the line, nothing to hand to a thread. A USB adapter not
+    enumerated (or unplugged) is said so, without an open attempt."""
+    return os.path.exists(path)
 
 
 def _close_when_opened(opening: asyncio.Future[Any]) -> None:
@@ -59,6 +69,7 @@ class SerialLink:
         self._transport: Any = None
         self._buffer = bytearray()
         self._arrived = asyncio.Event()
+        self._gone = asyncio.Event()  # set when an open port is lost (not when we close it)
         self.last_rx = clock() - 1.0
         self.lost_reason: str | None = None
 
@@ -72,8 +83,11 @@ class SerialLink:
         return getattr(self._transport, "sync_serial", None)
 
     async def open(self) -> None:
+        """One attempt to open the port; ``PortMissing`` or ``TransportError`` when it fails."""
         if self._transport is not None:
             return
+        if "://" not in self.port and not _exists(self.port):
+            raise PortMissing(f"{self.port} does not exist")
         loop = asyncio.get_running_loop()
         receiver = _Receiver(self)
         s = self._settings
@@ -95,6 +109,13 @@ class SerialLink:
         self._transport = transport
         self.lost_reason = None
         self._buffer.clear()
+        self._gone.clear()
+
+    async def wait_lost(self) -> None:
+        """Return once the open port is gone (unplugged, the serial server closed the connection).
+        A port we closed ourselves is not lost: then this waits until cancelled."""
+        while self._transport is not None or not self._gone.is_set():
+            await self._gone.wait()
 
     def close(self) -> None:
         transport, self._transport = self._transport, None
@@ -152,3 +173,4 @@ class SerialLink:
         self._transport = None
         self.lost_reason = str(exc) if exc else "closed"
         self._arrived.set()
+        self._gone.set()

@@ -5,6 +5,8 @@ back: pymodbus exceptions, ``ExceptionResponse`` and timeouts
 become ``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``, and a reply PDU that
 does not answer its request (``pdu_response``) a ``FramingError``. RTU (serial lines, RTU over TCP)
 has its own master (``rtu_transport``): pymodbus' client takes a late reply for the next request's.
+Nothing here reopens a connection: pymodbus' own reconnecting is off, and reopening a missing or
+lost port is ``link.py``'s job, bounded and observable.
 """
 
 from __future__ import annotations
@@ -103,12 +105,23 @@ class Response:
     objects: dict[int, bytes] = field(default_factory=dict)
 
 
+class PortMissing(TransportError):
+    """The serial port's device file does not exist (a USB adapter not enumerated, or unplugged)."""
+
+
 class Transport(Protocol):
     """One connection to a bus endpoint. At most one request in flight on it."""
 
     name: str
 
+    @property
+    def connected(self) -> bool: ...
+
     async def connect(self) -> None: ...
+
+    async def wait_lost(self) -> None:
+        """Return once an open connection is gone (port unplugged, peer closed)."""
+        ...
 
     async def execute(self, request: ModbusRequest) -> Response: ...
 
@@ -167,19 +180,38 @@ def _where(name: str, unit: int) -> str:
     return f"{name}/unit{unit}"
 
 
-class PymodbusTransport:
-    """A pymodbus async client. pymodbus retries are off: the bus queue decides about retries."""
+class _LinkEvents:
+    """pymodbus' ``trace_connect`` callback: set ``lost`` when a connection goes away."""
 
-    def __init__(self, name: str, client: ModbusBaseClient, timeout_s: float):
+    def __init__(self) -> None:
+        self.lost = asyncio.Event()
+
+    def changed(self, connected: bool) -> None:
+        if connected:
+            self.lost.clear()
+        else:
+            self.lost.set()
+
+
+LOST_CHECK_S = 5.0  # wait_lost also looks every few seconds, in case a loss came without a callback
+
+
+class PymodbusTransport:
+    """A pymodbus async client. pymodbus retries and reconnects are off: the bus queue decides about
+    retries, the bus's link keeper about reopening."""
+
+    def __init__(self, name: str, client: ModbusBaseClient, timeout_s: float, events: _LinkEvents | None = None):
         self.name = name
         self._client = client
         self._timeout_s = timeout_s
+        self._events = events or _LinkEvents()
         _fold_pymodbus_repeats()
 
     @classmethod
     def for_bus(cls, bus: TcpBus) -> PymodbusTransport:
         """Modbus TCP (MBAP: transaction ids match replies). RTU frames, on a serial line or over TCP,
         go through ``rtu_transport.RtuTransport``."""
+        events = _LinkEvents()
         client = AsyncModbusTcpClient(
             bus.host,
             port=bus.port,
@@ -187,18 +219,33 @@ class PymodbusTransport:
             timeout=bus.timeout_s,
             retries=0,
             name=bus.name,
-            reconnect_delay=0.5,
-            reconnect_delay_max=10.0,
+            reconnect_delay=0,
+            trace_connect=events.changed,
         )
-        return cls(bus.name, client, bus.timeout_s)
+        return cls(bus.name, client, bus.timeout_s, events=events)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.connected)
 
     async def connect(self) -> None:
+        if self.connected:
+            return
         try:
             connected = await self._client.connect()
         except (ModbusException, OSError, serial.SerialException) as exc:
             raise TransportError(f"{self.name}: cannot connect: {exc}") from None
         if not connected:
             raise TransportError(f"{self.name}: cannot connect to {self._endpoint()}")
+
+    async def wait_lost(self) -> None:
+        while self.connected:
+            self._events.lost.clear()
+            try:
+                async with asyncio.timeout(LOST_CHECK_S):
+                    await self._events.lost.wait()
+            except TimeoutError:
+                continue
 
     def _endpoint(self) -> str:
         params = self._client.ctx.comm_params

@@ -1,10 +1,15 @@
-"""Per-camera analytics: detections in, events and periodic count readings out. Pure Python."""
+"""Per-camera analytics: detections in, events and periodic count readings out. Pure Python.
+
+Durations run on scene time (``clock.SceneClock``): time without analysed frames does not age tracks
+or dwell timers, and aggregate periods that contain such time are published as not good.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.records import Event, Reading
+from agent.records import Event, Quality, Reading
+from drivers.camera.analytics.clock import SceneClock
 from drivers.camera.analytics.detection import DetectionLike
 from drivers.camera.analytics.events import Stamp
 from drivers.camera.analytics.geometry import Box
@@ -23,7 +28,12 @@ class CameraAnalytics:
         self.lines = [LineMonitor(ln, config.name) for ln in config.lines]
         wanted = config.inference.classes if config.inference else None
         self._wanted = set(wanted) if wanted is not None else None
-        self._next_aggregate = None if start_mono is None else start_mono + config.aggregate_period_s
+        # A gap up to half the track grace counts as watched: frames arrive far more often than that.
+        self.clock = SceneClock(t.max_missed_s / 2.0)
+        self._next_aggregate: float | None = None
+        self._period_start = 0.0
+        if start_mono is not None:
+            self._start_period(start_mono)
 
     def observations(self, detections: Sequence[DetectionLike], width: int, height: int) -> list[Observation]:
         out: list[Observation] = []
@@ -41,13 +51,16 @@ class CameraAnalytics:
 
         ``mono`` (monotonic clock of the same instant) times durations; without it ``ts`` does.
         """
-        at = Stamp(ts, ts if mono is None else mono)
+        at = Stamp(ts, self.clock.frame(ts if mono is None else mono))
         seen, dropped = self.tracker.update(self.observations(detections, width, height), at.mono)
         return self._monitor(seen, dropped, at)
 
     def expire(self, ts: float, mono: float | None = None) -> list[Event]:
-        """Advance time without a new inference (nothing moved): drops stale tracks, checks dwell."""
-        at = Stamp(ts, ts if mono is None else mono)
+        """A frame analysed without a new inference (nothing moved): drops stale tracks, checks dwell.
+
+        Only for a frame the camera delivered: time without frames is not evidence that anything left.
+        """
+        at = Stamp(ts, self.clock.frame(ts if mono is None else mono))
         seen, dropped = self.tracker.update([], at.mono)
         return self._monitor(seen, dropped, at)
 
@@ -59,22 +72,30 @@ class CameraAnalytics:
             events.extend(line.update(seen, dropped, at))
         return events
 
+    def _start_period(self, mono: float) -> None:
+        self.clock.start(mono)
+        self._period_start = mono
+        self._next_aggregate = mono + self.config.aggregate_period_s
+
     def aggregates_due(self, ts: float, mono: float | None = None) -> list[Reading]:
-        """Count readings once per ``aggregate_period_s`` of ``mono`` (the first call starts the clock)."""
+        """Count readings once per ``aggregate_period_s`` of ``mono`` (the first call starts the clock),
+        good only when the camera watched the whole period."""
         now = ts if mono is None else mono
         period = self.config.aggregate_period_s
         if self._next_aggregate is None:
-            self._next_aggregate = now + period
+            self._start_period(now)
             return []
         if now < self._next_aggregate:
             return []
+        quality = self.clock.quality(self._period_start, now)
         self._next_aggregate += period * (int((now - self._next_aggregate) // period) + 1)
-        return self.flush(ts)
+        self._period_start = now
+        return self.flush(ts, quality)
 
-    def flush(self, ts: float) -> list[Reading]:
+    def flush(self, ts: float, quality: Quality = Quality.GOOD) -> list[Reading]:
         readings: list[Reading] = []
         for zone in self.zones:
-            readings.extend(zone.aggregate(ts))
+            readings.extend(zone.aggregate(ts, quality))
         for line in self.lines:
-            readings.extend(line.aggregate(ts))
+            readings.extend(line.aggregate(ts, quality))
         return readings

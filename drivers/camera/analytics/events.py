@@ -15,7 +15,7 @@ def camera_event(
 
 
 class Stamp(NamedTuple):
-    """When a frame was taken: wall clock for records, monotonic clock for durations."""
+    """When a frame was taken: wall clock for records, scene time (``clock.SceneClock``) for durations."""
 
     ts: float
     mono: float

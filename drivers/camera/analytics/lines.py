@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from agent.records import Event, Reading
+from agent.records import Event, Quality, Reading
 from drivers.camera.analytics.events import Stamp, camera_event
 from drivers.camera.analytics.geometry import XY, segments_intersect, side_of_line
 from drivers.camera.analytics.tracker import Track
@@ -55,9 +55,12 @@ class LineMonitor:
                 )
         return events
 
-    def aggregate(self, ts: float) -> list[Reading]:
+    def aggregate(self, ts: float, quality: Quality = Quality.GOOD) -> list[Reading]:
         readings = [
-            Reading(self.device, f"line.{self.config.name}.{direction}.{label}", self.counts[(direction, label)], ts)
+            Reading(
+                self.device, f"line.{self.config.name}.{direction}.{label}", self.counts[(direction, label)], ts,
+                quality=quality,
+            )
             for label in sorted(self._known_classes)
             for direction in self.config.directions
         ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from agent.records import Event, Priority, Reading
+from agent.records import Event, Priority, Quality, Reading
 from drivers.camera.analytics.events import Stamp, camera_event
 from drivers.camera.analytics.geometry import point_in_polygon
 from drivers.camera.analytics.tracker import Track
@@ -14,7 +14,8 @@ from drivers.camera.config import ZoneConfig
 class ZoneMonitor:
     """Follows which tracks are inside one zone. Membership is decided by the box centre.
 
-    Durations use the monotonic clock, so a wall-clock step (NTP at boot) never fakes a dwell alarm.
+    Durations use scene time (``Stamp.mono``: monotonic, without the time the camera did not watch), so
+    neither a wall-clock step (NTP at boot) nor an outage fakes or clears a dwell alarm.
     """
 
     def __init__(self, config: ZoneConfig, device: str) -> None:
@@ -109,14 +110,16 @@ class ZoneMonitor:
             ]
         return []
 
-    def aggregate(self, ts: float) -> list[Reading]:
+    def aggregate(self, ts: float, quality: Quality = Quality.GOOD) -> list[Reading]:
         """Peak occupancy and entries per class since the last aggregate; then start a new period."""
         now = self.occupancy()
         readings: list[Reading] = []
         for label in sorted(self._known_classes):
             prefix = f"zone.{self.config.name}"
-            readings.append(Reading(self.device, f"{prefix}.count.{label}", max(self._peak[label], now[label]), ts))
-            readings.append(Reading(self.device, f"{prefix}.entries.{label}", self._entries[label], ts))
+            peak = max(self._peak[label], now[label])
+            readings.append(Reading(self.device, f"{prefix}.count.{label}", peak, ts, quality=quality))
+            entries = self._entries[label]
+            readings.append(Reading(self.device, f"{prefix}.entries.{label}", entries, ts, quality=quality))
         self._peak = Counter(now)
         self._entries = Counter()
         return readings

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from agent.errors import ModelError
 from agent.logs import log_event
+from agent.private_files import open_private, private_dir
 from agent.records import Event, Priority
 from drivers.camera.inference.errors import ChecksumMismatch, ManifestError, SelfTestFailed
 from drivers.camera.inference.manifest import MANIFEST_NAME, PKG_PREFIX, LoadedManifest, load_manifest
@@ -98,7 +99,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
+    with os.fdopen(open_private(path), "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
@@ -118,7 +119,7 @@ def _stage(name: str, model_file: Path, manifest_file: Path, root: Path) -> Path
             f"{model_file.name} (sha256 {actual})"
         )
     versions = root / "versions"
-    versions.mkdir(parents=True, exist_ok=True)
+    private_dir(versions)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=versions))
     _write(staging / file_name, data)
     _write(staging / MANIFEST_NAME, manifest_file.read_bytes())

@@ -31,8 +31,11 @@ def test_kill9_while_committing_and_while_draining_loses_no_accepted_record(pole
         wait_until(lambda: any(m.topic.endswith("/telemetry") for m in sub.snapshot()[-5:]), what="drain")
         assert pole.stop_agent(signal.SIGKILL) == -signal.SIGKILL
 
+        # the log is appended across restarts: wait for this start's own ready line, so SIGTERM
+        # never arrives before the daemon installed its handler
+        readies = pole.log().count("event=agent_ready")
         pole.start_agent()
-        pole.wait_log("uplink_connected")
+        wait_until(lambda: pole.log().count("event=agent_ready") > readies, what="the third start to finish")
         time.sleep(2.0)
         assert pole.stop_agent(signal.SIGTERM) == 0  # a clean stop drains nothing more; restart to finish
         readies = pole.log().count("event=agent_ready")

@@ -30,3 +30,11 @@ class CollectingSink:
 
     def states(self) -> list[str]:
         return [str(e.data["state"]) for e in self.events("camera_state")]
+
+    def state_changes(self) -> list[str]:
+        """``states()`` without repeats: an offline camera also reports each new cause of failing opens."""
+        changes: list[str] = []
+        for state in self.states():
+            if not changes or changes[-1] != state:
+                changes.append(state)
+        return changes

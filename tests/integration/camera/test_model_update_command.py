@@ -69,7 +69,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            dispatcher.close()
+            await dispatcher.close()
 
 
 def camera_status(driver: CameraDriver) -> dict[str, Any]:

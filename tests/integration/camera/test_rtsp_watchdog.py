@@ -58,7 +58,9 @@ async def test_stream_killed_goes_offline_and_comes_back(rtsp_server: RtspServer
             assert reason == "stalled"
 
             await asyncio.to_thread(rtsp_server.start)
-            await sink.wait_for(lambda s: s.states() == ["online", "offline", "online"])
+            await sink.wait_for(lambda s: s.state_changes() == ["online", "offline", "online"])
+            retries = [e.data for e in sink.events("camera_state")[2:-1]]  # reopens before the server was back
+            assert all(d["reason"] == "open failed" and d["cause"] == "refused" for d in retries), retries
             status = driver.status()["cameras"]["pole1"]  # type: ignore[index, call-overload]
             assert status["reopens"] >= 1
             assert status["frames"] > frames_while_up

@@ -93,7 +93,7 @@ async def test_downlink_write_result_is_unknown(dimmer_line, tmp_path: Path) -> 
                        "point": "dim_1", "value": 3.0}
             result = orjson.loads(await dispatcher.handle_message("", orjson.dumps(command)))
         finally:
-            dispatcher.close()
+            await dispatcher.close()
     assert (result["ok"], result["code"]) == (False, "unknown")
     assert "may have been applied" in result["message"]
     assert bus.stats.writes == 1

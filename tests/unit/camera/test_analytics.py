@@ -96,12 +96,22 @@ def test_dwell_alarm_once_after_limit_then_cleared() -> None:
     assert [(e.kind, e.data["dwell_s"], e.priority) for e in left] == [("illegal_parking_cleared", 7.0, Priority.EVENT)]
 
 
+def expire_until(a: CameraAnalytics, start: float, end: float, step: float = 0.5) -> list[tuple[float, str]]:
+    """Frames analysed without an inference (nothing moved) every ``step`` from ``start`` to ``end``."""
+    out: list[tuple[float, str]] = []
+    t = start
+    while t <= end + 1e-9:
+        out += [(t, e.kind) for e in a.expire(t)]
+        t += step
+    return out
+
+
 def test_dwell_checked_without_new_inference_and_dropped_track_clears() -> None:
     zone = {"name": "bay", "polygon": [[0, 0], [1, 0], [1, 1]], "dwell_alarm_s": 1.5}
     a = analytics(zones=[zone], tracker={"max_missed_s": 3})
     assert a.update([box_at("car", 80, 20)], W, H, 0.0) == []
-    assert [e.kind for e in a.expire(2.0)] == ["illegal_parking"]  # nothing moved, the track is still there
-    assert [e.kind for e in a.expire(3.5)] == ["illegal_parking_cleared"]  # unseen > 3 s: dropped
+    # nothing moved, the track is still there; then unseen for more than 3 s of frames: dropped
+    assert expire_until(a, 0.5, 3.5) == [(2.0, "illegal_parking"), (3.5, "illegal_parking_cleared")]
 
 
 def test_count_threshold_alarm_and_clear() -> None:
@@ -112,7 +122,7 @@ def test_count_threshold_alarm_and_clear() -> None:
     raised = a.update([box_at("smoke", 50, 50)], W, H, 1.0)
     assert [(e.kind, e.priority, e.data["count"]) for e in raised] == [("smoke_detected", Priority.ALARM, 1)]
     assert a.update([box_at("smoke", 50, 50)], W, H, 1.5) == []  # still on: no repeat
-    assert [e.kind for e in a.expire(3.0)] == ["smoke_detected_cleared"]
+    assert expire_until(a, 2.0, 3.0) == [(3.0, "smoke_detected_cleared")]  # unseen for > 1 s of frames
 
 
 def test_aggregates_per_period_peak_entries_and_reset() -> None:
@@ -142,6 +152,7 @@ def test_wall_clock_step_does_not_fake_a_dwell_alarm() -> None:
     zone = {"name": "bay", "polygon": [[0, 0], [1, 0], [1, 1]], "dwell_alarm_s": 10}
     a = analytics(zones=[zone])
     assert a.update([box_at("car", 80, 20)], W, H, ts=1_000.0, mono=5.0) == []
-    assert a.update([box_at("car", 80, 20)], W, H, ts=1_000_000.0, mono=6.0) == []  # NTP stepped the clock
-    events = a.update([box_at("car", 80, 20)], W, H, ts=1_000_010.0, mono=16.0)
-    assert [(e.kind, e.ts, e.data["dwell_s"]) for e in events] == [("illegal_parking", 1_000_010.0, 11.0)]
+    events = []
+    for second in range(1, 12):  # one frame a second; NTP stepped the wall clock before the first
+        events += a.update([box_at("car", 80, 20)], W, H, ts=1_000_000.0 + second, mono=5.0 + second)
+    assert [(e.kind, e.ts, e.data["dwell_s"]) for e in events] == [("illegal_parking", 1_000_011.0, 11.0)]

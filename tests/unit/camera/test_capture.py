@@ -60,11 +60,13 @@ class FakeSource:
 class Recorder:
     def __init__(self) -> None:
         self.states: list[tuple[str, str]] = []
+        self.failures: list[object] = []
         self.changed = threading.Condition()
 
-    def __call__(self, state: str, reason: str) -> None:
+    def __call__(self, state: str, reason: str, failure: object = None) -> None:
         with self.changed:
             self.states.append((state, reason))
+            self.failures.append(failure)
             self.changed.notify_all()
 
     def wait(self, count: int, timeout: float = 10.0) -> list[tuple[str, str]]:
@@ -100,10 +102,15 @@ def test_stream_stall_goes_offline_and_reopens_with_backoff() -> None:
     capture = CaptureThread(config(), states, opener=opener)
     capture.start()
     try:
-        seen = states.wait(3)
+        seen = states.wait(4)
     finally:
         capture.stop()
-    assert seen[:3] == [("online", "frames arriving"), ("offline", "stalled"), ("online", "frames arriving")]
+    assert seen[:4] == [
+        ("online", "frames arriving"),
+        ("offline", "stalled"),
+        ("offline", "open failed"),  # the reopen failing is news too: it carries the cause
+        ("online", "frames arriving"),
+    ]
     assert capture.frames == 5 and capture.reopens >= 2
     assert all(s.released for s in opened)
     latest = capture.slot.take()

@@ -7,7 +7,7 @@ import numpy as np
 
 from agent.records import Event
 from drivers.camera.config import SnapshotConfig
-from drivers.camera.snapshot import encode_capped, make_snapshot
+from drivers.camera.snapshot import MaskedImage, encode_capped, make_snapshot
 from tests.unit.camera.dets import Det
 
 W, H = 320, 192
@@ -90,4 +90,4 @@ def test_size_cap_respected_by_lowering_quality_then_scale() -> None:
 
 
 def test_impossible_cap_gives_none() -> None:
-    assert encode_capped(textured(), 90, 100) is None
+    assert encode_capped(MaskedImage(textured()), 90, 100) is None

@@ -215,7 +215,7 @@ def test_json_flag_after_the_command(daemon: tuple[FakeRuntime, Path], capsys: p
 def test_config_reload(daemon: tuple[FakeRuntime, Path], capsys: pytest.CaptureFixture[str]) -> None:
     runtime, sock = daemon
     assert main(["--socket", str(sock), "config", "reload"]) == 0
-    assert capsys.readouterr().out == "config reloaded\n"
+    assert capsys.readouterr().out == f"config reloaded by the daemon on {sock} (it re-read {runtime.config_path})\n"
     runtime.reload_problems = ["/etc/edgepost/config.yaml:4:1 bogus: unknown key"]
     assert main(["--socket", str(sock), "config", "reload"]) == ExitCode.USAGE
     assert capsys.readouterr().out == "/etc/edgepost/config.yaml:4:1 bogus: unknown key\n"

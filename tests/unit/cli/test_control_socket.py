@@ -13,6 +13,7 @@ from agent.control.client import ControlClient, DaemonNotRunning, RemoteError
 from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
+    ForgetLearnedRequest,
     IdentifyRequest,
     RawReadRequest,
     RawWriteRequest,
@@ -83,6 +84,17 @@ async def test_typed_errors_travel_by_kind(served) -> None:  # type: ignore[no-u
         assert (await client.call(StatusRequest()))["gateway"] == "pole-test"
 
 
+async def test_forget_learned_reaches_the_device_driver_which_may_not_offer_it(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    async with ControlClient(path) as client:
+        with pytest.raises(RemoteError) as unsupported:
+            await client.call(ForgetLearnedRequest(device="meter1"))
+        assert unsupported.value.kind == "NotSupported" and "forget_learned" in str(unsupported.value)
+        with pytest.raises(RemoteError) as unknown:
+            await client.call(ForgetLearnedRequest(device="nope"))
+        assert unknown.value.kind == "CommandError"
+
+
 async def test_raw_access_goes_through_the_driver_owning_the_bus(served) -> None:  # type: ignore[no-untyped-def]
     _, path = served
     async with ControlClient(path) as client:
@@ -101,7 +113,8 @@ async def test_reload_reports_problems(served) -> None:  # type: ignore[no-untyp
     runtime.reload_problems = ["config.yaml:3:1 foo: unknown key"]
     async with ControlClient(path) as client:
         result = await client.call(ReloadRequest())
-    assert result == {"reloaded": False, "problems": ["config.yaml:3:1 foo: unknown key"]}
+    assert result == {"reloaded": False, "problems": ["config.yaml:3:1 foo: unknown key"],
+                      "config": str(runtime.config_path)}
 
 
 async def test_watch_streams_records_and_filters_by_device(served) -> None:  # type: ignore[no-untyped-def]

@@ -97,7 +97,7 @@ def test_textfile_is_replaced_atomically(tmp_path: Path) -> None:
     write_atomic(target, "a 2\n")
     assert target.read_text() == "a 2\n"
     assert [p.name for p in target.parent.iterdir()] == ["edgepost.prom"]  # no temp files left
-    assert target.stat().st_mode & 0o777 == 0o644
+    assert target.stat().st_mode & 0o777 == 0o640  # node-exporter reads it through the agent's group
 
 
 async def test_http_endpoint_on_loopback_and_textfile(tmp_path: Path) -> None:

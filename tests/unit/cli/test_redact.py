@@ -21,9 +21,20 @@ from drivers.camera.worker import redact_source
         ("/var/video/a.avi", "/var/video/a.avi"),
         ("user@example.org", "user@example.org"),
         (0, "0"),
+        # query and fragment parameters named (or ending in) a credential word, any case
+        ("rtsp://cam/s?user=admin&password=pw&channel=1", "rtsp://cam/s?user=admin&password=***&channel=1"),
+        ("rtsp://u:p@cam/s?PWD=a;pass=b#token=c", "rtsp://***@cam/s?PWD=***;pass=***#token=***"),
+        ("https://h/x?api_key=a&access_token=b&X-Amz-Signature=c&client_secret=d&rtspAuth=e&key=f",
+         "https://h/x?api_key=***&access_token=***&X-Amz-Signature=***&client_secret=***&rtspAuth=***&key=***"),
+        ("http://h/x?pass%77ord=a&keyframe=1&password=", "http://h/x?pass%77ord=***&keyframe=1&password="),
+        ("http://h/x?authority=1&tokens=2&passage=3", "http://h/x?authority=1&tokens=2&passage=3"),
+        # every URL inside a text, e.g. an error message
+        ("cannot open rtsp://u:p@cam/s?token=t refused; retry http://cam/x?sig=s",
+         "cannot open rtsp://***@cam/s?token=*** refused; retry http://cam/x?sig=***"),
+        ("'rtsp://cam/s?password=p' failed", "'rtsp://cam/s?password=***' failed"),
     ],
 )
-def test_userinfo_is_masked_whole(url: str | int, shown: str) -> None:
+def test_credentials_are_masked(url: str | int, shown: str) -> None:
     assert redact_url(url) == shown
 
 

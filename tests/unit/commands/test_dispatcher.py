@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ class FakeDriver:
             raise ProfileError([f"{device}: point {point} has no register"])
         return Reading(device, point, 42.5, NOW - 1, unit="V")
 
-    def set_period(self, device: str, point: str | None, period_s: float) -> None:
+    def set_period(self, device: str, point: str | None, period_s: float) -> float:
         self.periods.append((device, point, period_s))
+        return period_s
 
 
 class Targets:
@@ -60,11 +62,11 @@ def targets() -> Targets:
 
 
 @pytest.fixture
-def dispatcher(tmp_path: Path, targets: Targets) -> CommandDispatcher:
+async def dispatcher(tmp_path: Path, targets: Targets) -> AsyncIterator[CommandDispatcher]:
     config = CommandsConfig(writable=["meter1.set*", "meter1.mode"], max_ttl_s=600)
     d = CommandDispatcher(config, targets, tmp_path, clock=lambda: NOW)
     yield d
-    d.close()
+    await d.close()
 
 
 def cmd(**fields: Any) -> bytes:
@@ -134,24 +136,27 @@ async def test_expiry_beyond_max_ttl_refused(dispatcher: CommandDispatcher) -> N
     assert out["code"] == "ttl_too_long"
 
 
-async def test_replay_refused(dispatcher: CommandDispatcher, targets: Targets) -> None:
+async def test_a_retry_gets_the_stored_answer_and_runs_nothing(dispatcher: CommandDispatcher, targets: Targets) -> None:
     payload = cmd(kind="write_point", device="meter1", point="setpoint", value=3)
-    assert (await answer(dispatcher, payload))["ok"] is True
+    first = await answer(dispatcher, payload)
+    assert first["ok"] is True
     again = await answer(dispatcher, payload)
-    assert (again["ok"], again["code"], again["id"]) == (False, "replayed", "c1")
+    assert again == first
     assert len(targets.driver.writes) == 1
 
 
-async def test_replay_remembered_across_restart(tmp_path: Path, targets: Targets) -> None:
-    config = CommandsConfig(writable=[], max_ttl_s=600)
+async def test_stored_answer_survives_a_restart(tmp_path: Path, targets: Targets) -> None:
+    config = CommandsConfig(writable=["meter1.setpoint"], max_ttl_s=600)
     first = CommandDispatcher(config, targets, tmp_path, clock=lambda: NOW)
-    assert (await answer(first, cmd(kind="ping", id="p1")))["ok"] is True
-    first.close()
+    payload = cmd(kind="write_point", id="w1", device="meter1", point="setpoint", value=7)
+    original = await answer(first, payload)
+    await first.close()
     second = CommandDispatcher(config, targets, tmp_path, clock=lambda: NOW)
     try:
-        assert (await answer(second, cmd(kind="ping", id="p1")))["code"] == "replayed"
+        assert await answer(second, payload) == original
     finally:
-        second.close()
+        await second.close()
+    assert len(targets.driver.writes) == 1
 
 
 async def test_unauthorised_point_refused(dispatcher: CommandDispatcher, targets: Targets) -> None:
@@ -183,7 +188,8 @@ async def test_device_timeout_is_a_result(dispatcher: CommandDispatcher) -> None
 
 
 async def test_set_period_and_resend_birth(dispatcher: CommandDispatcher, targets: Targets) -> None:
-    assert (await answer(dispatcher, cmd(kind="set_period", device="meter1", period_s=5)))["ok"] is True
+    out = await answer(dispatcher, cmd(kind="set_period", device="meter1", period_s=5))
+    assert out["ok"] is True and out["result"]["period_s"] == 5.0
     assert targets.driver.periods == [("meter1", None, 5.0)]
     assert (await answer(dispatcher, cmd(kind="resend_birth", id="b1")))["ok"] is True
     assert targets.births == 1
@@ -194,7 +200,7 @@ async def test_disabled_refuses_everything(tmp_path: Path, targets: Targets) -> 
     try:
         assert (await answer(d, cmd(kind="ping")))["code"] == "disabled"
     finally:
-        d.close()
+        await d.close()
 
 
 async def test_other_typed_error_is_a_result(dispatcher: CommandDispatcher) -> None:

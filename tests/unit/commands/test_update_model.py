@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +80,10 @@ def make(tmp_path: Path, targets: object, allowed: bool = True) -> CommandDispat
 
 
 @pytest.fixture
-def dispatcher(tmp_path: Path, targets: Targets) -> Iterator[CommandDispatcher]:
+async def dispatcher(tmp_path: Path, targets: Targets) -> AsyncIterator[CommandDispatcher]:
     d = make(tmp_path, targets)
     yield d
-    d.close()
+    await d.close()
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ async def test_refused_unless_model_updates_is_enabled(tmp_path: Path, targets: 
     try:
         out = await answer(d, cmd(**on_box))
     finally:
-        d.close()
+        await d.close()
     assert (out["ok"], out["code"]) == (False, "unauthorised")
     assert "commands.model_updates" in out["message"]
     assert targets.camera.calls == []
@@ -191,5 +191,5 @@ async def test_agent_without_a_driver_directory_says_not_supported(
     try:
         out = await answer(d, cmd(**on_box))
     finally:
-        d.close()
+        await d.close()
     assert (out["ok"], out["code"]) == (False, "not_supported")

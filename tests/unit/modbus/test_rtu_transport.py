@@ -44,6 +44,9 @@ class ScriptedLine:
     async def open(self) -> None:
         self.is_open = True
 
+    async def wait_lost(self) -> None:
+        raise AssertionError("the master never waits for a loss itself: the link keeper does")
+
     def close(self) -> None:
         self.is_open = False
 
