@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from pymodbus.framer import FramerRTU
+from serial.rs485 import RS485Settings
 
-from agent.errors import DeviceException, DeviceTimeout, FramingError
+from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
+from drivers.modbus.config import Rs485Options
 from drivers.modbus.profile import Table
 from drivers.modbus.rtu_transport import RtuTransport
 from drivers.modbus.transport import BROADCAST_TURNAROUND_S, ReadRequest, WriteRegisters
@@ -193,3 +195,52 @@ async def test_a_broadcast_expects_no_reply_and_holds_the_turnaround() -> None:
     assert line.now == 0.0  # nothing was waited for
     await transport.execute(ReadRequest(3, Table.INPUT, 0, 2))
     assert line.sent[1][0] >= 8 * CHAR_S + BROADCAST_TURNAROUND_S
+
+
+class Rs485Port:
+    """pyserial's ``rs485_mode`` setter does the ioctl; a pty or a plain USB adapter refuses it."""
+
+    def __init__(self, refuses: bool) -> None:
+        self.refuses = refuses
+        self.applied: list[RS485Settings] = []
+
+    @property
+    def rs485_mode(self) -> RS485Settings | None:
+        return self.applied[-1] if self.applied else None
+
+    @rs485_mode.setter
+    def rs485_mode(self, settings: RS485Settings) -> None:
+        if self.refuses:
+            raise OSError(25, "Inappropriate ioctl for device")
+        self.applied.append(settings)
+
+
+@pytest.mark.parametrize("refuses", [False, True])
+async def test_rs485_mode_is_set_on_every_open_and_a_refusal_is_said_once(
+    refuses: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    line = ScriptedLine(lambda frame: [(0.01, input_registers(1, 5, 6))])
+    line.sync_serial = Rs485Port(refuses)
+    line.is_open = False
+    transport = RtuTransport(
+        "rs1", line, 1.0, CHAR_S, GAP_S, rs485=Rs485Options(delay_after_tx_ms=1.0),
+        clock=lambda: line.now, sleep=line.sleep,
+    )
+    for _ in range(3):  # opened, then the adapter was replugged twice: a reopened port starts without it
+        await transport.connect()
+        assert (await transport.execute(ReadRequest(1, Table.INPUT, 0, 2))).values == [5, 6]
+        line.close()
+    warnings = [r for r in caplog.records if "rs485_mode_unavailable" in r.getMessage()]
+    if refuses:
+        assert len(warnings) == 1
+    else:
+        assert [s.delay_before_rx for s in line.sync_serial.applied] == [0.001] * 3 and not warnings
+
+
+async def test_a_closed_port_is_not_reopened_by_a_request() -> None:
+    """Reopening belongs to the bus's link keeper (back-off, state, events): a request fails at once."""
+    transport, line = master(lambda frame: [(0.01, input_registers(1, 5, 6))])
+    line.close()
+    with pytest.raises(TransportError, match="not open"):
+        await transport.execute(ReadRequest(1, Table.INPUT, 0, 2))
+    assert not line.is_open and line.sent == []
