@@ -43,7 +43,8 @@ def _version_callback(value: bool) -> None:
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 failed, 2 usage or invalid config, 3 daemon not running, 4 device did not answer, "
-    "5 device/agent refused, 6 not available here, 7 permission denied, 130 interrupted."
+    "5 device/agent refused, 6 not available here, 7 permission denied, "
+    "8 write sent but unconfirmed (may have been applied), 130 interrupted."
 )
 
 app = typer.Typer(

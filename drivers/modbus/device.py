@@ -401,4 +401,6 @@ class DevicePoller:
             "errors": c.errors,
             "decode_errors": c.decode_errors,
             **self.learning.status(),
+            # per attempt on the wire, as the bus saw them: late/stray frames count on their sender
+            "line": self.bus.counters.of(self.spec.unit).as_json(),
         }

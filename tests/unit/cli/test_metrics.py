@@ -46,6 +46,23 @@ def test_status_leaves_become_labelled_samples() -> None:
     assert not any(name.startswith("edgepost_note") for name, _ in got)
 
 
+def test_line_counters_of_a_device_are_counters() -> None:
+    status = {
+        "drivers": {
+            "rs485": {
+                "devices": {"meter1": {"timeouts": 2, "line": {"timeouts": 5, "crc_errors": 1, "mismatched": 3}}},
+            }
+        }
+    }
+    got = sample_map(from_status(status))
+    labels = (("device", "meter1"), ("driver", "rs485"))
+    assert got[("edgepost_drivers_devices_line_timeouts_total", labels)] == 5
+    assert got[("edgepost_drivers_devices_line_crc_errors_total", labels)] == 1
+    assert got[("edgepost_drivers_devices_line_mismatched_total", labels)] == 3
+    assert got[("edgepost_drivers_devices_timeouts", labels)] == 2  # outside ``line``: unchanged
+    assert "# TYPE edgepost_drivers_devices_line_mismatched_total counter" in render(from_status(status))
+
+
 def test_outbox_samples() -> None:
     stats = OutboxStats(5, {"alarm": 1, "telemetry": 4}, 900.0, 8192, 1 << 20, 2, 1, 99, "ENOSPC")
     got = sample_map(from_outbox(stats, now=1000.0))

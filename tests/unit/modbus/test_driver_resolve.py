@@ -11,9 +11,10 @@ from agent.errors import ConfigError
 from agent.rules import AlarmRule
 from drivers.base import DriverContext
 from drivers.modbus.config import ModbusDriverConfig
-from drivers.modbus.driver import ModbusDriver, point_rules_for, resolve_device
+from drivers.modbus.driver import ModbusDriver
 from drivers.modbus.profile import Access, Alarm, Point, Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.resolve import point_rules_for, resolve_device
 
 PROFILE = Profile(
     id="acme/tilt",
