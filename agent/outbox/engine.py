@@ -24,7 +24,7 @@ from agent.outbox.files import move_aside
 from agent.outbox.rejects import Rejections
 from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.seqs import SeqAllocator
-from agent.outbox.space import EVICT_TARGET, SpaceKeeper
+from agent.outbox.space import SpaceKeeper
 from agent.outbox.spill import Spill, Tombstones, seq_ranges
 from agent.outbox.unrecorded import skip_unrecorded
 from agent.private_files import private_dir
@@ -366,8 +366,8 @@ class OutboxEngine:
                 self.space.ballast.release()
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.space.used = bounds.used_bytes(self.conn)
-            if self.space.used > self.space.page_budget * EVICT_TARGET:
-                self.space.evict_rounds(self.conn, int(self.space.page_budget * EVICT_TARGET))
+            if self.space.used > self.space.target:  # one bounded step; housekeeping does the rest
+                self.space.evict_some(self.conn)
             rows = self.spill.take_all() + extra
             self._write(rows, ranges)
         except (sqlite3.Error, OSError, OutboxCorrupt) as exc:
@@ -385,28 +385,30 @@ class OutboxEngine:
 
     # ---- periodic -----------------------------------------------------------------------------
 
-    def housekeeping(self) -> None:
-        """After each commit and on idle ticks: size bound, TTL expiry, degraded-mode retries."""
+    def housekeeping(self) -> bool:
+        """After each commit and on idle ticks: size bound, TTL expiry, degraded-mode retries. True
+        while an eviction or expiry has more bounded steps to go (the writer calls again at once)."""
         now = self.clock()
         if self.degraded is not None:
             if now - self._last_retry >= self.config.degraded_retry_s:
                 self._try_recover()
-            return
+            return False
         if self.conn is None:
-            return
+            return False
         try:
-            self.space.housekeeping(self.conn, now)
+            return self.space.housekeeping(self.conn, now)
         except sqlite3.Error as exc:
             self._rollback()
             failure = classify(exc)
             if failure is Failure.CORRUPT:
                 self._recover_corrupt(exc)
             elif failure is Failure.FULL and self.space.make_room(self.conn):
-                return
+                return True
             elif failure is not Failure.OTHER:
                 self._degrade(failure, exc)
             else:
                 log_limited(self._limiter, log, "housekeeping", "outbox_housekeeping_failed", error=str(exc))
+            return False
 
     def purge(self, device: str | None, before: float | None) -> int:
         if self.conn is None or self.degraded:
