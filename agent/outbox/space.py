@@ -32,8 +32,10 @@ log = logging.getLogger("agent.outbox")
 
 MIN_LIMIT = 64 * 1024
 EVICT_TARGET = 0.9  # evict down to this share of the budget, so eviction does not run on every commit
-STEP_TARGET_S = 0.25  # one eviction or expiry step: what an accept may wait for it
-STEP_MIN_ROWS, STEP_START_ROWS, STEP_MAX_ROWS = 500, 5_000, 200_000
+# One eviction or expiry step: about what an accept may wait for it (far below accept_stall_s). Not
+# smaller: every step stores one gap event per device, so many tiny steps would flood upstream.
+STEP_TARGET_S = 1.0
+STEP_MIN_ROWS, STEP_START_ROWS, STEP_MAX_ROWS = 2_000, 20_000, 1_000_000
 _NONE: frozenset[int] = frozenset()
 _TELEMETRY: frozenset[int] = frozenset({int(Priority.TELEMETRY)})
 _ALL: frozenset[int] = frozenset(int(p) for p in Priority)
@@ -54,6 +56,7 @@ class SpaceKeeper:
         self._wal_budget = 0
         self._tight = False  # the disk ran full once: checkpoint after every eviction step
         self._evicting = False  # over the budget: steps go on until the target (EVICT_TARGET) is reached
+        self._reached = False  # the last eviction step's deletes got down to the target
         self._expiring = False  # an expiry pass has more steps to go
         self.step_rows = STEP_START_ROWS  # rows per step, adapted to how long steps take
         self._evicted_in_episode = 0
@@ -154,7 +157,9 @@ class SpaceKeeper:
         """One step of an eviction episode (over the budget down to the target); True until it ends."""
         evicted = self.evict_step(conn)
         self._evicted_in_episode += evicted
-        self._evicting = evicted > 0 and self.used > self.target
+        # reached when the deletes got there: the step's own gap events may lie above (else each
+        # following step would evict about what the gap events of the one before took)
+        self._evicting = evicted > 0 and not self._reached
         if not self._evicting and self._evicted_in_episode:  # one line per episode, not per step
             log_event(log, "outbox_evicted", logging.WARNING, count=self._evicted_in_episode, used=self.used,
                       budget=self.page_budget)
@@ -192,6 +197,7 @@ class SpaceKeeper:
             rows -= sum(g.count for g in step)
             used = bounds.used_bytes(conn)
         evicted = sum(g.count for g in gaps)
+        self._reached = used <= target
         added = self._insert_gap_events(conn, gaps, "evicted", "evicted_total", self.evicted_total + evicted)
         conn.execute("COMMIT")
         self.rows = rows + added

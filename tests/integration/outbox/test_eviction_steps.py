@@ -52,15 +52,28 @@ async def test_accepts_are_committed_between_the_steps_of_a_large_eviction(tmp_p
     config = OutboxConfig(durability=Durability.PROCESS_SAFE, max_bytes=size // 2)
     outbox = await Outbox.open(tmp_path, config, "gw-evict")
     accepted: list[int] = []
+    done = asyncio.Event()
+
+    async def producer(name: str) -> None:  # accepts keep coming while the eviction runs
+        i = 0
+        while not done.is_set():
+            i += 1
+            seqs = await outbox.accept([Reading("live", name, float(i), time.time())])
+            accepted.extend(s for s in seqs if s is not None)
+
     try:
-        deadline = time.monotonic() + DEADLINE_S
-        # accept while the eviction runs: every accept returns (none waits for the whole eviction)
-        while len(accepted) < 3 or (await outbox.stats()).evicted_total < ROWS // 2:
-            assert time.monotonic() < deadline, "the eviction did not finish"
-            seqs = await outbox.accept([Reading("live", "v", float(len(accepted)), time.time())])
-            accepted += [s for s in seqs if s is not None]
+        producers = [asyncio.create_task(producer(f"p{k}")) for k in range(4)]
+        try:
+            deadline = time.monotonic() + DEADLINE_S
+            while len(accepted) < 3 or (await outbox.stats()).evicted_total < ROWS // 2:
+                assert time.monotonic() < deadline, "the eviction did not finish"
+                await asyncio.sleep(0.05)
+        finally:
+            done.set()
+            await asyncio.gather(*producers)
     finally:
         await outbox.close()
+    accepted.sort()
 
     conn = sqlite3.connect(db)
     try:
