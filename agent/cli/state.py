@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -105,10 +104,9 @@ class CliState:
 
 
 def setup_cli_logging(verbose: bool) -> None:
-    """Warnings only; pymodbus' frame dumps on every silent unit only with -v."""
-    setup_logging("debug" if verbose else "warning")
-    if not verbose:
-        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    """Warnings only, and nothing from the libraries below critical (pymodbus reports every silent unit
+    of a scan as an error); with -v everything, bus frames included."""
+    setup_logging("debug" if verbose else "warning", frames=verbose, quiet_libraries=not verbose)
 
 
 def load_config_quietly(path: Path) -> AgentConfigBase:
