@@ -99,15 +99,11 @@ def _daemon_part(state: CliState, request: StatusRequest | BufferStatsRequest) -
 def _outbox_offline(state: CliState) -> JsonValue:
     if state.daemon_running():
         return _daemon_part(state, BufferStatsRequest())
-    from agent.cli.buffer_cmd import open_outbox
-    from agent.cli.state import run
+    from agent.cli.outbox_read import read_stats
     from agent.control.handlers import to_json
 
-    async def _stats() -> JsonValue:
-        async with open_outbox(state) as outbox:
-            return to_json(await outbox.stats())
-
-    return run(_stats())
+    config = state.config()
+    return to_json(read_stats(config.state_dir, config.outbox))  # read-only: nothing created
 
 
 def collect(state: CliState) -> tuple[dict[str, bytes], list[str]]:
