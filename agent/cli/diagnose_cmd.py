@@ -33,7 +33,7 @@ from agent.log_setup import recent_log_path
 from agent.records import JsonValue
 
 PACKAGES = ("edgepost", "pymodbus", "pyserial", "pydantic", "aiomqtt", "paho-mqtt", "onnxruntime",
-            "opencv-python-headless", "numpy", "typer", "rich", "sqlite-utils", "orjson")
+            "opencv-python-headless", "numpy", "typer", "rich", "orjson", "prometheus_client")
 JOURNAL_LINES = 500
 RECENT_LOG_LINES = 2000
 
