@@ -153,6 +153,8 @@ class _PymodbusRepeats(logging.Filter):
         self._lock = threading.Lock()  # a pymodbus client may log from a thread of its own
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True  # debug frame dumps exist only under -v; agent.frame_log budgets them per link
         key = repeat_key(record.getMessage())
         with self._lock:
             self._keys[key] = None
