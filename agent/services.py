@@ -75,6 +75,7 @@ class Services:
             state_dir=self.config.state_dir,
             config_dir=self._runtime.config_path.parent,
             logger=logging.getLogger(f"drivers.{name}"),
+            profile_dirs=tuple(self.config.profile_dirs) if self.config.profile_dirs is not None else None,
         )
 
     async def start(self) -> None:

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,12 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         self._save_again = False
 
     @classmethod
-    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+    def check_config(
+        cls, config: DriverConfigBase, profile_dirs: Sequence[Path] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
         """Every device's profile reference, point selection and alarm overrides resolve."""
         assert isinstance(config, ModbusDriverConfig)
-        registry = ProfileRegistry.load_cached()
+        registry = ProfileRegistry.load_cached(site_dirs=profile_dirs)
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, device in enumerate(config.devices):
             try:
@@ -81,7 +84,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     async def open(self) -> None:
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached, site_dirs=self.context.profile_dirs)
             for problem in registry.errors:
                 log_event(log, "profile_invalid", logging.WARNING, problem=problem)
         problems: list[str] = []
@@ -304,7 +307,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         queue = self._bus(bus)
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached, site_dirs=self.context.profile_dirs)
         return await identify(queue, unit, registry)
 
     def _bus(self, name: str) -> BusQueue:
@@ -338,7 +341,9 @@ def resolve_device(device: Device, registry: ProfileRegistry, default_period_s: 
     for n in names:
         override = selection.get(n) if selection else None
         point = profile.points[n]
-        periods[n] = (override and override.period) or device.period_s or point.period or default_period_s
+        # the device's period_s is a default for points without their own (a serial number polled
+        # hourly stays hourly): per-point override > profile point > device > driver default
+        periods[n] = (override and override.period) or point.period or device.period_s or default_period_s
     known = [(str(p.table), p.address, p.end) for p in profile.points.values()]
     spec = DeviceSpec(
         name=device.name,

@@ -8,9 +8,12 @@ planner, the scheduler, the write path and the simulator. A profile file is vali
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from drivers.modbus.byte_layout import check_layout_field, normalise_layout_keys
+from drivers.modbus.generator_specs import GeneratorSpec, bare_constant
 
 
 class Table(StrEnum):
@@ -75,28 +78,85 @@ class Access(StrEnum):
         return self in (Access.W, Access.RW)
 
 
-class Point(BaseModel):
+def _layout_size(table: Any, type_name: Any) -> tuple[int | None, str] | None:
+    """Registers a value of this table/type spans, for its byte layout; None when the type is invalid."""
+    if table in (Table.COIL, Table.DISCRETE, "coil", "discrete"):
+        return None, f"{table} bit"
+    try:
+        data_type = DataType(type_name if type_name is not None else DataType.UINT16)
+    except ValueError:
+        return None
+    if data_type is DataType.STRING:
+        return None, "string"
+    return REGISTER_COUNT[data_type], str(data_type)
+
+
+_ORDER_HELP = (
+    "byte layout in the letters of device manuals and `profile show`: ABCD (both orders big), CDAB "
+    "(words swapped), BADC (bytes swapped), DCBA; 8 letters for 64-bit types (GHEFCDAB), 2 for "
+    "16-bit ones; sets byte_order and word_order"
+)
+
+
+class _ByteLayout(BaseModel):
+    """``order:`` and letter layouts under ``byte_order:``/``word_order:``, for points and identification."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _letter_layouts(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        size = _layout_size(data.get("table"), data.get("type"))
+        return data if size is None else normalise_layout_keys(data, *size)
+
+    @field_validator("byte_order", "word_order", "order", mode="before", check_fields=False)
+    @classmethod
+    def _layout_field(cls, value: Any, info: ValidationInfo) -> Any:
+        if "type" not in info.data:  # the type itself is invalid, and reported
+            return value
+        size = _layout_size(info.data.get("table"), info.data["type"])
+        if size is None:
+            return value
+        return check_layout_field(value, *size, key=info.field_name or "")
+
+
+class Point(_ByteLayout):
     """One named value in the device's register map."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    table: Table
-    address: int = Field(ge=0, le=0xFFFF, description="0-based PDU address")
-    type: DataType = DataType.UINT16
+    table: Table = Field(description="Modbus table: coil, discrete, input or holding")
+    address: int = Field(ge=0, le=0xFFFF, description="0-based PDU address (register 40001 is holding 0)")
+    type: DataType = Field(DataType.UINT16, description="value type; coil and discrete points are bool")
     length: int | None = Field(None, ge=1, le=250, description="string length in bytes")
-    byte_order: Endian = Field(Endian.BIG, description="byte order inside each 16-bit register")
-    word_order: Endian = Field(Endian.BIG, description="register order of multi-register values")
-    scale: float = 1.0
-    offset: float = 0.0  # engineering value = raw * scale + offset
-    unit: str | None = None
-    access: Access = Access.R
-    min: float | None = None  # write range, in engineering units
-    max: float | None = None
-    enum: dict[int, str] | None = None
+    byte_order: Endian = Field(Endian.BIG, description="byte order inside each 16-bit register (or a letter layout)")
+    word_order: Endian = Field(
+        Endian.BIG, description="register order of multi-register values, big = most significant first"
+    )
+    order: str | None = Field(None, exclude=True, description=_ORDER_HELP)
+    scale: float = Field(1.0, description="engineering value = raw * scale + offset")
+    offset: float = Field(0.0, description="added after scale")
+    unit: str | None = Field(None, description="engineering unit, published with every reading")
+    access: Access = Field(Access.R, description="r, w or rw; writes need a writable table (coil, holding)")
+    min: float | None = Field(None, description="lowest value a write may set, engineering units")
+    max: float | None = Field(None, description="highest value a write may set, engineering units")
+    enum: dict[int, str] | None = Field(None, description="raw value -> label, published as the label")
     bits: dict[int, str] | None = Field(None, description="bitfield: bit number (0 = LSB) -> flag name")
     deadband: float | None = Field(None, ge=0, description="report-by-exception threshold, absolute")
-    period: float | None = Field(None, gt=0, description="default poll period, seconds")
-    description: str | None = None
+    period: float | None = Field(
+        None, gt=0, description="poll period, seconds; a device's period_s applies to points without one"
+    )
+    description: str | None = Field(None, description="free text for the technician")
+    simulate: GeneratorSpec | None = Field(
+        None,
+        description="what the simulator serves for this point (a generator, or a bare constant); "
+        "default: derived from unit, enum and write range",
+    )
+
+    @field_validator("simulate", mode="before")
+    @classmethod
+    def _bare_constant(cls, value: Any) -> Any:
+        return bare_constant(value)
 
     @property
     def register_count(self) -> int:
@@ -111,18 +171,21 @@ class Point(BaseModel):
         return self.address + self.register_count
 
 
-class IdentRegister(BaseModel):
+class IdentRegister(_ByteLayout):
     """A register read during identification and the value expected there (if any)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    table: Table = Table.HOLDING
-    address: int = Field(ge=0, le=0xFFFF)
-    type: DataType = DataType.UINT16
-    length: int | None = None
-    word_order: Endian = Endian.BIG
-    byte_order: Endian = Endian.BIG
-    expect: int | float | str | list[int | float | str] | None = None
+    table: Table = Field(Table.HOLDING, description="Modbus table")
+    address: int = Field(ge=0, le=0xFFFF, description="0-based PDU address")
+    type: DataType = Field(DataType.UINT16, description="value type")
+    length: int | None = Field(None, description="string length in bytes")
+    word_order: Endian = Field(Endian.BIG, description="register order of multi-register values")
+    byte_order: Endian = Field(Endian.BIG, description="byte order inside each register")
+    order: str | None = Field(None, exclude=True, description=_ORDER_HELP)
+    expect: int | float | str | list[int | float | str] | None = Field(
+        None, description="the value (or any of the values) this model answers; none = only that it answers"
+    )
     firmware: bool = Field(False, description="this register holds the firmware version")
 
 

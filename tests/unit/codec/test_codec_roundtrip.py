@@ -64,7 +64,12 @@ def test_int_values_roundtrip(type_: DataType, byte_order: Endian, word_order: E
 @given(value=st.floats(width=32, allow_nan=False))
 def test_float32_values_roundtrip(byte_order: Endian, word_order: Endian, value: float) -> None:
     point = make(DataType.FLOAT32, byte_order, word_order)
-    assert decode_point(point, encode_point(point, value)) == value
+    decoded = decode_point(point, encode_point(point, value))
+    assert isinstance(decoded, float)
+    # the same float32, written with the fewest digits (231.4, not 231.39999389648438)
+    assert struct.pack(">f", decoded) == struct.pack(">f", value)
+    assert len(repr(decoded)) <= len(repr(value))
+    assert encode_point(point, decoded) == encode_point(point, value)
 
 
 @pytest.mark.parametrize("byte_order,word_order", ORDERS)
