@@ -194,16 +194,18 @@ class DeviceIdentification(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    vendor_name: str | None = None
-    product_code: str | None = None
-    model_name: str | None = None
+    vendor_name: str | None = Field(None, description="object 0x00 contains this")
+    product_code: str | None = Field(None, description="object 0x01 contains this")
+    model_name: str | None = Field(None, description="object 0x05 contains this")
 
 
 class Identification(BaseModel):
+    """How ``edgepost probe`` and ``scan`` tell this model from others."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    registers: list[IdentRegister] = Field(default_factory=list)
-    device_id: DeviceIdentification | None = None
+    registers: list[IdentRegister] = Field(default_factory=list, description="registers read, in order")
+    device_id: DeviceIdentification | None = Field(None, description="function 43/14 objects, if the device has them")
 
 
 class AlarmPriority(StrEnum):
@@ -218,13 +220,13 @@ class Alarm(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    point: str
-    above: float | None = None
-    below: float | None = None
-    hysteresis: float = Field(0.0, ge=0)
+    point: str = Field(description="name of a numeric point of this profile")
+    above: float | None = Field(None, description="raised when the value goes above this")
+    below: float | None = Field(None, description="raised when the value goes below this (give above, below or both)")
+    hysteresis: float = Field(0.0, ge=0, description="cleared only this far back inside the threshold")
     absolute: bool = Field(False, description="compare |value| (tilt either way)")
-    priority: AlarmPriority = AlarmPriority.HIGH
-    message: str | None = None
+    priority: AlarmPriority = Field(AlarmPriority.HIGH, description="low, medium, high or critical")
+    message: str | None = Field(None, description="text sent with the alarm")
 
     @model_validator(mode="after")
     def _one_threshold(self) -> Alarm:
@@ -238,15 +240,17 @@ class FirmwareRange(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min: str | None = None
-    max: str | None = None
+    min: str | None = Field(None, description='lowest firmware covered, e.g. "2" or "1.4.0"')
+    max: str | None = Field(None, description='highest firmware covered; "1" includes 1.9.2')
 
 
 class SerialDefaults(BaseModel):
+    """The line settings the device ships with (what ``scan`` tries first)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    baudrate: int = 9600
-    parity: Literal["N", "E", "O"] = "N"
+    baudrate: int = Field(9600, description="bits per second")
+    parity: Literal["N", "E", "O"] = Field("N", description="none, even or odd")
     stopbits: Literal[1, 2] = 1
     bytesize: Literal[7, 8] = 8
 
@@ -256,8 +260,8 @@ class ReadLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_registers: int = Field(125, ge=1, le=125)
-    max_bits: int = Field(2000, ge=1, le=2000)
+    max_registers: int = Field(125, ge=1, le=125, description="registers one read may ask for")
+    max_bits: int = Field(2000, ge=1, le=2000, description="coils or discrete inputs one read may ask for")
     max_hole: int = Field(8, ge=0, le=124, description="unused registers a merged read may span")
     turnaround_ms: float = Field(5.0, ge=0, description="typical device answer delay")
 
@@ -267,17 +271,17 @@ class Profile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(description="vendor/model[-variant], from the file path")
-    vendor: str
-    model: str
-    description: str | None = None
-    firmware: FirmwareRange = FirmwareRange()
-    extends: str | None = None
-    source: str | list[str]
-    verified: bool = False
-    doubts: list[str] = Field(default_factory=list)
-    serial: SerialDefaults = SerialDefaults()
-    limits: ReadLimits = ReadLimits()
-    identification: Identification = Identification()
-    points: dict[str, Point]
-    alarms: dict[str, Alarm] = Field(default_factory=dict)
+    id: str = Field(description="vendor/file, from the file path; optional in the file, and must match it")
+    vendor: str = Field(description="manufacturer as printed on the device")
+    model: str = Field(description="model as printed on the device")
+    description: str | None = Field(None, description="one line for `profile list` and the technician")
+    firmware: FirmwareRange = Field(FirmwareRange(), description="firmware versions this profile covers")
+    extends: str | None = Field(None, description="id of the base profile this one overrides (see Inheritance)")
+    source: str | list[str] = Field(description="where the register map comes from (manual, URL, repository @ commit)")
+    verified: bool = Field(False, description="checked against the manufacturer's register table")
+    doubts: list[str] = Field(default_factory=list, description="what is not certain, for whoever verifies it")
+    serial: SerialDefaults = Field(SerialDefaults(), description="factory line settings")
+    limits: ReadLimits = Field(ReadLimits(), description="what one request may ask of this device")
+    identification: Identification = Field(Identification(), description="how probe and scan recognise it")
+    points: dict[str, Point] = Field(description="name -> point; names are what readings and commands use")
+    alarms: dict[str, Alarm] = Field(default_factory=dict, description="name -> alarm on one of the points")
