@@ -70,8 +70,8 @@ def _where(registry: ProfileRegistry, profile_id: str) -> str:
 
 
 def _console() -> Console:
-    # a pipe or a test runner gets a wide table instead of one wrapped into 80 columns
-    return Console(width=None if sys.stdout.isatty() else 180, highlight=False)
+    # a pipe or a test runner gets the whole table (file paths included) instead of one cut at 80 columns
+    return Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -58,7 +58,7 @@ def parse_layout(text: str, registers: int | None, type_name: str) -> tuple[str,
     if found is None:
         names = ", ".join(valid)
         size = f"{2 * registers} bytes"
-        raise ValueError(f"{text!r} is not a byte layout of {type_name} ({size}): expected {names}, or big/little")
+        raise ValueError(f"not a byte layout of {type_name} ({size}): expected {names}, or big/little")
     return found
 
 

@@ -251,8 +251,8 @@ class SerialDefaults(BaseModel):
 
     baudrate: int = Field(9600, description="bits per second")
     parity: Literal["N", "E", "O"] = Field("N", description="none, even or odd")
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
+    stopbits: Literal[1, 2] = Field(1, description="stop bits")
+    bytesize: Literal[7, 8] = Field(8, description="data bits")
 
 
 class ReadLimits(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.yamlsource import YamlDocument, validation_problems
-from drivers.modbus.profile import Profile
+from drivers.modbus.profile import Alarm, Point, Profile
 from drivers.modbus.profile_checks import check_profile
 from drivers.modbus.profile_source import problem
 
@@ -55,27 +55,49 @@ def sort_problems(problems: list[str]) -> list[str]:
 
 
 def _without_failures(data: dict[str, Any], exc: ValidationError) -> tuple[Profile | None, set[str]]:
-    """``data`` with every entry that failed left out, validated; and the point names left out."""
-    pruned = dict(data)
-    for key in _BY_NAME:
-        if isinstance(pruned.get(key), dict):
-            pruned[key] = dict(pruned[key])
+    """``data`` with what failed left out, validated; and the names of the points left out.
+
+    A bad optional key of a point (a wrong ``order:``, an unknown key) is dropped so the point still
+    takes part in the overlap and alarm checks; a point missing a required key is left out whole.
+    """
+    pruned = {k: (dict(v) if k in _BY_NAME and isinstance(v, dict) else v) for k, v in data.items()}
     skipped: set[str] = set()
-    for error in exc.errors():
-        loc = error["loc"]
-        head = str(loc[0]) if loc else ""
-        if head in _BY_NAME and len(loc) >= 2 and isinstance(pruned.get(head), dict):
-            pruned[head].pop(str(loc[1]), None)
-            if head == "points":
-                skipped.add(str(loc[1]))
-        elif head in _PLACEHOLDER:
-            pruned[head] = _PLACEHOLDER[head]
-        else:
-            pruned.pop(head, None)  # an optional key (or an unknown one): its default stands in
-    try:
-        return Profile.model_validate(pruned), skipped
-    except ValidationError:
-        return None, skipped
+    error: ValidationError | None = exc
+    for _ in range(_ROUNDS):
+        if error is None:
+            break
+        for item in error.errors():
+            _prune(pruned, item["loc"], item["type"], skipped)
+        try:
+            return Profile.model_validate(pruned), skipped
+        except ValidationError as again:
+            error = again
+    return None, skipped
+
+
+_ROUNDS = 3  # a pruned entry can reveal one more error behind it (a before-validator's)
+
+
+def _prune(data: dict[str, Any], loc: tuple[str | int, ...], kind: str, skipped: set[str]) -> None:
+    head = str(loc[0]) if loc else ""
+    entries = data.get(head)
+    if head in _BY_NAME and len(loc) >= 2 and isinstance(entries, dict):
+        name = str(loc[1])
+        entry = entries.get(name)
+        model = Point if head == "points" else Alarm
+        key = str(loc[2]) if len(loc) == 3 else None
+        field = model.model_fields.get(key or "")
+        droppable = kind == "extra_forbidden" or (field is not None and not field.is_required())
+        if key is not None and droppable and isinstance(entry, dict):
+            entries[name] = {k: v for k, v in entry.items() if k != key}
+            return
+        entries.pop(name, None)
+        if head == "points":
+            skipped.add(name)
+    elif head in _PLACEHOLDER:
+        data[head] = _PLACEHOLDER[head]
+    else:
+        data.pop(head, None)  # an optional key (or an unknown one): its default stands in
 
 
 def _default_bit_types(data: dict[str, Any]) -> dict[str, Any]:

@@ -39,8 +39,8 @@ class SerialEndpoint(_Model):
     port: str = Field(min_length=1, description="serial device or pty path")
     baud: int = Field(9600, gt=0, description="bits per second, for wire timing (a pty ignores it)")
     parity: Literal["N", "E", "O"] = Field("N", description="none, even or odd")
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
+    stopbits: Literal[1, 2] = Field(1, description="stop bits")
+    bytesize: Literal[7, 8] = Field(8, description="data bits")
     wire_timing: bool = Field(True, description="answer after the frame's time on the wire at this baud")
 
 
