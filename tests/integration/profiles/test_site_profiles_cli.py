@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import orjson
+
 from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry
 
 EDGEPOST = Path(sys.executable).parent / "edgepost"
