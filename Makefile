@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server faketime
 
-.PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean
+.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench deb clean sparkplug-proto nats-cluster test-cluster
 
-test: deps lint typecheck pytest
+test: deps lint typecheck rig-ci pytest
 
 deps: apt-deps $(VENV)/.installed
 
@@ -23,18 +23,22 @@ apt-deps:
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev,rig]'
 	$(BIN)/pip install -q --no-deps -c requirements.lock rapidocr-onnxruntime
 	touch $@
 
 lint: deps
-	$(BIN)/ruff check agent drivers tests bench
+	$(BIN)/ruff check agent drivers rig tests bench
 
 typecheck: deps
-	$(BIN)/mypy agent drivers
+	$(BIN)/mypy agent drivers rig
 
 pytest: deps
 	$(BIN)/pytest
+
+# The rig's CI set: every shipped scenario not marked ci: {enabled: false}, times compressed.
+rig-ci: deps
+	$(BIN)/edgepost rig run --short --ci --out rig-results rig/scenarios
 
 demo: deps
 	$(BIN)/python -m tests.demo
@@ -46,5 +50,19 @@ bench: deps
 deb: deps
 	bash packaging/build_deb.sh
 
+# A 3-node NATS cluster (JetStream + MQTT per node) on loopback until Ctrl-C; prints each node's ports.
+nats-cluster: deps
+	$(BIN)/python -m tests.fixtures.nats_cluster /tmp/edgepost-nats-$$$$
+
+# The cluster failover test alone, with its measured pause printed.
+test-cluster: deps
+	$(BIN)/pytest tests/integration/uplink/test_nats_cluster_failover.py -s -p no:randomly
+
+# Regenerate agent/uplink/sparkplug/sparkplug_b_pb2.py from its .proto (committed; runtime needs only protobuf).
+GRPCIO_TOOLS := grpcio-tools==1.85.4
+sparkplug-proto:
+	$(PY) -m venv /tmp/edgepost-protoc && /tmp/edgepost-protoc/bin/pip install -q '$(GRPCIO_TOOLS)'
+	cd agent/uplink/sparkplug && /tmp/edgepost-protoc/bin/python -m grpc_tools.protoc --proto_path=. --python_out=. sparkplug_b.proto
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache rig-results

@@ -49,6 +49,23 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True)
+class PointSpec:
+    """One point as an upstream namespace declares it (Sparkplug metric definitions in a DBIRTH).
+
+    ``type`` is driver-neutral: bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+    float32, float64 or string (the type of the values the driver emits, after scaling and enum labels).
+    """
+
+    name: str
+    type: str
+    unit: str | None = None
+    low: float | None = None  # engineering range, when the device model gives one
+    high: float | None = None
+    writable: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True)
 class DriverContext:
     """What the agent gives every driver."""
 
@@ -117,6 +134,10 @@ class Driver(ABC, Generic[ConfigT]):
         """Devices this driver serves, for the birth message and ``edgepost status``."""
         return []
 
+    def point_specs(self, device: str) -> list[PointSpec]:
+        """The points ``device`` reports or accepts writes for, typed (empty: learned from the data)."""
+        return []
+
     def point_rules(self) -> list[PointRule]:
         """Deadbands and alarm thresholds of this driver's points, applied by the pipeline."""
         return []
@@ -135,6 +156,16 @@ class Driver(ABC, Generic[ConfigT]):
         """Poll ``point`` (every polled point when None) of ``device`` every ``period_s``; returns the
         period now in effect. Raises ``PeriodRefused`` below what the device and its bus can keep."""
         raise NotSupported(f"{self.name}: set_period is not supported")
+
+    def retry_now(self) -> None:
+        """Cut short any back-off before reconnecting: the operator just fixed something (``config
+        reload`` that left this driver running). Nothing to do for a driver without such waits."""
+
+    async def forget_learned(self, device: str) -> dict[str, JsonValue]:
+        """Forget what the driver learned about ``device`` while running (and its saved copy in the
+        state dir), so the device is probed afresh. Works on a driver that is not open: then only the
+        saved copy is forgotten. Returns what was forgotten."""
+        raise NotSupported(f"{self.name}: forget_learned is not supported")
 
     async def __aenter__(self) -> Self:
         if self._open:

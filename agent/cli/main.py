@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from agent import __version__
-from agent.cli import buffer_cmd, bus_cmd, config_cmd, diagnose_cmd, misc_cmd, scan_cmd, status_cmd
+from agent.cli import buffer_cmd, bus_cmd, config_cmd, diagnose_cmd, learned_cmd, misc_cmd, scan_cmd, status_cmd
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.cli.state import CliState
 from agent.config import DEFAULT_CONFIG_PATH
@@ -96,6 +96,7 @@ app.add_typer(buffer_cmd.app, name="buffer")
 app.add_typer(misc_cmd.sync_app, name="sync")
 app.add_typer(misc_cmd.camera_app, name="camera")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(learned_cmd.app, name="learned")
 
 
 def _mount_optional_apps() -> None:
@@ -109,7 +110,21 @@ def _mount_optional_apps() -> None:
             app.add_typer(sub_app, name=name, help=help_text)
 
 
+def _mount_entry_point_apps() -> None:
+    """Sub-apps registered by other packages under the ``edgepost.cli`` entry-point group."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="edgepost.cli"):
+        try:
+            sub_app = entry.load()
+        except ImportError:
+            continue  # its package (or one of its extras) is not installed: the command is not offered
+        if isinstance(sub_app, typer.Typer):
+            app.add_typer(sub_app, name=entry.name)
+
+
 _mount_optional_apps()
+_mount_entry_point_apps()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,10 @@ _STATE_STYLE = {
     "running": "green",
     "degraded": "yellow",
     "connecting": "yellow",
+    "open": "green",
+    "port missing": "red",
+    "open failed": "red",
+    "lost": "red",
     "offline": "red",
     "disconnected": "red",
     "failed": "red",
@@ -28,7 +32,9 @@ _STATE_STYLE = {
 
 def cell(value: JsonValue, key: str = "") -> Text:
     if isinstance(value, float) and (key.endswith("ts") or key.endswith("_at")) and value > 1e9:
-        return Text(f"{format_ts(value)} ({format_age(time.time() - value)} ago)")
+        ahead = value - time.time()  # a next-attempt time is ahead, a last-seen time behind
+        when = f"in {format_age(ahead)}" if ahead > 0 else f"{format_age(-ahead)} ago"
+        return Text(f"{format_ts(value)} ({when})")
     if isinstance(value, float):
         return Text(f"{value:.6g}")
     if isinstance(value, dict | list):
@@ -108,18 +114,24 @@ def render_sections(console: Console, data: JsonValue, title: str = "") -> None:
         name = f"{title}.{key}" if title else key
         if _is_rows(value):
             assert isinstance(value, dict | list)
-            nested = _nested_row_sets(value)
-            remaining = _without(value, nested)
-            if _has_columns(remaining):  # a table of bare names says nothing its sub-tables do not
-                console.print(rows_table(name, remaining))
-            for inner_name, inner in nested.items():
-                console.print(rows_table(f"{name} {inner_name}", inner))
+            _print_rows(console, name, value)
         elif isinstance(value, dict) and value:
             render_sections(console, value, name)
         else:
             scalars[key] = value
     if scalars:
         console.print(mapping_table(title or "edgepost", scalars))
+
+
+def _print_rows(console: Console, name: str, rows: dict[str, JsonValue] | list[JsonValue]) -> None:
+    """One table for the rows, then one per row-set inside them (a bus's devices, a device's ranges)."""
+    nested = _nested_row_sets(rows)
+    remaining = _without(rows, nested)
+    if _has_columns(remaining):  # a table of bare names says nothing its sub-tables do not
+        console.print(rows_table(name, remaining))
+    for inner_name, inner in nested.items():
+        assert isinstance(inner, dict | list)
+        _print_rows(console, f"{name} {inner_name}", inner)
 
 
 def _has_columns(rows: JsonValue) -> bool:

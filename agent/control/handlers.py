@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
+    ForgetLearnedRequest,
     IdentifyRequest,
     RawReadRequest,
     RawWriteRequest,
@@ -109,6 +110,9 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
         if not isinstance(jpeg, bytes):
             raise NotSupported(f"{request.camera}: the driver returned no JPEG")
         return {"jpeg_base64": base64.b64encode(jpeg).decode()}
+    if isinstance(request, ForgetLearnedRequest):
+        forgotten = await require_driver(runtime, request.device).forget_learned(request.device)
+        return to_json(forgotten)
     if isinstance(request, ReloadRequest):
         problems = await runtime.reload()
         # which file the daemon re-read: the CLI shows it, so a reload of the wrong daemon is visible

@@ -91,6 +91,13 @@ class ReloadRequest(_Request):
     op: Literal["reload"] = "reload"
 
 
+class ForgetLearnedRequest(_Request):
+    """Forget what a device's driver learned about it (e.g. registers it refused), so it is probed afresh."""
+
+    op: Literal["forget_learned"] = "forget_learned"
+    device: str = Field(min_length=1)
+
+
 Request = Annotated[
     StatusRequest
     | WatchRequest
@@ -103,7 +110,8 @@ Request = Annotated[
     | BufferStatsRequest
     | BufferPurgeRequest
     | SnapshotRequest
-    | ReloadRequest,
+    | ReloadRequest
+    | ForgetLearnedRequest,
     Field(discriminator="op"),
 ]
 request_adapter: TypeAdapter[Request] = TypeAdapter(Request)

@@ -9,8 +9,11 @@ from collections.abc import Callable
 class Backoff:
     """``delay()`` returns uniform(0, min(cap, base * 2**attempt)) and counts the attempt."""
 
-    def __init__(self, base_s: float, cap_s: float, rand: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self, base_s: float, cap_s: float, rand: Callable[[], float] = random.random, jitter: bool = True
+    ) -> None:
         self.base_s = base_s
+        self.jitter = jitter  # False: the ceiling itself (a fleet retries in lockstep; benchmarks only)
         self.cap_s = max(cap_s, base_s)
         self.attempt = 0
         self._rand = rand
@@ -21,7 +24,7 @@ class Backoff:
     def delay(self) -> float:
         ceiling = self.ceiling()
         self.attempt += 1
-        return self._rand() * ceiling
+        return self._rand() * ceiling if self.jitter else ceiling
 
     def reset(self) -> None:
         self.attempt = 0

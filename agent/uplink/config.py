@@ -24,6 +24,34 @@ class TlsConfig(BaseModel):
         return self
 
 
+SPARKPLUG_ID = r"^[^+/#]+$"  # Sparkplug ids: any UTF-8 but + / # (tck-id-topic-structure-namespace-valid-*)
+
+
+class BrokerAddress(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(1883, ge=1, le=65535)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class SparkplugConfig(BaseModel):
+    """``uplink.sparkplug``: used when ``uplink.namespace`` is ``sparkplug`` (scheme in TOPICS.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_id: str = Field("edgepost", pattern=SPARKPLUG_ID)
+    edge_node_id: str | None = Field(None, pattern=SPARKPLUG_ID, description="default: the gateway id")
+    primary_host_id: str | None = Field(
+        None, pattern=SPARKPLUG_ID, description="hold data in the outbox while this host's STATE is offline"
+    )
+    qos: Literal[0, 1] = Field(
+        0, description="0: Sparkplug 3.0 (births and data at QoS 0); 1: durable, deleted on PUBACK (outside the spec)"
+    )
+
+
 class UplinkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -43,16 +71,41 @@ class UplinkConfig(BaseModel):
     max_payload_bytes: int = Field(256 * 1024, ge=1024, le=256 * 1024 * 1024)
     compress_backlog: bool = True
     codec: str = "json"
+    namespace: Literal["json", "sparkplug"] = "json"
+    sparkplug: SparkplugConfig = SparkplugConfig()
+    brokers: list[BrokerAddress] = Field(
+        default_factory=list, description="more brokers, tried in order after host:port when one fails"
+    )
+    puback_timeout_s: float = Field(
+        15.0, gt=0, description="a QoS 1 message not acknowledged within this moves to the next broker"
+    )
+    return_to_first_s: float = Field(
+        60.0, gt=0, description="on a later broker, try the first again after this (doubling up to reconnect_max_s)"
+    )
     reconnect_min_s: float = Field(1.0, gt=0)
     reconnect_max_s: float = Field(120.0, gt=0)
+    reconnect_window_s: float = Field(
+        10.0, ge=0, description="after a lost connection the first attempt waits uniform(0, window): "
+        "a fleet of N gateways reconnects at about N / window per second"
+    )
+    reconnect_jitter: bool = Field(True, description="false: fixed back-off steps (benchmarks only)")
+
+    @property
+    def broker_list(self) -> list[BrokerAddress]:
+        """host:port first, then ``brokers`` (failover order)."""
+        first = BrokerAddress(host=self.host, port=self.port)
+        return [first, *(b for b in self.brokers if b != first)]
 
     @model_validator(mode="after")
     def _no_silent_plaintext(self) -> UplinkConfig:
-        if self.enabled and self.tls is None and not self.allow_insecure and not is_loopback(self.host):
-            raise ValueError(
-                f"plaintext MQTT to non-loopback host {self.host!r} refused: "
-                "configure tls: or set allow_insecure: true"
-            )
+        if not self.enabled or self.tls is not None or self.allow_insecure:
+            return self
+        for broker in self.broker_list:
+            if not is_loopback(broker.host):
+                raise ValueError(
+                    f"plaintext MQTT to non-loopback host {broker.host!r} refused: "
+                    "configure tls: or set allow_insecure: true"
+                )
         return self
 
 

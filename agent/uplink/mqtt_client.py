@@ -13,11 +13,13 @@ PUBACK arrives, which sets the event ``Client.publish`` awaits (aiomqtt/client.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -26,6 +28,10 @@ from agent.errors import TlsError, UplinkError
 
 class PublishRejected(UplinkError):
     """The broker answered a PUBLISH with a failure reason code."""
+
+
+class PubackTimeout(UplinkError):
+    """A QoS 1 message got no PUBACK in time although the connection looked alive."""
 
 
 class EdgeMqttClient(aiomqtt.Client):
@@ -62,18 +68,39 @@ class EdgeMqttClient(aiomqtt.Client):
         retain: bool = False,
         properties: Properties | None = None,
         timeout: float | None = None,
+        qos: int = 1,
     ) -> None:
-        """QoS 1 publish that returns after a successful PUBACK; raises ``UplinkError`` otherwise."""
-        info = self._client.publish(topic, payload, 1, retain, properties)
+        """Publish that returns after a successful PUBACK (QoS 1) or once written to the socket (QoS 0);
+        raises ``UplinkError`` otherwise."""
+        info = self.start_publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        await self.wait_published(info, topic, timeout)
+
+    def start_publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, properties: Properties | None = None
+    ) -> mqtt.MQTTMessageInfo:
+        """Hand the message to paho now (synchronous: callers that must keep an order call this in it)."""
+        info = self._client.publish(topic, payload, qos, retain, properties)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise UplinkError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        return info
+
+    async def wait_published(self, info: mqtt.MQTTMessageInfo, topic: str, timeout: float | None = None) -> None:
+        """Wait for ``start_publish``'s PUBACK (QoS 1) or socket write (QoS 0)."""
         if not info.is_published():
             confirmation = asyncio.Event()
             with self._pending_call(info.mid, confirmation, self._pending_publishes):
                 try:
                     await self._wait_for(confirmation.wait(), timeout=timeout)
                 except aiomqtt.MqttError as exc:
-                    raise UplinkError(f"no PUBACK for {topic}: {exc}") from None
+                    raise PubackTimeout(f"no PUBACK for {topic}: {exc}") from None
         reason = self._rejected.pop(info.mid, None)
         if reason is not None:
             raise PublishRejected(f"broker refused publish to {topic}: {reason}")
+
+    async def disconnect_with_will(self) -> None:
+        """MQTT 5 DISCONNECT with reason 0x04: the broker publishes the Will (Sparkplug NDEATH) for us."""
+        reason = ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message")
+        if self._client.disconnect(reasoncode=reason) == mqtt.MQTT_ERR_SUCCESS:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._wait_for(asyncio.shield(self._disconnected), timeout=None)
+        await self.__aexit__(None, None, None)

@@ -30,8 +30,12 @@ from agent.uplink.codecs.registry import make_codec
 from agent.uplink.config import UplinkConfig, is_loopback
 from agent.uplink.counters import UplinkCounters
 from agent.uplink.drain import DrainScheduler
-from agent.uplink.mqtt_client import EdgeMqttClient
+from agent.uplink.failover import BrokerRotation, ConnectFailed, ReturnToFirst
+from agent.uplink.mqtt_client import EdgeMqttClient, PubackTimeout
 from agent.uplink.publisher import AckedDeleter, AckListener, BatchPublisher
+from agent.uplink.sparkplug.commands import CommandHandler as SparkplugCommandHandler
+from agent.uplink.sparkplug.edge import DevicesProvider, SparkplugEdge
+from agent.uplink.sparkplug.session import HostOffline, SparkplugSession
 from agent.uplink.tls import build_ssl_context
 from agent.uplink.topics import Topics
 
@@ -58,6 +62,8 @@ class Uplink:
         outbox: OutboxReader,
         birth_provider: BirthProvider | None = None,
         command_handler: CommandHandler | None = None,
+        command_answerer: SparkplugCommandHandler | None = None,
+        devices_provider: DevicesProvider | None = None,
     ) -> None:
         self.config = config
         self.gateway_id = gateway_id
@@ -67,11 +73,19 @@ class Uplink:
         self._birth_provider = birth_provider
         self._command_handler = command_handler
         self._codec = make_codec(config.codec, gateway_id, config.max_payload_bytes, config.compress_backlog)
+        self._sparkplug: SparkplugEdge | None = None
+        if config.namespace == "sparkplug":
+            self._sparkplug = SparkplugEdge(
+                config.sparkplug, gateway_id, config.max_payload_bytes, devices_provider, command_answerer
+            )
         self._scheduler = DrainScheduler(
             outbox, config.batch_records, outbox_config.backlog_share, outbox_config.live_window_s
         )
         self._deleter = AckedDeleter(outbox, self._scheduler, self.counters)
-        self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s)
+        self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, jitter=config.reconnect_jitter)
+        self._rotation = BrokerRotation(config.broker_list, config.return_to_first_s, config.reconnect_max_s)
+        spread = min(config.reconnect_window_s, config.reconnect_max_s)
+        self._drop_spread = Backoff(spread, spread, jitter=config.reconnect_jitter)
         self._limiter = RateLimiter()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -90,19 +104,30 @@ class Uplink:
         self._stop.clear()
         while not self._stop.is_set():
             started = time.monotonic()
+            connects = self.counters.connects
+            delay: float | None = None
             try:
                 await self._session()
             except _StopRequested:
                 break
+            except ReturnToFirst:
+                delay = 0.0
             except UplinkError as exc:
                 self.counters.reconnects += 1
                 self.counters.last_error = str(exc)
                 log_limited(self._limiter, log, "uplink_down", "uplink_down", error=str(exc))
+                if isinstance(exc, ConnectFailed | PubackTimeout | HostOffline):
+                    moved = self._rotation.advance()
+                    if moved and len(self._rotation.brokers) > 1:
+                        delay = 0.0  # a broker not yet tried this round: dial it now
             if time.monotonic() - started > STABLE_SESSION_S:
                 self._backoff.reset()
             if self._stop.is_set():
                 break
-            delay = self._backoff.delay()
+            if delay is None:
+                # The first attempt after a lost session waits uniform(0, reconnect_window_s), so a fleet
+                # that lost its broker at once comes back spread out; failures after that back off.
+                delay = self._drop_spread.delay() if self.counters.connects > connects else self._backoff.delay()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
@@ -122,9 +147,11 @@ class Uplink:
 
     def status(self) -> dict[str, JsonValue]:
         status = self.counters.as_status()
-        status["broker"] = f"{self.config.host}:{self.config.port}"
+        status["broker"] = str(self._rotation.current)
         status["tls"] = self.config.tls is not None
         status["pending_records"] = self._scheduler.pending
+        if self._sparkplug is not None:
+            status.update(self._sparkplug.status())
         return status
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -139,20 +166,21 @@ class Uplink:
 
     def _make_client(self) -> EdgeMqttClient:
         cfg = self.config
+        broker = self._rotation.current
         v5 = cfg.protocol == "5"
         kwargs: dict[str, Any] = {}
         if not v5:
             kwargs["clean_session"] = True
         client = EdgeMqttClient(
-            cfg.host,
-            cfg.port,
+            broker.host,
+            broker.port,
             username=cfg.username,
             password=cfg.password.get_secret_value() if cfg.password is not None else None,
             identifier=cfg.client_id or f"edgepost-{self.gateway_id}",
             protocol=ProtocolVersion.V5 if v5 else ProtocolVersion.V311,
-            will=Will(self.topics.state, b"offline", qos=1, retain=True),
+            will=self._sparkplug.will() if self._sparkplug else Will(self.topics.state, b"offline", qos=1, retain=True),
             keepalive=cfg.keepalive_s,
-            timeout=float(cfg.keepalive_s * 2),
+            timeout=cfg.puback_timeout_s,  # CONNACK, SUBACK and PUBACK alike: silence moves to the next broker
             max_inflight_messages=cfg.inflight + 16,  # + state and birth
             tls_context=build_ssl_context(cfg.tls) if cfg.tls is not None else None,
             **kwargs,
@@ -178,18 +206,26 @@ class Uplink:
                 self.counters.last_error = str(client.tls_failure)
                 log_event(log, "uplink_tls_failed", logging.ERROR, error=str(client.tls_failure))
                 raise client.tls_failure from None
-            raise UplinkError(f"connect to {self.config.host}:{self.config.port} failed: {exc}") from None
+            raise ConnectFailed(f"connect to {self._rotation.current} failed: {exc}") from None
 
     async def _session(self) -> None:
         client = self._make_client()
         await self._connect(client)
         self.counters.connects += 1
         self.counters.connected = True
-        log_event(log, "uplink_connected", broker=f"{self.config.host}:{self.config.port}")
+        self._rotation.connected()
+        log_event(log, "uplink_connected", broker=str(self._rotation.current))
         self._limiter.reset("uplink_down")
         clean = False
         try:
-            clean = await self._serve(client)
+            try:
+                async with asyncio.timeout(self._rotation.return_due_in()):
+                    clean = await self._serve(client)
+            except TimeoutError:
+                clean = True  # leaving on purpose: offline state / NDEATH, as on a stop
+                self._rotation.returning()
+                log_event(log, "uplink_return_to_first", broker=str(self._rotation.current))
+                raise ReturnToFirst("back to the first broker") from None
         except asyncio.CancelledError:
             clean = True  # cancelled by the supervisor: still say offline and leave cleanly
             raise
@@ -200,13 +236,15 @@ class Uplink:
     async def _serve(self, client: EdgeMqttClient) -> bool:
         """Run one connected session; True when it ended on ``stop()``, UplinkError when it broke."""
         clean = False
+        if self._sparkplug is not None:
+            return await self._serve_sparkplug(client, self._sparkplug)
         try:
             await client.publish_acked(self.topics.state, b"online", retain=True)
             await self._publish_birth(client)
             await client.subscribe(self.topics.commands, qos=1)
             publisher = BatchPublisher(
                 client, self.topics, self._codec, self._scheduler, self._deleter, self.counters,
-                self.config.inflight, self.config.protocol == "5", float(self.config.keepalive_s * 2),
+                self.config.inflight, self.config.protocol == "5", self.config.puback_timeout_s,
                 self._wake, self.ack_listeners,
             )
             async with asyncio.TaskGroup() as tg:
@@ -218,16 +256,38 @@ class Uplink:
         except* _StopRequested:
             clean = True
         except* (aiomqtt.MqttError, UplinkError, OutboxError) as group:
-            raise UplinkError(f"session ended: {first_leaf(group)}") from None
+            raise session_error(group) from None
+        return clean
+
+    async def _serve_sparkplug(self, client: EdgeMqttClient, edge: SparkplugEdge) -> bool:
+        """The Sparkplug namespace's session (sparkplug/session.py) under the same stop and delete tasks."""
+        session = SparkplugSession(
+            edge, client, self._scheduler, self._deleter, self.counters, self.config.inflight,
+            self.config.puback_timeout_s, self._wake, self.ack_listeners,
+        )
+        clean = False
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(session.run(), name="uplink.sparkplug")
+                tg.create_task(self._deleter.run(), name="uplink.delete")
+                tg.create_task(self._stop_watch(), name="uplink.stop")
+        except* _StopRequested:
+            clean = True
+        except* (aiomqtt.MqttError, UplinkError, OutboxError) as group:
+            raise session_error(group) from None
         return clean
 
     async def _end_session(self, client: EdgeMqttClient, clean: bool) -> None:
         with contextlib.suppress(TimeoutError, aiomqtt.MqttError, UplinkError):
             async with asyncio.timeout(STOP_TIMEOUT_S):
-                await self._deleter.flush()
-                if clean:
-                    await client.publish_acked(self.topics.state, b"offline", retain=True)
-                await client.__aexit__(None, None, None)
+                with contextlib.suppress(OutboxError):  # not deleted: stays listed for the next session
+                    await self._deleter.flush()
+                if clean and self._sparkplug is not None:
+                    await self._sparkplug.goodbye(client, self.config.protocol == "5", STOP_TIMEOUT_S)
+                else:
+                    if clean:
+                        await client.publish_acked(self.topics.state, b"offline", retain=True)
+                    await client.__aexit__(None, None, None)
         self._scheduler.reset()
         log_event(log, "uplink_disconnected", clean=clean)
 
@@ -255,6 +315,14 @@ class Uplink:
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
             self.counters.commands += 1
             self._command_handler(suffix, payload)
+
+
+def session_error(group: BaseExceptionGroup[BaseException]) -> UplinkError:
+    """Why a session ended; a PUBACK timeout or host offline keeps its type (the failover policy needs it)."""
+    leaf = first_leaf(group)
+    if isinstance(leaf, PubackTimeout | HostOffline):
+        return leaf
+    return UplinkError(f"session ended: {leaf}")
 
 
 def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -4,6 +4,8 @@ An RS-485 line is half duplex: one request on the wire at a time, and 3.5 charac
 between a response and the next request. ``SerialBusQueue`` enforces both with one FIFO lock. A TCP
 endpoint takes up to ``max_connections`` requests at once, one per connection (``TcpBusQueue``).
 Retries of timed-out requests happen here, inside the queue slot, so a retry never jumps the queue.
+Each connection has a ``LinkKeeper`` (``link.py``) that reopens it when it is missing or lost;
+``keep_open`` runs them, and a request on a connection that is down fails at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from agent.errors import DeviceException, DeviceTimeout, TransportError
 from agent.records import JsonValue
 from drivers.modbus.config import SerialBus, TcpBus
+from drivers.modbus.link import LinkKeeper, LinkState, OnChange
 from drivers.modbus.transport import ModbusRequest, PymodbusTransport, Response, Transport
 
 Clock = Callable[[], float]
@@ -51,19 +54,38 @@ class BusQueue(ABC):
         self.retries = retries
         self.stats = BusStats(started=clock())
         self._clock = clock
+        self.links: list[LinkKeeper] = []
 
     @abstractmethod
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Open now; raises ``TransportError`` when that fails (the links remember why)."""
 
-    @abstractmethod
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        for link in self.links:
+            await link.transport.close()
+            link.closed()
+
+    async def keep_open(self, on_change: OnChange) -> None:
+        """Reopen missing or lost connections until cancelled; ``on_change`` hears every state change."""
+        async with asyncio.TaskGroup() as group:
+            for index, link in enumerate(self.links):
+                group.create_task(link.keep(on_change), name=f"bus[{self.name}].link{index}")
+
+    @property
+    def link_state(self) -> LinkState:
+        """The bus's state: open when every connection is, else the first one's that is not."""
+        return next((link.state for link in self.links if not link.is_open), LinkState.OPEN)
 
     @abstractmethod
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
         """Send ``request`` and return its response; ``retries`` overrides the bus default."""
 
     def status(self) -> dict[str, JsonValue]:
-        return self.stats.as_json(self._clock())
+        return {**self._link_status(), **self.stats.as_json(self._clock())}
+
+    def _link_status(self) -> dict[str, JsonValue]:
+        link = next((k for k in self.links if not k.is_open), self.links[0] if self.links else None)
+        return link.status() if link is not None else {}
 
     async def _attempts(self, transport: Transport, request: ModbusRequest, retries: int) -> Response:
         attempt = 0
@@ -105,9 +127,12 @@ class SerialBusQueue(BusQueue):
         retries: int = 1,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        link: LinkKeeper | None = None,
     ) -> None:
         super().__init__(name, retries, clock)
         self.transport = transport
+        self.link = link or LinkKeeper(name, transport, transport.name)
+        self.links = [self.link]
         self.frame_gap_s = frame_gap_s
         self._sleep = sleep
         self._lock = asyncio.Lock()  # FIFO: waiters are served in arrival order
@@ -115,13 +140,11 @@ class SerialBusQueue(BusQueue):
         self.in_flight = 0  # never above 1; asserted by tests
 
     async def open(self) -> None:
-        await self.transport.connect()
-
-    async def close(self) -> None:
-        await self.transport.close()
+        await self.link.open()
 
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
         async with self._lock:
+            self.link.check()
             await self._keep_silence()
             self.in_flight += 1
             try:
@@ -151,9 +174,12 @@ class TcpBusQueue(BusQueue):
         transports: Sequence[Transport],
         retries: int = 1,
         clock: Clock = time.monotonic,
+        links: Sequence[LinkKeeper] | None = None,
     ) -> None:
         super().__init__(name, retries, clock)
         self.transports = list(transports)
+        self.links = list(links) if links is not None else [LinkKeeper(name, t, t.name) for t in self.transports]
+        self._link_of = {id(link.transport): link for link in self.links}
         self._idle: asyncio.Queue[Transport] = asyncio.Queue()
         for transport in self.transports:
             self._idle.put_nowait(transport)
@@ -161,20 +187,20 @@ class TcpBusQueue(BusQueue):
         self.max_in_flight = 0
 
     async def open(self) -> None:
-        # connect the first one now (a wrong address shows at start); the others connect on first use
-        await self.transports[0].connect()
-        for transport in self.transports[1:]:
+        # the first one must open now (a wrong address shows at start); the others are kept open later
+        await self.links[0].open()
+        for link in self.links[1:]:
             try:
-                await transport.connect()
+                await link.open()
             except TransportError:
                 continue
 
-    async def close(self) -> None:
-        for transport in self.transports:
-            await transport.close()
-
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
         transport = await self._idle.get()
+        link = self._link_of.get(id(transport))
+        if link is not None and link.state.down:
+            self._idle.put_nowait(transport)
+            link.check()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -184,11 +210,18 @@ class TcpBusQueue(BusQueue):
             self._idle.put_nowait(transport)
 
     def status(self) -> dict[str, JsonValue]:
-        return self.stats.as_json(self._clock(), slots=len(self.transports))
+        opened = sum(1 for link in self.links if link.is_open)
+        stats = self.stats.as_json(self._clock(), slots=len(self.transports))
+        return {**self._link_status(), "open_connections": opened, **stats}
 
 
 def build_bus_queue(bus: SerialBus | TcpBus) -> BusQueue:
+    reopen = (bus.reopen_min_s, bus.reopen_max_s)
     if isinstance(bus, SerialBus):
-        return SerialBusQueue(bus.name, PymodbusTransport.for_bus(bus), bus.frame_gap_s, bus.retries)
+        transport = PymodbusTransport.for_bus(bus)
+        link = LinkKeeper(bus.name, transport, bus.port, *reopen)
+        return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, link=link)
     transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
-    return TcpBusQueue(bus.name, transports, bus.retries)
+    endpoint = f"{bus.host}:{bus.port}"
+    links = [LinkKeeper(bus.name, t, endpoint, *reopen) for t in transports]
+    return TcpBusQueue(bus.name, transports, bus.retries, links=links)

@@ -68,6 +68,8 @@ class SerialBus(BaseModel):
     inter_frame_gap_ms: float | None = Field(None, ge=0, description="default: 3.5 chars, min 1.75 ms")
     rs485: Rs485Options | None = None
     retries: int = Field(1, ge=0, le=10)
+    reopen_min_s: float = Field(1.0, gt=0, le=3600, description="first wait before reopening a missing/lost port")
+    reopen_max_s: float = Field(30.0, gt=0, le=3600, description="cap of that wait (it doubles, with jitter)")
 
     @property
     def frame_gap_s(self) -> float:
@@ -88,6 +90,8 @@ class TcpBus(BaseModel):
     timeout_s: float = Field(1.0, gt=0, le=60)
     max_connections: int = Field(1, ge=1, le=64, description="many devices accept only one")
     retries: int = Field(1, ge=0, le=10)
+    reopen_min_s: float = Field(1.0, gt=0, le=3600, description="first wait before reconnecting")
+    reopen_max_s: float = Field(30.0, gt=0, le=3600, description="cap of that wait (it doubles, with jitter)")
 
 
 Bus = Annotated[SerialBus | TcpBus, Field(discriminator="transport")]
@@ -199,6 +203,10 @@ class ModbusDriverConfig(DriverConfigBase):
     offline_after: int = Field(3, ge=1, description="consecutive failed cycles before a device is offline")
     backoff_max_s: float = Field(60.0, gt=0, description="cap of the retry back-off of an offline device")
     learned_ranges_file: bool = Field(True, description="persist learned illegal ranges in the state dir")
+    reprobe_after_s: float = Field(
+        600.0, gt=0, description="first re-probe of a register range a device refused (exception 2)"
+    )
+    reprobe_max_s: float = Field(86_400.0, gt=0, description="cap of the re-probe wait, which doubles per refusal")
 
     @model_validator(mode="wrap")
     @classmethod

@@ -2,7 +2,9 @@
 
 A merged read answered with ILLEGAL DATA ADDRESS is bisected; the registers none of the halves
 needed are remembered as illegal so no later plan spans them. A point whose own registers are
-illegal is reported bad once and dropped from polling. After the first timeout a cycle stops:
+illegal is reported bad once and dropped from polling. None of it is forever (a booting device
+refuses everything): learned ranges are re-probed with back-off, and a range read again brings its
+points back (``device_learning.py``, ``reprobe.py``). After the first timeout a cycle stops:
 a silent unit must not hold the shared RS-485 line for one timeout per planned request.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,14 +23,18 @@ from agent.records import Event, JsonValue, Priority, Quality, Reading, Record
 from drivers.base import RecordSink
 from drivers.modbus.bus import BusQueue
 from drivers.modbus.codec import CodecError, decode_point
-from drivers.modbus.planner import IllegalRanges, PlannedRead, PlanPoint, plan_reads, split_read, uncovered
+from drivers.modbus.device_learning import DeviceLearning
+from drivers.modbus.learned import IllegalRanges
+from drivers.modbus.planner import PlannedRead, PlanPoint, plan_reads, split_read, uncovered
 from drivers.modbus.profile import Point, ReadLimits
+from drivers.modbus.reprobe import reprobe_due
 from drivers.modbus.scheduler import Backoff, DeviceHealth, DeviceState, PollGrid
 from drivers.modbus.transport import ReadRequest
 
 log = logging.getLogger(__name__)
 
 ILLEGAL_DATA_ADDRESS = 2
+MAX_PAUSE_S = 3600.0  # nothing due (every point unreadable, nothing learned): still look up hourly
 
 
 @dataclass
@@ -84,24 +91,36 @@ class DevicePoller:
     ) -> None:
         self.spec = spec
         self.bus = bus
-        self.illegal = illegal if illegal is not None else IllegalRanges()
-        self.limits = spec.limits
+        illegal = illegal if illegal is not None else IllegalRanges(wall=wall)
+        self.learning = DeviceLearning(spec, illegal, wall)
         self.overhead_chars = overhead_chars
         self.health = DeviceHealth(offline_after=offline_after)
         base = min(spec.periods.values(), default=1.0)
         self.backoff = Backoff(base_s=base, cap_s=max(backoff_cap_s, base))
         self.counters = DeviceCounters()
-        self.unreadable: set[str] = set()
         self.grid: PollGrid | None = None
         self._adhoc: dict[str, Point] = {}  # points read on request only, never polled
         self._plans: dict[frozenset[str], list[PlannedRead]] = {}
         self._on_learn = on_learn
         self._wall = wall
         self._wake = asyncio.Event()  # set_period: the wait for the old deadline ends early
+        self._clock: Callable[[], float] = time.monotonic  # the grid's clock (run() may pass another)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def illegal(self) -> IllegalRanges:
+        return self.learning.illegal
+
+    @property
+    def unreadable(self) -> set[str]:
+        return self.learning.unreadable
+
+    @property
+    def limits(self) -> ReadLimits:
+        return self.learning.limits
 
     @property
     def state(self) -> DeviceState:
@@ -116,28 +135,55 @@ class DevicePoller:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Poll on the grid until cancelled."""
+        """Poll on the grid, and re-probe what the device refused once that is due, until cancelled."""
         grid = PollGrid(self.spec.periods, origin=clock() + start_offset_s)
         self.grid = grid
+        self._clock = clock
         while True:
             _stop_if_cancelled()
-            wait = grid.next_deadline() - clock()
+            wait = min(grid.next_deadline() - clock(), self._until_relearn(), MAX_PAUSE_S)
             if wait > 0:
                 await self._pause(wait, sleep)
             due = grid.due(clock())
-            if not due:
-                continue
-            result = await self.poll(due)
-            for reading in result.readings:
-                await sink.put(reading)
-            finished = clock()
-            grid.complete(due, finished)
-            for record in self._account(result):
-                await sink.put(record)
-            if result.silent and not result.answered:
-                grid.postpone(finished + self.backoff.failed())
-            elif result.answered:
-                self.backoff.succeeded()
+            if due:
+                await self._cycle(grid, due, sink, clock)
+            if self._until_relearn() <= 0:
+                await self._relearn()
+
+    async def _cycle(self, grid: PollGrid, due: list[str], sink: RecordSink, clock: Callable[[], float]) -> None:
+        result = await self.poll(due)
+        for reading in result.readings:
+            await sink.put(reading)
+        finished = clock()
+        grid.complete(due, finished)
+        for record in self._account(result):
+            await sink.put(record)
+        if result.silent and not result.answered:
+            grid.postpone(finished + self.backoff.failed())
+        elif result.answered:
+            self.backoff.succeeded()
+
+    def _until_relearn(self) -> float:
+        """Seconds until a re-probe is due; none while the device is offline (its polls find it first)."""
+        if self.health.state is DeviceState.OFFLINE:
+            return math.inf
+        return self.learning.next_relearn_at() - self._wall()
+
+    async def _relearn(self) -> None:
+        """Ask the device again about what it refused; a range it reads now brings its points back."""
+        changed = self.learning.restore_limit_if_due()
+        outcome = await reprobe_due(self.bus, self.spec.unit, self.illegal, self.limits)
+        self.counters.requests += outcome.requests
+        for entry in outcome.forgotten:
+            log_event(log, "illegal_range_forgotten", device=self.name, table=str(entry.table),
+                      start=entry.start, end=entry.end, refusals=entry.refusals)
+        for entry in outcome.refused:
+            log_event(log, "illegal_range_refused_again", logging.DEBUG, device=self.name, table=str(entry.table),
+                      start=entry.start, end=entry.end, refusals=entry.refusals)
+        if outcome.forgotten:
+            self._poll_again(self.learning.readmit())
+        if changed or outcome.changed or outcome.silent:
+            self._learned()  # the new back-off is saved too: a restart does not re-probe early
 
     async def _pause(self, seconds: float, sleep: Callable[[float], Awaitable[None]]) -> None:
         """Sleep until the next deadline, or until ``set_period`` moved the deadlines."""
@@ -224,6 +270,10 @@ class DevicePoller:
         ts = self._wall()
         self.counters.last_read_ts = ts
         result.answered += 1
+        if self.illegal.overlaps(read.table, read.address, read.end):
+            # a lone point read again (after a restart, or by a technician) proves its range legal
+            self._poll_again(self.learning.proven_legal(read.table, read.address, read.end))
+            self._learned()
         for point in read.points:
             offset = point.address - read.address
             result.readings.append(self._decode(point, response.values[offset : offset + point.count], ts))
@@ -250,21 +300,16 @@ class DevicePoller:
     async def _illegal(self, read: PlannedRead, result: CycleResult) -> bool:
         if len(read.points) == 1:
             point = read.points[0]
-            self.unreadable.add(point.name)
-            self.illegal.add(read.table, read.address, read.end)
+            if point.name in self.spec.points:
+                self.learning.point_refused(point.name, read.table, read.address, read.end)
+            else:
+                self.illegal.add(read.table, read.address, read.end)  # an ad-hoc read: nothing to drop
             if self.grid is not None:
                 self.grid.remove(point.name)
             result.failed += 1
             self._bad(read.points, result, "illegal data address")
-            log_event(
-                log,
-                "point_unreadable",
-                logging.WARNING,
-                device=self.name,
-                point=point.name,
-                table=str(read.table),
-                address=read.address,
-            )
+            log_event(log, "point_unreadable", logging.WARNING, device=self.name, point=point.name,
+                      table=str(read.table), address=read.address)
             self._learned()
             return False
         first, second = split_read(read)
@@ -273,49 +318,48 @@ class DevicePoller:
             return False
         ok_second = await self._read(second, result)
         learned = False
-        for start, end in self._not_points(read, uncovered(read, (first, second))):
+        for start, end in self.learning.not_points(read.table, uncovered(read, (first, second))):
             learned |= self.illegal.add(read.table, start, end)
         if ok_first and ok_second and not learned:
             # every register was legal, yet the whole span was refused: the device reads fewer at once
-            self._lower_limit(read)
+            self.learning.lower_limit(read)
             learned = True
         if learned:
-            log_event(
-                log,
-                "illegal_range_learned",
-                logging.INFO,
-                device=self.name,
-                table=str(read.table),
-                ranges=str(self.illegal.as_dict().get(str(read.table))),
-            )
+            spans = [(e.start, e.end) for e in self.illegal if e.table is read.table]
+            log_event(log, "illegal_range_learned", device=self.name, table=str(read.table), ranges=str(spans))
             self._learned()
         return ok_first and ok_second
-
-    def _not_points(self, read: PlannedRead, gaps: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """Drop registers of the profile's own points from learned gaps: a point not due this cycle
-        may sit in a hole and is not illegal for that."""
-        out: list[tuple[int, int]] = []
-        for start, end in gaps:
-            cursor = start
-            for table, p_start, p_end in sorted(self.spec.known_ranges, key=lambda r: r[1]):
-                if table != str(read.table) or p_end <= cursor or p_start >= end:
-                    continue
-                if p_start > cursor:
-                    out.append((cursor, p_start))
-                cursor = max(cursor, p_end)
-            if cursor < end:
-                out.append((cursor, end))
-        return out
-
-    def _lower_limit(self, read: PlannedRead) -> None:
-        key = "max_bits" if read.table.is_bit else "max_registers"
-        current = getattr(self.limits, key)
-        self.limits = self.limits.model_copy(update={key: max(1, min(current, read.count - 1))})
 
     def _learned(self) -> None:
         self._plans.clear()
         if self._on_learn is not None:
             self._on_learn()
+
+    def _poll_again(self, names: list[str]) -> None:
+        """Points back from unreadable: on the grid again from its next slot."""
+        if self.grid is None:
+            return
+        now = self._clock()
+        for name in names:
+            self.grid.set_period(name, self.spec.periods[name], now)
+        self._wake.set()
+
+    def forget_learned(self) -> dict[str, JsonValue]:
+        """Forget the ranges, unreadable points and read limit learned (technician's request)."""
+        back = sorted(self.unreadable)
+        forgotten = self.learning.forget()
+        self._poll_again(back)
+        self._learned()
+        return forgotten
+
+    def resume(self) -> None:
+        """The bus is back: poll now rather than when the back-off of the outage ends."""
+        self.backoff.succeeded()
+        if self.grid is not None:
+            now = self._clock()
+            for name, period in list(self.grid.periods.items()):
+                self.grid.set_period(name, period, now)
+        self._wake.set()
 
     # ----------------------------------------------------------------------------------- one-off
 
@@ -356,5 +400,5 @@ class DevicePoller:
             "exceptions": c.exceptions,
             "errors": c.errors,
             "decode_errors": c.decode_errors,
-            "unreadable": list[JsonValue](sorted(self.unreadable)),
+            **self.learning.status(),
         }

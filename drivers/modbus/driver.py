@@ -1,14 +1,16 @@
 """The Modbus driver: buses, their devices' pollers, writes and raw access for the technician.
 
 ``open`` resolves every device against its firmware profile (a bad reference or point name is a
-``ConfigError`` naming the field), builds one request queue per bus and connects. ``run`` polls
-every device on its own grid, staggered so devices don't all start at t=0.
+``ConfigError`` naming the field), builds one request queue per bus and tries to connect. ``run``
+keeps every bus open (a port missing at start or unplugged later is reopened with back-off, each
+change a ``bus_state`` event) and polls every device on its own grid, staggered so devices don't
+all start at t=0. What devices taught (illegal ranges) is kept in the state dir, with its re-probe times.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import math
 import time
@@ -18,16 +20,19 @@ from typing import Any
 
 from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected, WriteVerifyFailed
 from agent.logs import log_event
-from agent.private_files import write_private
-from agent.records import JsonValue, PointValue, Reading
+from agent.records import Event, JsonValue, PointValue, Priority, Reading
 from agent.rules import AlarmRule, PointRule
-from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, RecordSink
+from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, PointSpec, RecordSink
 from drivers.modbus.bus import BusQueue, build_bus_queue
 from drivers.modbus.bus_load import ReadTime, min_period_s
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
 from drivers.modbus.device import DevicePoller, DeviceSpec
 from drivers.modbus.identify import ProfileMatch, identify
-from drivers.modbus.planner import IllegalRanges, overhead_chars, wire_time_s
+from drivers.modbus.learned import IllegalRanges, ReprobePolicy
+from drivers.modbus.learned_store import LearnedStore, Snapshot
+from drivers.modbus.link import LinkChange
+from drivers.modbus.planner import overhead_chars, wire_time_s
+from drivers.modbus.point_specs import point_specs_of
 from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
 from drivers.modbus.scheduler import stagger_offset
@@ -61,6 +66,9 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         self._devices: dict[str, Device] = {d.name: d for d in config.devices}
         self._saver: asyncio.Task[None] | None = None  # the one task writing learned ranges
         self._save_again = False
+        self._policy = ReprobePolicy(config.reprobe_after_s, config.reprobe_max_s)
+        path = context.state_dir / "modbus" / f"{self.name}.illegal.json"
+        self._store = LearnedStore(path, self._policy, config.learned_ranges_file)
 
     @classmethod
     def check_config(
@@ -97,7 +105,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if problems:
             raise ConfigError(problems)
         self._registry = registry
-        learned = await asyncio.to_thread(self._load_learned)
+        learned = await asyncio.to_thread(self._store.load)
         self.buses = {bus.name: build_bus_queue(bus) for bus in self.config.buses}
         for name, (spec, profile) in specs.items():
             device = self._devices[name]
@@ -111,25 +119,29 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             self.pollers[name] = DevicePoller(
                 spec,
                 self.buses[device.bus],
-                illegal=learned.get(name),
+                illegal=learned.get(name) or IllegalRanges(policy=self._policy),
                 overhead_chars=cost,
                 offline_after=self.config.offline_after,
                 backoff_cap_s=self.config.backoff_max_s,
                 on_learn=self._schedule_save,
             )
         for bus in self.buses.values():
-            try:
+            # a port missing now is logged by its link and reopened by run(); the devices wait meanwhile
+            with contextlib.suppress(TransportError):
                 await bus.open()
-            except TransportError as exc:
-                # pymodbus keeps reconnecting; the devices go offline meanwhile and say so
-                log_event(log, "bus_open_failed", logging.WARNING, driver=self.name, bus=bus.name, reason=str(exc))
 
     async def run(self, sink: RecordSink) -> None:
+        """Keep the buses open and poll until cancelled (buses only: returning would close them)."""
         count = len(self.pollers)
-        if not count:
-            # buses only (probe, raw reads/writes): returning would make the host close them
-            await asyncio.Event().wait()
+
+        async def on_change(change: LinkChange) -> None:
+            await self._bus_changed(change, sink)
+
         async with asyncio.TaskGroup() as group:
+            for bus in self.buses.values():
+                group.create_task(bus.keep_open(on_change), name=f"modbus[{self.name}].bus.{bus.name}")
+            if not count:
+                group.create_task(asyncio.Event().wait(), name=f"modbus[{self.name}].idle")
             for index, poller in enumerate(self.pollers.values()):
                 period = min(poller.spec.periods.values(), default=self.config.default_period_s)
                 group.create_task(
@@ -143,21 +155,19 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if self._saver is not None:
             await asyncio.gather(self._saver, return_exceptions=True)
 
+    async def _bus_changed(self, change: LinkChange, sink: RecordSink) -> None:
+        data: dict[str, JsonValue] = {"state": str(change.state), "previous": str(change.previous), "port": change.port}
+        if change.reason:
+            data["reason"] = change.reason
+        priority = Priority.ALARM if change.state.down else Priority.EVENT
+        await sink.put(Event(device=change.bus, kind="bus_state", ts=time.time(), priority=priority, data=data))
+        if change.state.down or not change.previous.down:
+            return  # only a recovery cuts the devices' back-off short (not the first open: keep the stagger)
+        for poller in self.pollers.values():
+            if poller.bus is self.buses.get(change.bus):
+                poller.resume()  # back: poll now, not when the outage's back-off ends
+
     # ------------------------------------------------------------------- learned illegal ranges
-
-    def _learned_path(self) -> Path:
-        return self.context.state_dir / "modbus" / f"{self.name}.illegal.json"
-
-    def _load_learned(self) -> dict[str, IllegalRanges]:
-        path = self._learned_path()
-        if not self.config.learned_ranges_file or not path.is_file():
-            return {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return {dev: IllegalRanges.from_dict(ranges) for dev, ranges in data.items()}
-        except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
-            log_event(log, "learned_ranges_unreadable", logging.WARNING, path=str(path), reason=str(exc))
-            return {}
 
     def _schedule_save(self) -> None:
         """Ask for the learned ranges to be written. One writer at a time, and it always writes the
@@ -176,12 +186,32 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             snapshot = {name: p.illegal.as_dict() for name, p in self.pollers.items() if p.illegal}
             await asyncio.to_thread(self._save_learned, snapshot)
 
-    def _save_learned(self, snapshot: dict[str, dict[str, list[list[int]]]]) -> None:
-        path = self._learned_path()
+    def _save_learned(self, snapshot: Snapshot) -> None:
         try:
-            write_private(path, json.dumps(snapshot, sort_keys=True).encode("utf-8"))
+            self._store.write(snapshot)
         except OSError as exc:
-            log_event(log, "learned_ranges_not_saved", logging.WARNING, path=str(path), reason=str(exc))
+            log_event(log, "learned_ranges_not_saved", logging.WARNING, path=str(self._store.path), reason=str(exc))
+
+    def retry_now(self) -> None:
+        for bus in self.buses.values():
+            for link in bus.links:
+                link.retry_now()
+
+    async def forget_learned(self, device: str) -> dict[str, JsonValue]:
+        """Forget the illegal ranges, unreadable points and read limit learned for ``device``: in the
+        running poller (polled again at once) and in the state dir (also when the driver is not open)."""
+        if device not in self._devices:
+            raise UnknownTarget(f"{self.name}: no device {device!r}")
+        poller = self.pollers.get(device)
+        if poller is not None:
+            return {"device": device, **poller.forget_learned()}
+        saved = await asyncio.to_thread(self._store.read)
+        rows = saved.pop(device, {})
+        if rows:
+            await asyncio.to_thread(self._store.write, saved)  # a failure is the caller's to see
+        count = sum(len(spans) for spans in rows.values())
+        log_event(log, "learned_state_forgotten", device=device, ranges=count, running=False)
+        return {"device": device, "ranges": count, "unreadable": [], "limits_restored": False}
 
     # ------------------------------------------------------------------------------- introspection
 
@@ -209,6 +239,12 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             "buses": {name: bus.status() for name, bus in self.buses.items()},
             "devices": {name: poller.status() for name, poller in self.pollers.items()},
         }
+
+    def point_specs(self, device: str) -> list[PointSpec]:
+        poller, profile = self.pollers.get(device), self.profiles.get(device)
+        if poller is None or profile is None:
+            return []
+        return point_specs_of(profile, poller.spec.points)
 
     def point_rules(self) -> list[PointRule]:
         rules: list[PointRule] = []

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from drivers.modbus.config import bits_per_char
+from drivers.modbus.learned import IllegalRanges
 from drivers.modbus.profile import Point, ReadLimits, Table
 from drivers.modbus.transport import MAX_READ_BITS, MAX_READ_REGISTERS
 
@@ -53,45 +54,6 @@ class PlannedRead:
     @property
     def end(self) -> int:
         return self.address + self.count
-
-
-class IllegalRanges:
-    """Registers a device answered ILLEGAL DATA ADDRESS for, per table, as merged ``[start, end)`` ranges."""
-
-    def __init__(self, ranges: dict[Table, list[tuple[int, int]]] | None = None) -> None:
-        self._ranges: dict[Table, list[tuple[int, int]]] = {}
-        for table, spans in (ranges or {}).items():
-            for start, end in spans:
-                self.add(table, start, end)
-
-    def add(self, table: Table, start: int, end: int) -> bool:
-        """Remember ``[start, end)``; True when that taught something new."""
-        if end <= start or self.covers(table, start, end):
-            return False
-        merged: list[tuple[int, int]] = []
-        for lo, hi in sorted([*self._ranges.get(table, []), (start, end)]):
-            if merged and lo <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
-            else:
-                merged.append((lo, hi))
-        self._ranges[table] = merged
-        return True
-
-    def overlaps(self, table: Table, start: int, end: int) -> bool:
-        return any(lo < end and start < hi for lo, hi in self._ranges.get(table, ()))
-
-    def covers(self, table: Table, start: int, end: int) -> bool:
-        return any(lo <= start and end <= hi for lo, hi in self._ranges.get(table, ()))
-
-    def as_dict(self) -> dict[str, list[list[int]]]:
-        return {str(t): [[lo, hi] for lo, hi in spans] for t, spans in self._ranges.items() if spans}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, list[list[int]]]) -> IllegalRanges:
-        return cls({Table(t): [(int(s[0]), int(s[1])) for s in spans] for t, spans in data.items()})
-
-    def __bool__(self) -> bool:
-        return any(self._ranges.values())
 
 
 def overhead_chars(baud: int, parity: str, stopbits: int, turnaround_s: float) -> float:

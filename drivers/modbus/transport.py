@@ -2,13 +2,15 @@
 
 pymodbus does the framing (RTU, MBAP) and the CRC; this module only builds the right client for a
 bus and translates what comes back: pymodbus exceptions, ``ExceptionResponse`` and timeouts become
-``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``.
+``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``. pymodbus' own reconnecting
+is off: reopening a missing or lost port is ``link.py``'s job, bounded and observable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -98,12 +100,23 @@ class Response:
     objects: dict[int, bytes] = field(default_factory=dict)
 
 
+class PortMissing(TransportError):
+    """The serial port's device file does not exist (a USB adapter not enumerated, or unplugged)."""
+
+
 class Transport(Protocol):
     """One connection to a bus endpoint. At most one request in flight on it."""
 
     name: str
 
+    @property
+    def connected(self) -> bool: ...
+
     async def connect(self) -> None: ...
+
+    async def wait_lost(self) -> None:
+        """Return once an open connection is gone (port unplugged, peer closed)."""
+        ...
 
     async def execute(self, request: ModbusRequest) -> Response: ...
 
@@ -158,24 +171,57 @@ def _fold_pymodbus_repeats() -> None:
         logger.addFilter(_pymodbus_filter)
 
 
+def _exists(path: str) -> bool:
+    """A stat of a device node: no I/O on the line, nothing to hand to a thread."""
+    return os.path.exists(path)
+
+
 def _where(name: str, unit: int) -> str:
     return f"{name}/unit{unit}"
 
 
-class PymodbusTransport:
-    """A pymodbus async client. pymodbus retries are off: the bus queue decides about retries."""
+class _LinkEvents:
+    """pymodbus' ``trace_connect`` callback: set ``lost`` when a connection goes away."""
 
-    def __init__(self, name: str, client: ModbusBaseClient, timeout_s: float, rs485: Rs485Options | None = None):
+    def __init__(self) -> None:
+        self.lost = asyncio.Event()
+
+    def changed(self, connected: bool) -> None:
+        if connected:
+            self.lost.clear()
+        else:
+            self.lost.set()
+
+
+LOST_CHECK_S = 5.0  # wait_lost also looks every few seconds, in case a loss came without a callback
+
+
+class PymodbusTransport:
+    """A pymodbus async client. pymodbus retries and reconnects are off: the bus queue decides about
+    retries, the bus's link keeper about reopening."""
+
+    def __init__(
+        self,
+        name: str,
+        client: ModbusBaseClient,
+        timeout_s: float,
+        rs485: Rs485Options | None = None,
+        events: _LinkEvents | None = None,
+        port: str | None = None,
+    ):
         self.name = name
         self._client = client
         self._timeout_s = timeout_s
         self._rs485 = rs485
-        self._rs485_tried = False
+        self._rs485_warned = False
+        self._events = events or _LinkEvents()
+        self._port = port if port is not None and "://" not in port else None  # a device file to look for
         _fold_pymodbus_repeats()
 
     @classmethod
     def for_bus(cls, bus: SerialBus | TcpBus) -> PymodbusTransport:
         client: ModbusBaseClient
+        events = _LinkEvents()
         if isinstance(bus, SerialBus):
             client = AsyncModbusSerialClient(
                 bus.port,
@@ -187,10 +233,10 @@ class PymodbusTransport:
                 timeout=bus.timeout_s,
                 retries=0,
                 name=bus.name,
-                reconnect_delay=0.5,
-                reconnect_delay_max=10.0,
+                reconnect_delay=0,
+                trace_connect=events.changed,
             )
-            return cls(bus.name, client, bus.timeout_s, bus.rs485)
+            return cls(bus.name, client, bus.timeout_s, bus.rs485, events, bus.port)
         framer = FramerType.SOCKET if bus.transport == "tcp" else FramerType.RTU
         client = AsyncModbusTcpClient(
             bus.host,
@@ -199,29 +245,54 @@ class PymodbusTransport:
             timeout=bus.timeout_s,
             retries=0,
             name=bus.name,
-            reconnect_delay=0.5,
-            reconnect_delay_max=10.0,
+            reconnect_delay=0,
+            trace_connect=events.changed,
         )
-        return cls(bus.name, client, bus.timeout_s)
+        return cls(bus.name, client, bus.timeout_s, events=events)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.connected)
 
     async def connect(self) -> None:
+        if self.connected:
+            return
+        if self._port is not None and not _exists(self._port):
+            raise PortMissing(f"{self.name}: {self._port} does not exist")
         try:
             connected = await self._client.connect()
         except (ModbusException, OSError, serial.SerialException) as exc:
             raise TransportError(f"{self.name}: cannot connect: {exc}") from None
         if not connected:
-            raise TransportError(f"{self.name}: cannot connect to {self._endpoint()}")
+            raise TransportError(f"{self.name}: cannot connect to {self._endpoint()}{self._why_not()}")
         self._apply_rs485()
+
+    async def wait_lost(self) -> None:
+        while self.connected:
+            self._events.lost.clear()
+            try:
+                async with asyncio.timeout(LOST_CHECK_S):
+                    await self._events.lost.wait()
+            except TimeoutError:
+                continue
+
+    def _why_not(self) -> str:
+        """pymodbus logs why an open failed and returns False; say what we can see ourselves."""
+        if self._port is None:
+            return ""
+        if not os.access(self._port, os.R_OK | os.W_OK):
+            return " (permission denied)"
+        return " (in use, or not a serial port)"
 
     def _endpoint(self) -> str:
         params = self._client.ctx.comm_params
         return f"{params.host}:{params.port}" if params.port else str(params.host)
 
     def _apply_rs485(self) -> None:
-        """Hand RTS direction control to the kernel; a pty (or a USB adapter) refuses the ioctl."""
-        if self._rs485 is None or self._rs485_tried:
+        """Hand RTS direction control to the kernel (on every open: a reopened port starts without it);
+        a pty (or a USB adapter) refuses the ioctl, which is said once."""
+        if self._rs485 is None:
             return
-        self._rs485_tried = True
         port: Any = getattr(self._client.ctx.transport, "sync_serial", None)
         opts = self._rs485
         try:
@@ -233,7 +304,9 @@ class PymodbusTransport:
                 delay_before_rx=opts.delay_after_tx_ms / 1000.0,
             )
         except (ValueError, OSError, AttributeError, serial.SerialException) as exc:
-            log_event(log, "rs485_mode_unavailable", logging.WARNING, bus=self.name, reason=str(exc))
+            if not self._rs485_warned:
+                self._rs485_warned = True
+                log_event(log, "rs485_mode_unavailable", logging.WARNING, bus=self.name, reason=str(exc))
 
     async def close(self) -> None:
         self._client.close()

@@ -47,6 +47,15 @@ class CollectingSink:
                 await self.changed.wait()
 
 
+async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    """Wait for state no record announces (a counter, a status field); the timeout only guards a hang."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.05)
+
+
 def registry_of(*profiles: Profile) -> ProfileRegistry:
     return ProfileRegistry(Path("."), {p.id: p for p in profiles}, [])
 

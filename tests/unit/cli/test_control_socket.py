@@ -13,6 +13,7 @@ from agent.control.client import ControlClient, DaemonNotRunning, RemoteError
 from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
+    ForgetLearnedRequest,
     IdentifyRequest,
     RawReadRequest,
     RawWriteRequest,
@@ -81,6 +82,17 @@ async def test_typed_errors_travel_by_kind(served) -> None:  # type: ignore[no-u
         assert unknown.value.kind == "CommandError"
         # the connection survives errors
         assert (await client.call(StatusRequest()))["gateway"] == "pole-test"
+
+
+async def test_forget_learned_reaches_the_device_driver_which_may_not_offer_it(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    async with ControlClient(path) as client:
+        with pytest.raises(RemoteError) as unsupported:
+            await client.call(ForgetLearnedRequest(device="meter1"))
+        assert unsupported.value.kind == "NotSupported" and "forget_learned" in str(unsupported.value)
+        with pytest.raises(RemoteError) as unknown:
+            await client.call(ForgetLearnedRequest(device="nope"))
+        assert unknown.value.kind == "CommandError"
 
 
 async def test_raw_access_goes_through_the_driver_owning_the_bus(served) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.errors import DeviceException, DeviceTimeout
@@ -28,9 +30,20 @@ class FakeTransport:
         self.units = units
         self.requests: list[ModbusRequest] = []
         self.connected = False
+        self.lost = asyncio.Event()
 
     async def connect(self) -> None:
         self.connected = True
+
+    async def wait_lost(self) -> None:
+        while self.connected:
+            self.lost.clear()
+            await self.lost.wait()
+
+    def pull_out(self) -> None:
+        """The port goes away under an open connection."""
+        self.connected = False
+        self.lost.set()
 
     async def close(self) -> None:
         self.connected = False
@@ -61,3 +74,12 @@ class FakeTransport:
 
     def reads(self) -> list[ReadRequest]:
         return [r for r in self.requests if isinstance(r, ReadRequest)]
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    """Wait for a condition of a running poller or link (no event announces it); the timeout guards a hang."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
