@@ -8,7 +8,7 @@ import struct
 import orjson
 import pytest
 
-from drivers.modbus.codec import decode_point, encode_point, shortest_float32
+from drivers.modbus.codec import decode_point, encode_point
 from drivers.modbus.profile import Point
 
 
@@ -38,6 +38,8 @@ def test_scaled_integers_take_the_decimals_of_the_scale() -> None:
 
 
 def test_every_float32_survives_the_shortening() -> None:
+    from drivers.modbus.codec import shortest_float32
+
     for bits in range(0x3F800000, 0x3F800000 + 2000):
         f = struct.unpack(">f", bits.to_bytes(4, "big"))[0]
         assert struct.pack(">f", shortest_float32(f)) == struct.pack(">f", f)

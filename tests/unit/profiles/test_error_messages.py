@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from agent.errors import ProfileError
-from drivers.modbus.profile_suggest import close_profiles
 from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry
 from tests.unit.profiles.profile_tree import relative, write
 
@@ -27,6 +26,8 @@ def test_did_you_mean_compares_vendor_and_model_apart() -> None:
     assert "(did you mean 'eastron/sdm120'?)" in unknown("acme/sdm120")  # the model under another name
     assert "(did you mean 'witmotion/wt901c-485'" in unknown("witmotion/wt901c485")
     assert "(eastron has eastron/sdm120, eastron/sdm630-v2)" in unknown("eastron/dds238")
+    from drivers.modbus.profile_suggest import close_profiles
+
     assert close_profiles("keller", SHIPPED.ids()) == []
     assert close_profiles("sdm120", SHIPPED.ids()) == ["eastron/sdm120"]
 

@@ -11,7 +11,6 @@ from pymodbus.pdu.register_message import ReadHoldingRegistersRequest, ReadInput
 from drivers.modbus.profile import DataType, Point, Profile, Table
 from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry
 from drivers.modbus.simulator import SimulatedDevice
-from drivers.modbus.simulator.defaults import UNIT_DEFAULTS, default_spec
 from tests.unit.profiles.profile_tree import write
 
 SHIPPED = ProfileRegistry.load(DEFAULT_PROFILE_DIR, strict=True)
@@ -127,6 +126,8 @@ def test_a_new_profile_gets_values_from_its_units(tmp_path: Path) -> None:
 
 
 def test_the_unit_table_has_a_default_for_every_unit_of_a_shipped_readable_number() -> None:
+    from drivers.modbus.simulator.defaults import UNIT_DEFAULTS
+
     missing = set()
     for profile in SHIPPED.all():
         for point in profile.points.values():
@@ -141,4 +142,6 @@ def test_an_explicit_generator_still_wins() -> None:
     device = SimulatedDevice(7, profile, {"frequency": 0.0})
     read(device, profile.points["frequency"])
     assert device.value_of("frequency") == 0.0
+    from drivers.modbus.simulator.defaults import default_spec
+
     assert default_spec("frequency", profile.points["frequency"]).kind == "sine"
