@@ -120,10 +120,11 @@ def agent_config_model() -> type[AgentConfigBase]:
 def validate_document(doc: YamlDocument, base_dir: Path | None = None) -> AgentConfigBase:
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.where(())} <document>: expected a mapping of config sections"])
+    model = agent_config_model()
     try:
-        config = agent_config_model().model_validate(doc.data)
+        config = model.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(doc, exc)) from None
+        raise ConfigError(validation_problems(doc, exc, model=model)) from None
     problems = reference_problems(doc, config)
     if problems:
         raise ConfigError(problems)
