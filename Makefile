@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server faketime
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server faketime \
+	debhelper dh-virtualenv python3.11-venv lintian
 
-.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench deb clean sparkplug-proto nats-cluster test-cluster
+.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench deb test-deb-camera clean sparkplug-proto nats-cluster test-cluster
 
 test: deps lint typecheck rig-ci pytest
 
@@ -46,8 +47,10 @@ demo: deps
 bench: deps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Offline-installable .deb (venv in /opt/edgepost, pinned wheels); prints the path of the package.
-deb: deps
+# The .debs (debhelper + dh-virtualenv; see packaging/build_deb.sh): edgepost (sensor-only venv in
+# /opt/edgepost) and edgepost-camera (onnxruntime, OpenCV, numpy, models). Prints their paths.
+# Needs only the apt packages, not the dev venv. CAMERA=0 builds edgepost alone.
+deb: apt-deps
 	bash packaging/build_deb.sh
 
 # A 3-node NATS cluster (JetStream + MQTT per node) on loopback until Ctrl-C; prints each node's ports.
@@ -63,6 +66,11 @@ GRPCIO_TOOLS := grpcio-tools==1.85.4
 sparkplug-proto:
 	$(PY) -m venv /tmp/edgepost-protoc && /tmp/edgepost-protoc/bin/pip install -q '$(GRPCIO_TOOLS)'
 	cd agent/uplink/sparkplug && /tmp/edgepost-protoc/bin/python -m grpc_tools.protoc --proto_path=. --python_out=. sparkplug_b.proto
+
+# The camera package built, unpacked, linted and installed in a sandbox (~300 MB, minutes on a
+# fresh machine: not part of `make test`, whose deb tests build edgepost alone).
+test-deb-camera: deps
+	EDGEPOST_TEST_CAMERA_DEB=1 $(BIN)/pytest -q -p no:randomly tests/integration/packaging/test_deb_camera.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache rig-results

@@ -78,6 +78,7 @@ class Services:
             config_dir=self._runtime.config_path.parent,
             logger=logging.getLogger(f"drivers.{name}"),
             profile_dirs=tuple(self.config.profile_dirs) if self.config.profile_dirs is not None else None,
+            inventory_changed=self.resend_birth,
         )
 
     async def start(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +48,10 @@ class DeviceInfo:
     attributes: dict[str, JsonValue] = field(default_factory=dict)
 
 
+def _ignore() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class PointSpec:
     """One point as an upstream namespace declares it (Sparkplug metric definitions in a DBIRTH).
@@ -76,6 +80,9 @@ class DriverContext:
     # the config's top-level ``profile_dirs``: site firmware-profile dirs searched before the shipped
     # ones (None: the default, /etc/edgepost/profiles)
     profile_dirs: tuple[Path, ...] | None = None
+    # call (on the event loop) when a device's inventory entry changed, e.g. its state: the agent publishes
+    # the retained birth again, so it never shows a running device as stopped
+    inventory_changed: Callable[[], None] = _ignore
 
 
 class NotSupported(PermanentError):

@@ -22,7 +22,7 @@ from agent.logs import setup_logging
 _OPTIONAL_APPS = {
     "profile": ("agent.cli.profile_cmd", "Firmware profiles: list, show, check."),
     "simulate": ("agent.cli.simulate_cmd", "Serve simulated Modbus devices on a pty or TCP."),
-    "model": ("agent.cli.model_cmd", "ONNX models: check, bench."),
+    "model": ("agent.cli.model_cmd", "ONNX models: check, bench, update."),
 }
 
 
@@ -106,8 +106,8 @@ def _mount_optional_apps() -> None:
         except ImportError:
             continue  # not landed / not installed on this box: the command is not offered
         sub_app = getattr(module, "app", None)
-        if isinstance(sub_app, typer.Typer):
-            app.add_typer(sub_app, name=name, help=help_text)
+        if isinstance(sub_app, typer.Typer):  # its own help lists its own commands: it cannot go stale here
+            app.add_typer(sub_app, name=name, help=sub_app.info.help or help_text)
 
 
 def _mount_entry_point_apps() -> None:

@@ -48,6 +48,45 @@ def pattern_launch(width: int = 320, height: int = 192, fps: int = 10, pattern: 
     )
 
 
+_ENCODERS = {
+    "h264": ("x264enc", "rtph264pay"),
+    "h265": ("x265enc", "rtph265pay"),
+}
+
+
+def encoded_launch(
+    codec: str, width: int = 320, height: int = 192, fps: int = 25, pattern: str = "ball",
+    foreground: int | None = None,
+) -> str:
+    """H.264/H.265 over RTP, a key frame every second, tuned for latency as IP cameras are.
+
+    ``pattern=ball`` draws one ball (``foreground`` colour, 0xAARRGGBB) on black that sweeps left and
+    right across the whole frame, crossing its vertical centre line about every 3.7 s at 25 fps.
+    """
+    encoder, payloader = _ENCODERS[codec]
+    colour = "" if foreground is None else f" foreground-color={foreground:#010x}"
+    return (
+        f"( videotestsrc is-live=true pattern={pattern}{colour} ! video/x-raw,width={width},height={height},"
+        f"framerate={fps}/1,format=I420 ! {encoder} tune=zerolatency speed-preset=ultrafast key-int-max={fps} "
+        f"! {payloader} name=pay0 pt=96 config-interval=1 )"
+    )
+
+
+def encoder_available(codec: str) -> bool:
+    """Whether GStreamer (under the system python) has the encoder ``encoded_launch`` needs."""
+    if not rtsp_available():
+        return False
+    encoder, payloader = _ENCODERS[codec]
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import gi, sys; gi.require_version('Gst', '1.0'); from gi.repository import Gst; "
+         f"Gst.init(None); sys.exit(0 if Gst.ElementFactory.find('{encoder}') and "
+         f"Gst.ElementFactory.find('{payloader}') else 1)"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
 def file_launch(path: Path) -> str:
     """Serve an MJPG .avi file (decoded and re-encoded as RTP/JPEG, played in real time)."""
     return (

@@ -133,6 +133,17 @@ def test_the_config_key_profile_dirs(tmp_path: Path) -> None:
     assert "acme/pm-100" in profiles and "eastron/sdm120" in profiles
 
 
+def test_profile_dirs_from_a_conf_d_drop_in(tmp_path: Path) -> None:
+    """A provisioning tool adds the site's profile directory with one drop-in file."""
+    site = tmp_path / "site"
+    write(site, "acme/pm-100", OWN_METER)
+    config = tmp_path / "config.yaml"
+    config.write_text("gateway: {id: pole-1}\n")
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "10-profiles.yaml").write_text(f"profile_dirs: [{site}]\n")
+    assert "acme/pm-100" in listed("--config", str(config))
+
+
 def test_relative_profile_dirs_are_refused(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("gateway: {id: pole-1}\nprofile_dirs: [site/profiles]\n")
