@@ -74,3 +74,8 @@ test-deb-camera: deps
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache rig-results
+
+# docs/profile-format.md and docs/simulator-spec.md from the models (a test fails when they are stale).
+.PHONY: reference-docs
+reference-docs: deps
+	$(BIN)/python docs/generate_reference.py

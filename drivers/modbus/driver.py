@@ -14,6 +14,8 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 from agent.errors import ConfigError, PermanentError, TransportError, WriteRejected
 from agent.logs import log_event
@@ -69,10 +71,12 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         self._store = LearnedStore(path, self._policy, config.learned_ranges_file)
 
     @classmethod
-    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+    def check_config(
+        cls, config: DriverConfigBase, profile_dirs: Sequence[Path] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
         """Every device's profile reference, point selection and alarm overrides resolve."""
         assert isinstance(config, ModbusDriverConfig)
-        registry = ProfileRegistry.load_cached()
+        registry = ProfileRegistry.load_cached(site_dirs=profile_dirs)
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, device in enumerate(config.devices):
             try:
@@ -88,7 +92,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     async def open(self) -> None:
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached, site_dirs=self.context.profile_dirs)
             for problem in registry.errors:
                 log_event(log, "profile_invalid", logging.WARNING, problem=problem)
         problems: list[str] = []
@@ -335,7 +339,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         queue = self._bus(bus)
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached, site_dirs=self.context.profile_dirs)
         return await identify(queue, unit, registry)
 
     def _bus(self, name: str) -> BusQueue:

@@ -41,7 +41,9 @@ def resolve_device(device: Device, registry: ProfileRegistry, default_period_s: 
     for n in names:
         override = selection.get(n) if selection else None
         point = profile.points[n]
-        periods[n] = (override and override.period) or device.period_s or point.period or default_period_s
+        # the device's period_s is a default for points without their own (a serial number polled
+        # hourly stays hourly): per-point override > profile point > device > driver default
+        periods[n] = (override and override.period) or point.period or device.period_s or default_period_s
     known = [(str(p.table), p.address, p.end) for p in profile.points.values()]
     spec = DeviceSpec(
         name=device.name,

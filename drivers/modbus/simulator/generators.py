@@ -1,6 +1,7 @@
-"""Value generators for simulated points: constant, sine, random walk, scripted sequence.
+"""Value generators for simulated points: constant, sine, random walk, counter, scripted sequence.
 
-Each spec is a pydantic model (``kind:`` discriminated); ``make_source`` turns one into a
+Each spec is a pydantic model (``kind:`` discriminated, in ``drivers.modbus.generator_specs`` so
+that a profile's ``simulate:`` hint can use them); ``make_source`` turns one into a
 ``ValueSource`` whose ``value(now_s)`` is called once per read that touches the point, with the
 seconds since the device started. Values are engineering values; the codec encodes them.
 """
@@ -9,62 +10,34 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Annotated, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Protocol
 
 from agent.records import PointValue
+from drivers.modbus.generator_specs import (
+    AnyGeneratorSpec,
+    ConstantSpec,
+    CounterSpec,
+    GeneratorSpec,
+    RandomWalkSpec,
+    SequenceSpec,
+    SineSpec,
+)
 
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ConstantSpec(_Spec):
-    kind: Literal["constant"] = "constant"
-    value: float | int | bool | str
-
-
-class SineSpec(_Spec):
-    """``offset + amplitude * sin(2*pi*(t/period) + phase)``."""
-
-    kind: Literal["sine"] = "sine"
-    amplitude: float = 1.0
-    period: float = Field(60.0, gt=0, description="seconds")
-    offset: float = 0.0
-    phase: float = Field(0.0, description="radians")
-
-
-class RandomWalkSpec(_Spec):
-    """Each read moves the value by a uniform step in [-step, step], kept inside [min, max]."""
-
-    kind: Literal["random_walk"] = "random_walk"
-    step: float = Field(1.0, ge=0)
-    min: float
-    max: float
-    start: float | None = Field(None, description="first value; default is the middle of [min, max]")
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RandomWalkSpec:
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
-        if self.start is not None and not self.min <= self.start <= self.max:
-            raise ValueError(f"start {self.start} is outside [{self.min}, {self.max}]")
-        return self
-
-
-class SequenceSpec(_Spec):
-    """Scripted values: the next one on every read, or one per elapsed second."""
-
-    kind: Literal["sequence"] = "sequence"
-    values: list[float | int | bool | str] = Field(min_length=1)
-    per: Literal["read", "second"] = "read"
-    repeat: bool = Field(True, description="start over after the last value; otherwise hold it")
-
-
-GeneratorSpec = Annotated[
-    ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec, Field(discriminator="kind")
+__all__ = [
+    "AnyGeneratorSpec",
+    "Constant",
+    "ConstantSpec",
+    "Counter",
+    "CounterSpec",
+    "GeneratorSpec",
+    "RandomWalk",
+    "RandomWalkSpec",
+    "Sequence",
+    "SequenceSpec",
+    "Sine",
+    "SineSpec",
+    "ValueSource",
+    "make_source",
 ]
 
 
@@ -104,6 +77,14 @@ class RandomWalk:
         return self._current
 
 
+class Counter:
+    def __init__(self, spec: CounterSpec) -> None:
+        self._spec = spec
+
+    def value(self, now_s: float) -> PointValue:
+        return self._spec.start + self._spec.per_hour * max(now_s, 0.0) / 3600.0
+
+
 class Sequence:
     def __init__(self, spec: SequenceSpec) -> None:
         self._spec = spec
@@ -120,11 +101,13 @@ class Sequence:
         return values[index]
 
 
-def make_source(spec: ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec) -> ValueSource:
+def make_source(spec: AnyGeneratorSpec) -> ValueSource:
     if isinstance(spec, ConstantSpec):
         return Constant(spec)
     if isinstance(spec, SineSpec):
         return Sine(spec)
     if isinstance(spec, RandomWalkSpec):
         return RandomWalk(spec)
+    if isinstance(spec, CounterSpec):
+        return Counter(spec)
     return Sequence(spec)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from agent.errors import ConfigError, ProfileError
 from agent.yamlsource import YamlDocument, format_path
-from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.profiles import ProfileRegistry, profile_search_path
 from drivers.modbus.simulator.device import SimulatedDevice
 from drivers.modbus.simulator.runner import SimulatorServer
 from drivers.modbus.simulator.serial_bus import SimulatedBus
@@ -22,7 +22,9 @@ def build_servers(
     spec: SimulatorSpec, doc: YamlDocument | None = None, registry: ProfileRegistry | None = None
 ) -> list[SimServer]:
     """One server per bus. Unknown profiles or point names raise ``ConfigError`` naming the spot."""
-    registry = registry or ProfileRegistry.load(spec.profiles_dir)
+    if registry is None:
+        extra = [spec.profiles_dir] if spec.profiles_dir is not None else []
+        registry = ProfileRegistry.load([*extra, *profile_search_path()])
     servers: list[SimServer] = []
     problems: list[str] = []
     for b, bus in enumerate(spec.buses):
