@@ -4,6 +4,9 @@ Per table, the points are sorted by address and partitioned into consecutive run
 request. A dynamic programme over the sorted points finds the partition of least wire cost
 (``overhead`` characters per request + 2 per register, or 1/8 per bit), within the Modbus maxima,
 the device's own limits and its hole limit, and never spanning a register learned to be illegal.
+Without a hole limit in the profile, a hole is read along whenever that is cheaper on the wire; a
+device that refuses one answers ILLEGAL DATA ADDRESS, and the poller learns the hole and plans around
+it from then on (``device.py``, ``learned.py``).
 Since a request's cost only depends on its first and last point, the DP is exact.
 """
 
@@ -73,6 +76,10 @@ def _max_count(table: Table, limits: ReadLimits) -> int:
 
 
 def _max_hole(table: Table, limits: ReadLimits) -> int:
+    """A profile's fixed hole limit; without one, any hole the request size allows (the cost decides,
+    and a device that refuses a hole teaches it through ``IllegalRanges``)."""
+    if limits.max_hole is None:
+        return _max_count(table, limits)
     return limits.max_hole * 16 if table.is_bit else limits.max_hole
 
 
