@@ -40,6 +40,11 @@ class SerialEndpoint(_Model):
     stopbits: Literal[1, 2] = 1
     bytesize: Literal[7, 8] = 8
     wire_timing: bool = True
+    adapter_latency_ms: float = Field(
+        0.0, ge=0, le=255, description="USB-serial adapter latency timer (FTDI: 1..16 ms); 0: a native UART"
+    )
+    turnaround_jitter_ms: float = Field(0.0, ge=0, description="device answers up to this much later, uniformly")
+    path_seed: int = Field(0, description="seed of the path's random draws")
 
 
 class TcpEndpoint(_Model):
