@@ -6,7 +6,7 @@ APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server
 
-.PHONY: test lint typecheck pytest demo deps apt-deps bench deb clean sparkplug-proto nats-cluster test-cluster
+.PHONY: test lint typecheck pytest demo deps apt-deps bench bench-smoke deb clean sparkplug-proto nats-cluster test-cluster
 
 test: deps lint typecheck pytest
 
@@ -39,8 +39,13 @@ pytest: deps
 demo: deps
 	$(BIN)/python -m tests.demo
 
+# Every bench, full length: one results file in bench/results/ (+ latest.json) and README's measured section.
 bench: deps
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/run.py --mode full
+
+# A short version of every bench (~90 s); fails when a same-run ratio is 2x worse than its bench's floor.
+bench-smoke: deps
+	$(BIN)/python bench/run.py --mode smoke
 
 # Offline-installable .deb (venv in /opt/edgepost, pinned wheels); prints the path of the package.
 deb: deps
