@@ -20,12 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 LATEST = ROOT / "bench" / "results" / "latest.json"
 BEGIN = "<!-- bench:begin: rendered by bench/render_readme.py from bench/results/latest.json; do not edit -->"
 END = "<!-- bench:end -->"
+DASH = "\u2013"  # an en dash for an empty cell
+TIMES = "\u00d7"
 GOAL_ORDER = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
 
 
 def number(value: float | None) -> str:
     if value is None:
-        return "–"
+        return DASH
     magnitude = abs(value)
     if magnitude >= 1000:
         return f"{value:,.0f}"
@@ -42,7 +44,7 @@ def with_unit(value: float | None, unit: str | None) -> str:
 
 def ratio_text(figure: Figure) -> str:
     if figure.ratio is None:
-        return "–"
+        return DASH
     return f"{figure.ratio:.3f}" if figure.ratio < 10 else f"{figure.ratio:.1f}"
 
 
@@ -70,7 +72,7 @@ def render(results: dict[str, Any] | None) -> str:
         BEGIN,
         "",
         f"`make bench` ({results['mode']} mode), {results['started']}, commit `{c['sha'][:10]}`"
-        f"{' (with uncommitted changes)' if c['dirty'] else ''}, {m['cpu']} × {m['cores']} cores, "
+        f"{' (with uncommitted changes)' if c['dirty'] else ''}, {m['cpu']} {TIMES} {m['cores']} cores, "
         f"Python {m['python']}, SQLite {m['sqlite']}, mosquitto {m['versions'].get('mosquitto', '?')}; "
         f"load average {load}. Every ratio is against a baseline measured in the same run.",
     ]
@@ -81,21 +83,25 @@ def render(results: dict[str, Any] | None) -> str:
     goals = sorted(((b, f) for b, f in figures if f.goal_id),
                    key=lambda bf: (GOAL_ORDER.index(bf[1].goal_id) if bf[1].goal_id in GOAL_ORDER else 99))
     if goals:
-        lines += ["", "| # | measure | result | baseline (same run) | ratio | goal | |", "|---|---|---|---|---|---|---|"]
+        lines += ["", "| # | measure | result | baseline (same run) | ratio | goal | |",
+                  "|---|---|---|---|---|---|---|"]
         for bench, f in goals:
             lines.append(
                 f"| {f.goal_id} | {f.title} (`{bench}`) | {with_unit(f.value, f.unit)} | "
-                f"{f.baseline_title or '–'}: {with_unit(f.baseline, f.baseline_unit or f.unit)} | {ratio_text(f)} | "
+                f"{f.baseline_title or DASH}: {with_unit(f.baseline, f.baseline_unit or f.unit)} | {ratio_text(f)} | "
                 f"{f.goal or ''} | {verdict(f)} |"
             )
     lines += ["", "<details><summary>Every figure</summary>", "",
               "| bench | figure | value | baseline (same run) | ratio | note |", "|---|---|---|---|---|---|"]
     for bench, f in figures:
-        baseline = f"{f.baseline_title}: {with_unit(f.baseline, f.baseline_unit or f.unit)}" if f.baseline_title else "–"
+        baseline = DASH
+        if f.baseline_title:
+            baseline = f"{f.baseline_title}: {with_unit(f.baseline, f.baseline_unit or f.unit)}"
         lines.append(f"| `{bench}` | {f.title} | {with_unit(f.value, f.unit)} | {baseline} | {ratio_text(f)} | "
                      f"{(f.note or '').replace('|', '/')} |")
     lines += ["", "</details>"]
-    unfinished = [f"`{n}` ({b['status']})" for n, b in results["benches"].items() if b["status"] in ("failed", "timeout")]
+    unfinished = [f"`{n}` ({b['status']})" for n, b in results["benches"].items()
+                  if b["status"] in ("failed", "timeout")]
     if unfinished:
         lines += ["", f"Did not finish: {', '.join(unfinished)}."]
     notes = [(n, note) for n, b in results["benches"].items() for note in (b.get("report") or {}).get("notes", [])]

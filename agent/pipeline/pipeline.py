@@ -96,10 +96,21 @@ class Pipeline:
             if not self._deadband.passes(record):
                 self.counters.suppressed += 1
                 return
-        await self._enqueue(record)
+        # inlined _enqueue: this runs once per reading of every driver
+        queue = self._queue
+        if queue.full():
+            await queue.put(record)
+        else:
+            queue.put_nowait(record)
+        if self._watchers:
+            self._to_watchers(record)
 
     async def _enqueue(self, record: Record) -> None:
         await self._queue.put(record)
+        if self._watchers:
+            self._to_watchers(record)
+
+    def _to_watchers(self, record: Record) -> None:
         for watcher in list(self._watchers):
             if watcher.full():
                 continue  # a slow `edgepost watch` loses lines, never slows the pipeline

@@ -11,9 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import render_readme
-import run
-from _results import Figure, Report
+import render_readme  # noqa: E402
+import run  # noqa: E402
+from _results import Figure, Report  # noqa: E402
 
 
 def test_a_ratio_fails_the_smoke_run_only_when_2x_worse_than_its_floor() -> None:
