@@ -92,7 +92,7 @@ def main() -> int:
     args = parser.parse_args()
     mode = mode_of(args)
     quiet_logs()
-    warmup_s, window_s, soak_s = {"smoke": (6.0, 3.0, 0.0), "quick": (20.0, 10.0, 120.0),
+    warmup_s, window_s, soak_s = {"smoke": (4.0, 2.0, 0.0), "quick": (20.0, 10.0, 120.0),
                                   "full": (60.0, 30.0, 3600.0)}[mode]
     if args.soak_s is not None:
         soak_s = args.soak_s
@@ -102,7 +102,7 @@ def main() -> int:
         try:
             with Mosquitto(root / "mqtt") as broker:
                 config = agent_config(root, drivers_yaml(agent_port), broker.port)
-                baseline = statistics.median(import_only_mb(config) for _ in range(3))
+                baseline = statistics.median(import_only_mb(config) for _ in range(1 if mode == "smoke" else 3))
                 with running_agent(config, root) as agent:
                     time.sleep(warmup_s)
                     samples = []

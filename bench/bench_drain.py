@@ -43,6 +43,7 @@ from tests.fixtures.mosquitto import Mosquitto
 GATEWAY = "gw-bench"
 PROC = psutil.Process()
 GOAL_RATIO = 0.8
+DUPLICATES: list[int] = []  # records the uplink published twice in one session, per drain
 
 
 def rss_mb() -> float:
@@ -76,19 +77,20 @@ async def drain_uplink(state: Path, port: int, n: int, batch: int, compress: boo
     before = peak = rss_mb()
     t0 = time.perf_counter()
     task = asyncio.create_task(uplink.run())
-    while uplink.counters.records_acked < n:
+    while True:
         if task.done():
             task.result()
             raise RuntimeError("uplink stopped early")
         await asyncio.sleep(0.02)
         peak = max(peak, rss_mb())
+        # done when every record is deleted (a record sent twice counts twice in records_acked)
+        if uplink.counters.records_acked >= n and not (await outbox.stats()).records:
+            break
     elapsed = time.perf_counter() - t0
     await uplink.stop()
     await task
-    left = (await outbox.stats()).records
+    DUPLICATES.append(uplink.counters.records_acked - n)
     await outbox.close()
-    if left:
-        raise RuntimeError(f"{left} records left in the outbox")
     return elapsed, peak - before, rss_mb() - before
 
 
@@ -147,8 +149,11 @@ def main() -> None:
             id=f"drain.{kind}", title=f"drain {n:,} records, {kind} batches: time", value=up, unit="s",
             baseline=bare, baseline_title="best bare paho loop", better="lower",
             goal=f"<= {GOAL_RATIO}x the bare loop's time, flat memory", goal_id="P4",
-            goal_met=up / bare <= GOAL_RATIO, runs=times[f"uplink_{kind}"], floor=1.5,
+            goal_met=up / bare <= GOAL_RATIO, runs=times[f"uplink_{kind}"], floor=2.0,
             note=f"{n / up:,.0f} records/s vs {n / bare:,.0f}"))
+    if any(DUPLICATES):
+        print(f"records the uplink published twice in one session, per drain: {DUPLICATES}")
+        report.note(f"the uplink published records twice within one session: {DUPLICATES} per drain")
     up_growth, bare_growth = max(growth["uplink"]), max(growth["bare"])
     print(f"RSS growth at the peak of a drain: uplink +{up_growth:.1f} MB, bare loop +{bare_growth:.1f} MB")
     report.add(Figure(

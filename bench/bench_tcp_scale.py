@@ -246,7 +246,7 @@ def main() -> int:
     quiet_logs()
     faulthandler.register(signal.SIGUSR1)  # kill -USR1 <pid> dumps the stacks of a run that seems stuck
     sizes, repeats, warmup_s, window_s = {
-        "smoke": ([50], 1, 2.0, 3.0), "quick": ([10, 100], 1, 3.0, 6.0), "full": ([10, 100, 1000], 2, 5.0, 15.0)}[mode]
+        "smoke": ([50], 1, 1.5, 2.5), "quick": ([10, 100], 1, 3.0, 6.0), "full": ([10, 100, 1000], 2, 5.0, 15.0)}[mode]
     e2e_size = max(sizes)
     raise_fd_limit(4 * max(sizes) + 256)  # inherited by the simulator and the agent
 
