@@ -251,7 +251,7 @@ def main() -> int:
             id=f"bus.{s.key}", title=f"readings/s, {s.title}", value=value, unit="readings/s",
             baseline=wire_optimum, baseline_title="wire optimum (spec DP)", goal=goal if ideal else None,
             goal_id="P1" if s.key == "default" else None,
-            goal_met=value / wire_optimum >= 0.95 if ideal else None, runs=rates[s.key],
+            goal_met=value / wire_optimum >= 0.95 if ideal and devices == 8 else None, runs=rates[s.key],
             floor=0.85 if s.key == "default" else None,
             note=None if ideal else f"path optimum (mean dead time {extra * 1e3:.1f} ms a request) "
             f"{path_opt:.1f}/s: {value / path_opt:.3f} of it"))
@@ -284,8 +284,9 @@ def main() -> int:
             baseline_title="one pymodbus request per point"))
         print(f"  one pymodbus request per point  {n:8.1f} readings/s  (its wire bound {naive_bound:.1f}/s); "
               f"planner/naive {median(rates['default']) / n:.2f}x")
+    p1 = report.figures[0].goal_met
     print(f"  goal P1: default limits >= 0.95 of the wire optimum: "
-          f"{'MET' if report.figures[0].goal_met else 'NOT met'}")
+          f"{'judged on 8 devices' if p1 is None else 'MET' if p1 else 'NOT met'}")
     report.write(args.json)
     return 0
 

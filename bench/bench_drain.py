@@ -148,8 +148,8 @@ def main() -> None:
         report.add(Figure(
             id=f"drain.{kind}", title=f"drain {n:,} records, {kind} batches: time", value=up, unit="s",
             baseline=bare, baseline_title="best bare paho loop", better="lower",
-            goal=f"<= {GOAL_RATIO}x the bare loop's time, flat memory", goal_id="P4",
-            goal_met=up / bare <= GOAL_RATIO, runs=times[f"uplink_{kind}"], floor=2.0,
+            goal=f"<= {GOAL_RATIO}x the bare loop's time (1M records), flat memory", goal_id="P4",
+            goal_met=up / bare <= GOAL_RATIO if n == 1_000_000 else None, runs=times[f"uplink_{kind}"], floor=2.0,
             note=f"{n / up:,.0f} records/s vs {n / bare:,.0f}"))
     if any(DUPLICATES):
         print(f"records the uplink published twice in one session, per drain: {DUPLICATES}")

@@ -289,11 +289,13 @@ def main() -> int:
         print(f"  {n:>5} {d_cpu:>12.3f} {d_missed:>7} {d_rate:>11.0f} {n * POINTS / PERIOD_S:>9.0f} "
               f"{b_cpu:>10.3f} {b_late:>9} {ratio:>11.2f} {median([r[3] for r in drv]):>9.3f}")
         top = n == max(sizes)
+        judged = top and n == 1000  # the goal's size
         report.add(Figure(
             id=f"tcp.driver.{n}", title=f"driver alone, {n} devices: CPU", value=d_cpu, unit="cores",
             baseline=b_cpu, baseline_title="bare pymodbus polling loop", better="lower",
-            goal=f"<= {GOAL_DRIVER_RATIO}x the bare loop" if top else None, goal_id="P2" if top else None,
-            goal_met=ratio <= GOAL_DRIVER_RATIO if top else None, runs=[r[0] for r in drv],
+            goal=f"<= {GOAL_DRIVER_RATIO}x the bare loop (1,000 devices)" if top else None,
+            goal_id="P2" if top else None,
+            goal_met=ratio <= GOAL_DRIVER_RATIO if judged else None, runs=[r[0] for r in drv],
             floor=3.0 if top else None,
             note=f"{d_missed} missed cycles, {d_rate:,.0f} readings/s of {n * POINTS / PERIOD_S:,.0f}"))
     ok = e2e["missed"] == 0 and e2e["cores"] <= GOAL_CORES
@@ -304,12 +306,16 @@ def main() -> int:
     report.add(Figure(
         id=f"tcp.e2e.{e2e_size}", title=f"whole agent end to end, {e2e_size} devices: CPU", value=e2e["cores"],
         unit="cores", baseline=bare_at_e2e, baseline_title="bare pymodbus polling loop", better="lower",
-        goal=f"<= {GOAL_CORES} core, 0 missed cycles", goal_id="P2", goal_met=ok, floor=8.0,
+        goal=f"<= {GOAL_CORES} core, 0 missed cycles (1,000 devices)", goal_id="P2",
+        goal_met=ok if e2e_size == 1000 else None, floor=8.0,
         note=f"{e2e['missed']:.0f} missed cycles; {e2e['delivered_per_s']:,.0f} records/s reached mosquitto of "
              f"{e2e_size * POINTS / PERIOD_S:,.0f}; simulator {e2e['simulator_cores']:.2f} cores, mosquitto "
              f"{e2e['mosquitto_cores']:.2f}"))
-    print(f"  goals P2: agent <= {GOAL_CORES} core with 0 missed: {'MET' if ok else 'NOT met'}; driver alone "
-          f"<= {GOAL_DRIVER_RATIO}x bare: {'MET' if report.figures[len(rows) - 1].goal_met else 'NOT met'}")
+    if e2e_size == 1000:
+        print(f"  goals P2: agent <= {GOAL_CORES} core with 0 missed: {'MET' if ok else 'NOT met'}; driver alone "
+              f"<= {GOAL_DRIVER_RATIO}x bare: {'MET' if report.figures[len(rows) - 1].goal_met else 'NOT met'}")
+    else:
+        print("  goals P2 are judged at 1,000 devices (the full run)")
     report.write(args.json)
     return 0
 

@@ -48,9 +48,15 @@ def ratio_text(figure: Figure) -> str:
     return f"{figure.ratio:.3f}" if figure.ratio < 10 else f"{figure.ratio:.1f}"
 
 
+def baseline_text(figure: Figure) -> str:
+    if not figure.baseline_title:
+        return DASH
+    return f"{figure.baseline_title}: {with_unit(figure.baseline, figure.baseline_unit or figure.unit)}"
+
+
 def verdict(figure: Figure) -> str:
     if figure.goal_met is None:
-        return ""
+        return "not judged here" if figure.goal else ""
     return "**met**" if figure.goal_met else "**not met**"
 
 
@@ -88,16 +94,13 @@ def render(results: dict[str, Any] | None) -> str:
         for bench, f in goals:
             lines.append(
                 f"| {f.goal_id} | {f.title} (`{bench}`) | {with_unit(f.value, f.unit)} | "
-                f"{f.baseline_title or DASH}: {with_unit(f.baseline, f.baseline_unit or f.unit)} | {ratio_text(f)} | "
+                f"{baseline_text(f)} | {ratio_text(f)} | "
                 f"{f.goal or ''} | {verdict(f)} |"
             )
     lines += ["", "<details><summary>Every figure</summary>", "",
               "| bench | figure | value | baseline (same run) | ratio | note |", "|---|---|---|---|---|---|"]
     for bench, f in figures:
-        baseline = DASH
-        if f.baseline_title:
-            baseline = f"{f.baseline_title}: {with_unit(f.baseline, f.baseline_unit or f.unit)}"
-        lines.append(f"| `{bench}` | {f.title} | {with_unit(f.value, f.unit)} | {baseline} | {ratio_text(f)} | "
+        lines.append(f"| `{bench}` | {f.title} | {with_unit(f.value, f.unit)} | {baseline_text(f)} | {ratio_text(f)} | "
                      f"{(f.note or '').replace('|', '/')} |")
     lines += ["", "</details>"]
     unfinished = [f"`{n}` ({b['status']})" for n, b in results["benches"].items()
