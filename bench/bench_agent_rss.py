@@ -7,7 +7,8 @@ process with psutil:
 
 - **RSS** in steady state: the median of samples over a window after the warm-up;
 - **growth**: a least-squares line through RSS samples every 10 s over a soak (1 h in the full run,
-  the goal's definition; ``--soak-s`` to change it), in MB per hour. Not in the smoke run.
+  the goal's definition; ``--soak-s`` or ``BENCH_SOAK_S`` to change it), in MB per hour. Not in the
+  smoke run.
 
 baseline (same run): a fresh interpreter that loads the same config and imports the Modbus driver,
 uplink and outbox and does nothing (the import cost); the ratio is what running adds.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -96,6 +98,8 @@ def main() -> int:
                                   "full": (60.0, 30.0, 3600.0)}[mode]
     if args.soak_s is not None:
         soak_s = args.soak_s
+    elif os.environ.get("BENCH_SOAK_S") and mode != "smoke":  # e.g. BENCH_SOAK_S=600 make bench
+        soak_s = float(os.environ["BENCH_SOAK_S"])
     with tempfile.TemporaryDirectory() as tmp, socat_pty_pair() as (agent_port, sim_port):
         root = Path(tmp)
         simulator, _ = start_simulator(sim_spec(root, sim_port))
