@@ -4,11 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server faketime \
+	debhelper dh-virtualenv python3.11-venv lintian
 
-.PHONY: test lint typecheck pytest demo deps apt-deps bench bench-smoke deb clean sparkplug-proto nats-cluster test-cluster
+.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench bench-smoke deb test-deb-camera clean sparkplug-proto \
+	nats-cluster test-cluster
 
-test: deps lint typecheck pytest
+test: deps lint typecheck rig-ci pytest
 
 deps: apt-deps $(VENV)/.installed
 
@@ -23,18 +25,22 @@ apt-deps:
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[camera,dev,rig]'
 	$(BIN)/pip install -q --no-deps -c requirements.lock rapidocr-onnxruntime
 	touch $@
 
 lint: deps
-	$(BIN)/ruff check agent drivers tests bench
+	$(BIN)/ruff check agent drivers rig tests bench
 
 typecheck: deps
-	$(BIN)/mypy agent drivers
+	$(BIN)/mypy agent drivers rig
 
 pytest: deps
 	$(BIN)/pytest
+
+# The rig's CI set: every shipped scenario not marked ci: {enabled: false}, times compressed.
+rig-ci: deps
+	$(BIN)/edgepost rig run --short --ci --out rig-results rig/scenarios
 
 demo: deps
 	$(BIN)/python -m tests.demo
@@ -48,8 +54,10 @@ bench: deps
 bench-smoke: deps
 	$(BIN)/python bench/run.py --mode smoke
 
-# Offline-installable .deb (venv in /opt/edgepost, pinned wheels); prints the path of the package.
-deb: deps
+# The .debs (debhelper + dh-virtualenv; see packaging/build_deb.sh): edgepost (sensor-only venv in
+# /opt/edgepost) and edgepost-camera (onnxruntime, OpenCV, numpy, models). Prints their paths.
+# Needs only the apt packages, not the dev venv. CAMERA=0 builds edgepost alone.
+deb: apt-deps
 	bash packaging/build_deb.sh
 
 # A 3-node NATS cluster (JetStream + MQTT per node) on loopback until Ctrl-C; prints each node's ports.
@@ -66,5 +74,10 @@ sparkplug-proto:
 	$(PY) -m venv /tmp/edgepost-protoc && /tmp/edgepost-protoc/bin/pip install -q '$(GRPCIO_TOOLS)'
 	cd agent/uplink/sparkplug && /tmp/edgepost-protoc/bin/python -m grpc_tools.protoc --proto_path=. --python_out=. sparkplug_b.proto
 
+# The camera package built, unpacked, linted and installed in a sandbox (~300 MB, minutes on a
+# fresh machine: not part of `make test`, whose deb tests build edgepost alone).
+test-deb-camera: deps
+	EDGEPOST_TEST_CAMERA_DEB=1 $(BIN)/pytest -q -p no:randomly tests/integration/packaging/test_deb_camera.py
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache rig-results

@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from agent.commands.config import CommandsConfig
+from agent.config_dropins import load_with_dropins
 from agent.errors import ConfigError, DriverNotFound
 from agent.outbox.config import OutboxConfig
 from agent.uplink.config import UplinkConfig
-from agent.yamlsource import YamlDocument, format_path, load_yaml_file, parse_yaml, validation_problems
+from agent.yamlsource import YamlDocument, format_path, parse_yaml, validation_problems
 from drivers.base import DriverConfigBase
 from drivers.registry import driver_names, load_config_model, load_driver_class
 
@@ -136,9 +137,12 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfigBase:
 
 
 def load_config(path: Path = DEFAULT_CONFIG_PATH) -> AgentConfigBase:
-    """Load and validate ``path``. Raises ``ConfigError`` whose lines name file:line:col and field."""
+    """Load ``path`` and its ``conf.d/*.yaml`` drop-ins (agent/config_dropins.py) and validate them.
+
+    Raises ``ConfigError`` whose lines name file:line:col (of the file that set the value) and field.
+    """
     try:
-        doc = load_yaml_file(path)
+        doc = load_with_dropins(path)
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None
     return validate_document(doc)

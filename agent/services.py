@@ -16,7 +16,7 @@ from agent.commands.dispatcher import CommandDispatcher
 from agent.config import AgentConfigBase
 from agent.control.server import ControlServer
 from agent.driver_host import DriverHost
-from agent.logs import log_event
+from agent.logs import RateLimiter, log_event, log_limited
 from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
 from agent.pipeline.alarm_state import AlarmJournal
@@ -53,6 +53,7 @@ class Services:
         self.control: ControlServer | None = None
         self.metrics: MetricsService | None = None
         self.started_at = time.time()
+        self._limiter = RateLimiter(10.0)
 
     # Components exist once start() ran; the properties make a misuse fail loudly instead of None errors.
     @property
@@ -76,12 +77,14 @@ class Services:
             state_dir=self.config.state_dir,
             config_dir=self._runtime.config_path.parent,
             logger=logging.getLogger(f"drivers.{name}"),
+            inventory_changed=self.resend_birth,
         )
 
     async def start(self) -> None:
         cfg = self.config
         secure_state_dir(cfg.state_dir)
         self._outbox = await Outbox.open(cfg.state_dir, cfg.outbox, cfg.gateway.id)
+        self.supervisor.start("outbox", self._outbox.keep_writing)
         journal = await AlarmJournal.open(self._outbox, cfg.state_dir)  # alarms active when the agent stopped
         self._pipeline = Pipeline(journal, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size,
                                   alarms=AlarmEvaluator(journal.active))
@@ -103,8 +106,19 @@ class Services:
         self.supervisor.start("loop-health", lambda: self.health.run(self._feed_watchdog))
 
     def _feed_watchdog(self) -> None:
-        if self.supervisor.states.get("pipeline") and self.supervisor.states["pipeline"].running:
+        """WATCHDOG=1 only while records can flow: the pipeline task runs and the outbox writer is
+        alive and not stuck; otherwise systemd restarts the service after WatchdogSec."""
+        problem = self._unhealthy()
+        if problem is None:
             self.notifier.watchdog()
+        else:
+            log_limited(self._limiter, log, "watchdog", "watchdog_withheld", logging.ERROR, reason=problem)
+
+    def _unhealthy(self) -> str | None:
+        pipeline = self.supervisor.states.get("pipeline")
+        if pipeline is None or not pipeline.running:
+            return "pipeline task not running"
+        return self.outbox.health()
 
     def _build_uplink(self, cfg: AgentConfigBase) -> tuple[Uplink | None, CommandDispatcher | None]:
         """Construct (not start) the uplink and its command dispatcher; raises before anything is replaced."""
@@ -251,6 +265,7 @@ class Services:
                 "suppressed": counters.suppressed,
                 "alarms": counters.alarms,
                 "accepted": counters.accepted,
+                "outbox_full": counters.outbox_full,
                 "queued": self.pipeline.depth,
                 "active_alarms": [".".join(a) for a in sorted(self.pipeline.active_alarms)],
             },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +48,10 @@ class DeviceInfo:
     attributes: dict[str, JsonValue] = field(default_factory=dict)
 
 
+def _ignore() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class PointSpec:
     """One point as an upstream namespace declares it (Sparkplug metric definitions in a DBIRTH).
@@ -72,6 +77,9 @@ class DriverContext:
     state_dir: Path
     config_dir: Path
     logger: logging.Logger
+    # call (on the event loop) when a device's inventory entry changed, e.g. its state: the agent publishes
+    # the retained birth again, so it never shows a running device as stopped
+    inventory_changed: Callable[[], None] = _ignore
 
 
 class NotSupported(PermanentError):

@@ -22,7 +22,7 @@ from agent.logs import setup_logging
 _OPTIONAL_APPS = {
     "profile": ("agent.cli.profile_cmd", "Firmware profiles: list, show, check."),
     "simulate": ("agent.cli.simulate_cmd", "Serve simulated Modbus devices on a pty or TCP."),
-    "model": ("agent.cli.model_cmd", "ONNX models: check, bench."),
+    "model": ("agent.cli.model_cmd", "ONNX models: check, bench, update."),
 }
 
 
@@ -106,11 +106,25 @@ def _mount_optional_apps() -> None:
         except ImportError:
             continue  # not landed / not installed on this box: the command is not offered
         sub_app = getattr(module, "app", None)
+        if isinstance(sub_app, typer.Typer):  # its own help lists its own commands: it cannot go stale here
+            app.add_typer(sub_app, name=name, help=sub_app.info.help or help_text)
+
+
+def _mount_entry_point_apps() -> None:
+    """Sub-apps registered by other packages under the ``edgepost.cli`` entry-point group."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="edgepost.cli"):
+        try:
+            sub_app = entry.load()
+        except ImportError:
+            continue  # its package (or one of its extras) is not installed: the command is not offered
         if isinstance(sub_app, typer.Typer):
-            app.add_typer(sub_app, name=name, help=help_text)
+            app.add_typer(sub_app, name=entry.name)
 
 
 _mount_optional_apps()
+_mount_entry_point_apps()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
     edgepost model check text-direction           # a name under a models dir, a folder or a manifest path
     edgepost model bench blob-detector --frames 200
-    edgepost model update NAME --file new.onnx --manifest manifest.yaml
+    edgepost model update NAME --file new.onnx --manifest manifest.yaml   # through the daemon when it runs
 
 numpy/cv2/onnxruntime are imported inside the commands only: mounting this app costs nothing.
 """
@@ -19,9 +19,10 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli.exit_codes import ExitCode
+from agent.cli.state import state_of
 from agent.errors import ModelError
 
-app = typer.Typer(help="ONNX models: check, bench, update.", no_args_is_help=True)
+app = typer.Typer(help="ONNX models: check, bench, update (through the running daemon).", no_args_is_help=True)
 
 ModelsDir = Annotated[
     Path | None, typer.Option("--models-dir", help="searched first (then /var/lib/edgepost/models, bundled models/)")
@@ -116,22 +117,26 @@ def bench(
 
 @app.command("update")
 def update(
-    name: Annotated[str, typer.Argument(help="model name (folder under the models dir)")],
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="model name (its folder; what the cameras' inference.model says)")],
     file: Annotated[Path, typer.Option("--file", exists=True, dir_okay=False, help="the new .onnx file")],
     manifest: Annotated[Path, typer.Option("--manifest", exists=True, dir_okay=False, help="its manifest.yaml")],
     models_dir: Annotated[
-        Path | None, typer.Option("--models-dir", help="where updates go (default /var/lib/edgepost/models)")
+        Path | None,
+        typer.Option("--models-dir", help="without a daemon: install here (default: where the config's cameras "
+                     "load the model from, else /var/lib/edgepost/models)"),
     ] = None,
 ) -> None:
-    """Verify, self-test and atomically install a new model; the old one stays on any failure.
+    """Verify, self-test and atomically install a new model version; the old one stays on any failure.
 
-    A running agent picks the new model up on its next restart or through the downlink command.
+    With the daemon running, the update goes through it: installed where its cameras load the model
+    from (their inference.models_dir) and swapped into them at once, like the update_model command.
+    Without a daemon, it is installed where the config's cameras load it from and used from the next start.
     """
-    from drivers.camera.inference.update import ModelUpdated, update_model
+    from agent.cli.local_models import install_locally, update_through_daemon
 
-    result = asyncio.run(update_model(name, file, manifest, models_dir=models_dir))
-    if isinstance(result, ModelUpdated):
-        sys.stdout.write(f"model_updated {result.model} sha256 {result.sha256} at {result.path}\n")
+    state = state_of(ctx)
+    file, manifest = file.resolve(), manifest.resolve()
+    if state.daemon_running() and update_through_daemon(state, name, file, manifest, models_dir):
         return
-    sys.stderr.write(f"error: model_update_failed {result.model}: {result.reason.splitlines()[0]}\n")
-    raise typer.Exit(int(ExitCode.FAILED))
+    install_locally(state, name, file, manifest, models_dir)

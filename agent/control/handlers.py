@@ -9,16 +9,21 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
 
+from agent.commands.model_update import MODEL_UPDATE_TIMEOUT_S, ModelUpdateRunner
+from agent.commands.models import UpdateModel
 from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
     ForgetLearnedRequest,
     IdentifyRequest,
+    ModelUpdateRequest,
     RawReadRequest,
     RawWriteRequest,
     ReadPointRequest,
@@ -117,4 +122,21 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
         problems = await runtime.reload()
         # which file the daemon re-read: the CLI shows it, so a reload of the wrong daemon is visible
         return {"reloaded": not problems, "problems": list(problems), "config": str(runtime.config_path)}
+    if isinstance(request, ModelUpdateRequest):
+        return await _update_model(runtime, request)
     raise CommandError("unknown_op", f"operation {request.op!r} is not handled here")
+
+
+async def _update_model(runtime: Runtime, request: ModelUpdateRequest) -> JsonValue:
+    """The ``update_model`` downlink command's path, for the CLI: each driver running the model installs,
+    self-tests and swaps it, and reports it upstream. ``NotSupported`` when no running driver runs it."""
+    command = UpdateModel(
+        kind="update_model", id=f"control-{uuid.uuid4().hex}", expires_at=time.time() + MODEL_UPDATE_TIMEOUT_S,
+        model=request.model, manifest=request.manifest, file=request.file,
+    )
+    try:
+        return await ModelUpdateRunner(lambda: runtime.drivers.values(), runtime.config.state_dir).run(command)
+    except CommandError as exc:
+        if exc.code == "not_supported":
+            raise NotSupported(str(exc)) from None
+        raise

@@ -7,9 +7,10 @@ the CLI can map it to an exit code without parsing the message.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from agent.records import PointValue
 from drivers.modbus.profile import Table
@@ -98,6 +99,23 @@ class ForgetLearnedRequest(_Request):
     device: str = Field(min_length=1)
 
 
+class ModelUpdateRequest(_Request):
+    """``edgepost model update``: a new version of a model, as files on this box (absolute paths the daemon
+    reads). Handled like the ``update_model`` downlink command, by every driver that runs the model."""
+
+    op: Literal["model_update"] = "model_update"
+    model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    file: str
+    manifest: str
+
+    @field_validator("file", "manifest")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not PurePosixPath(path).is_absolute():
+            raise ValueError("must be an absolute path on the box")
+        return path
+
+
 Request = Annotated[
     StatusRequest
     | WatchRequest
@@ -111,7 +129,8 @@ Request = Annotated[
     | BufferPurgeRequest
     | SnapshotRequest
     | ReloadRequest
-    | ForgetLearnedRequest,
+    | ForgetLearnedRequest
+    | ModelUpdateRequest,
     Field(discriminator="op"),
 ]
 request_adapter: TypeAdapter[Request] = TypeAdapter(Request)

@@ -85,6 +85,7 @@ def from_outbox(stats: OutboxStats | None, now: float | None = None) -> list[Sam
         Sample(metric_name(PREFIX, "outbox", "max_bytes"), float(stats.max_bytes)),
         Sample(metric_name(PREFIX, "outbox", "evicted_total"), float(stats.evicted_total)),
         Sample(metric_name(PREFIX, "outbox", "expired_total"), float(stats.expired_total)),
+        Sample(metric_name(PREFIX, "outbox", "rejected_total"), float(stats.rejected_total)),
         Sample(metric_name(PREFIX, "outbox", "last_seq"), float(stats.last_seq)),
         Sample(metric_name(PREFIX, "outbox", "degraded"), 0.0 if stats.degraded is None else 1.0),
         Sample(

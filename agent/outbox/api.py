@@ -26,6 +26,9 @@ class StoredRecord:
     accepted_at: float  # when the outbox committed it
     # reading: {"point", "value", "unit", "quality"}; event: {"kind", "data"}
     body: dict[str, JsonValue]
+    # held only in RAM (the degraded-mode spill) when read: acknowledged but not on disk, so a crash
+    # now would lose it, and its seq could be handed out again after a restart (TOPICS.md, "ram")
+    ram: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class OutboxStats:
     expired_total: int
     last_seq: int
     degraded: str | None  # why the outbox runs degraded (read-only fs, ENOSPC), or None
+    rejected_total: int = 0  # records the reject-new policy refused since the agent started
 
 
 class OutboxReader(Protocol):
@@ -75,6 +79,9 @@ class OutboxReader(Protocol):
 
 
 class OutboxWriter(Protocol):
-    async def accept(self, records: Sequence[Record]) -> list[int]:
-        """Commit ``records`` (group commit) and return their seqs once durable."""
+    async def accept(self, records: Sequence[Record]) -> list[int | None]:
+        """Commit ``records`` (group commit) and return their seqs once durable.
+
+        None stands for a record the ``reject-new`` full policy refused (telemetry past its budget;
+        events and alarms only once the reserve is full too): counted, and reported by a gap event."""
         ...

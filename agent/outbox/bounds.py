@@ -15,7 +15,7 @@ from agent.outbox.schema import lane_clause
 from agent.outbox.timeline import first_seq_accepted_at_or_after
 from agent.records import Event, Priority
 
-GapReason = Literal["evicted", "expired", "purged"]
+GapReason = Literal["evicted", "expired", "purged", "rejected"]
 
 # eviction order for the evict-oldest-telemetry policy: telemetry first, alarms last
 EVICTION_ORDER = (Priority.TELEMETRY, Priority.EVENT, Priority.ALARM)

@@ -58,14 +58,16 @@ _KINDS: tuple[Literal["reading", "event"], ...] = ("reading", "event")
 # The frozen dataclass's __init__ goes through object.__setattr__ once per field (~0.8 us a record,
 # a fifth of the drain's CPU); writing the slots through their descriptors costs half of that.
 _SLOTS = tuple(
-    StoredRecord.__dict__[name].__set__ for name in ("seq", "priority", "kind", "device", "ts", "accepted_at", "body")
+    StoredRecord.__dict__[name].__set__
+    for name in ("seq", "priority", "kind", "device", "ts", "accepted_at", "body", "ram")
 )
 
 
-def decode_many(rows: Sequence[tuple[Any, ...]]) -> list[StoredRecord]:
-    """Rows -> StoredRecords; the drain's hot path, so lookups are hoisted out of the loop."""
+def decode_many(rows: Sequence[tuple[Any, ...]], ram: bool = False) -> list[StoredRecord]:
+    """Rows -> StoredRecords (``ram``: rows of the degraded-mode spill); the drain's hot path, so
+    lookups are hoisted out of the loop."""
     loads, new, cls, priorities, kinds = orjson.loads, object.__new__, StoredRecord, _PRIORITIES, _KINDS
-    set_seq, set_priority, set_kind, set_device, set_ts, set_accepted_at, set_body = _SLOTS
+    set_seq, set_priority, set_kind, set_device, set_ts, set_accepted_at, set_body, set_ram = _SLOTS
     out: list[StoredRecord] = []
     append = out.append
     for seq, priority, kind, device, ts, accepted_at, text in rows:
@@ -83,5 +85,6 @@ def decode_many(rows: Sequence[tuple[Any, ...]]) -> list[StoredRecord]:
         set_ts(record, ts)
         set_accepted_at(record, accepted_at)
         set_body(record, body)
+        set_ram(record, ram)
         append(record)
     return out

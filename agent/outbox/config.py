@@ -30,6 +30,9 @@ class OutboxConfig(BaseModel):
     hard_cap_bytes: int = Field(2 << 30, ge=1 << 20)
     ttl_s: float = Field(30 * 86400, gt=0, description="records older than this are expired")
     full_policy: FullPolicy = FullPolicy.EVICT_OLDEST_TELEMETRY
+    reserve_share: float = Field(
+        0.1, gt=0, le=0.5, description="reject-new: share of the cap only alarms and events may fill"
+    )
     backlog_share: float = Field(
         0.5, gt=0, lt=1, description="share of uplink batches given to the backlog while live data flows"
     )
@@ -41,3 +44,6 @@ class OutboxConfig(BaseModel):
     )
     degraded_retry_s: float = Field(5.0, gt=0, description="degraded mode: how often the disk is tried again")
     expiry_interval_s: float = Field(60.0, gt=0, description="how often TTL expiry runs")
+    accept_stall_s: float = Field(
+        60.0, gt=0, description="an accept or delete waiting longer than this counts as a hung outbox (watchdog)"
+    )

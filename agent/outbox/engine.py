@@ -11,15 +11,17 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import OutboxError
 from agent.logs import RateLimiter, log_event, log_limited
-from agent.outbox import bounds
-from agent.outbox.codec import INSERT_SQL, NewRow, Row
+from agent.outbox import bounds, integrity
+from agent.outbox.codec import COLUMNS, INSERT_SQL, NewRow, Row
 from agent.outbox.config import OutboxConfig
 from agent.outbox.errors import Failure, OutboxCorrupt, classify
 from agent.outbox.files import move_aside
+from agent.outbox.rejects import Rejections
 from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.seqs import SeqAllocator
 from agent.outbox.space import EVICT_TARGET, SpaceKeeper
@@ -29,7 +31,18 @@ from agent.records import Event, Priority, Record
 
 log = logging.getLogger("agent.outbox")
 
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What one transaction did, per part: a failed part is never reported as done."""
+
+    # per accept: its seqs (None for a record reject-new refused), or why none was stored
+    accepts: list[list[int | None] | OutboxError]
+    deletes: list[OutboxError | None]  # per delete part: None once deleted (or deferred while degraded)
+
+
 _DELETE = "DELETE FROM records WHERE seq BETWEEN ? AND ?"
+_SINCE = f"SELECT {COLUMNS} FROM records WHERE seq >= ? ORDER BY seq"
 _META = (
     "UPDATE meta SET value = CASE key WHEN 'last_seq' THEN ?1 ELSE ?2 END"
     " WHERE key IN ('last_seq', 'evicted_total')"
@@ -49,11 +62,15 @@ class OutboxEngine:
         self.seqs = SeqAllocator(state_dir / "seq.hwm", clock)
         self.space = SpaceKeeper(self.path, config, self.seqs, clock)
         self.degraded: str | None = None
+        self.check_pending = False  # the file needs the background integrity check (integrity.py)
+        self.first_seq_of_run = 1
         self.generation = 0  # bumped when the database file is replaced; readers reopen
         self.spill = Spill(config.spill_max_records)
+        self.rejections = Rejections()
         self.tombstones = Tombstones()
         self._spill_gaps: list[bounds.Gap] = []
         self._pending: list[Record] = []  # alarms to store with the next commit
+        self._unsaved: list[Row] = []  # such records, numbered, whose commit failed
         self._last_retry = 0.0
         self._limiter = RateLimiter(60.0)
 
@@ -80,26 +97,39 @@ class OutboxEngine:
 
     # ---- open / close -------------------------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, check_file: bool = True) -> None:
+        """``check_file=False``: the file was open in this process a moment ago (a writer restart)."""
         try:
             private_dir(self.state_dir)
             self.space.measure_disk()
-            conn, found = open_database(self.path, self.config.durability)
+            unclean = check_file and not integrity.closed_cleanly(self.path)
+            check_now = unclean and integrity.check_before_open(self.path)
+            conn, found = open_database(self.path, self.config.durability, check=check_now)
+            self._adopt(conn, fresh=found == 0)
+            self.check_pending = unclean and not check_now and found > 0
         except OutboxCorrupt as exc:
-            conn, found = self._replace_corrupt(str(exc)), -1
+            self._adopt(self._replace_corrupt(str(exc)), fresh=False)
         except (sqlite3.Error, OSError) as exc:
             failure = classify(exc)
             if failure is not Failure.CORRUPT:
                 self._open_degraded(failure, exc)
                 return
-            conn, found = self._replace_corrupt(str(exc)), -1
-        self.conn = conn
-        self.space.size_wal(conn)
-        self._load_state(conn, fresh=found == 0)
+            self._adopt(self._replace_corrupt(str(exc)), fresh=False)
+        self.first_seq_of_run = self.seqs.next_seq
         self.seqs.ensure_reserved(self.seqs.next_seq)
         if self._pending:  # the corrupt-file alarm is stored before anything else
             self._store([], [])
         self.housekeeping()
+
+    def _adopt(self, conn: sqlite3.Connection, fresh: bool) -> None:
+        """Size the WAL and load the counters; pages not checked yet may turn out damaged right here."""
+        try:
+            self.space.size_wal(conn)
+            self._load_state(conn, fresh)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        self.conn = conn
 
     def _open_degraded(self, failure: Failure, exc: BaseException) -> None:
         """The database cannot be written: read what we can for the seq, then run on the spill."""
@@ -115,7 +145,10 @@ class OutboxEngine:
 
     def _load_state(self, conn: sqlite3.Connection, fresh: bool) -> None:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        top = conn.execute("SELECT MAX(seq), COUNT(*) FROM records").fetchone()
+        # rowid seeks only: COUNT(*) would read the whole table at every start (a 2 GiB backlog). The
+        # row count only sizes eviction rounds; the seq span is an upper bound, exact without holes.
+        # (two scalar subqueries: SQLite seeks for a lone MIN or MAX, but scans for both in one SELECT)
+        top = conn.execute("SELECT (SELECT MAX(seq) FROM records), (SELECT MIN(seq) FROM records)").fetchone()
         # accepted_at never decreases with seq: the newest record holds the largest (a rowid seek)
         newest = conn.execute("SELECT accepted_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         last = max(int(meta.get("last_seq", 0)), int(top[0] or 0))
@@ -123,7 +156,7 @@ class OutboxEngine:
             last = max(last, self.seqs.reserved)
         self.seqs.raise_floor(last + 1)
         self.seqs.last_accepted_at = max(self.seqs.last_accepted_at, float(newest[0]) if newest else 0.0)
-        self.space.rows = int(top[1])
+        self.space.rows = int(top[0]) - int(top[1]) + 1 if top[0] is not None else 0
         self.space.evicted_total = int(meta.get("evicted_total", 0))
         self.space.expired_total = int(meta.get("expired_total", 0))
 
@@ -149,6 +182,32 @@ class OutboxEngine:
             return False
         return True
 
+    def reopen(self, reason: str) -> None:
+        """After the writer thread died: a fresh connection (the old one's open transaction rolls
+        back); the spill, the tombstones and the pending alarms are kept, they hold accepted records."""
+        self.close()
+        self.generation += 1
+        self._pending.append(self._alarm("outbox_writer_restarted", reason=reason))
+        if self.degraded is None:
+            self.open(check_file=False)  # SQLite rolled back the dead connection; the file is as it was
+        # degraded: the next housekeeping tick opens the file and writes the spill (_try_recover)
+
+    def replace_found_corrupt(self, reason: str, generation: int) -> None:
+        """The background check found damage in the file this run opened (writer thread): move it aside
+        as at start, and carry over what this run committed to it, if that still reads."""
+        if generation != self.generation or self.conn is None or self.degraded is not None:
+            return  # already replaced, or not written to at the moment: nothing to do now
+        try:
+            kept = [tuple(r) for r in self.conn.execute(_SINCE, (self.first_seq_of_run,))]
+        except sqlite3.DatabaseError as exc:
+            log_event(log, "outbox_salvage_failed", logging.ERROR, error=str(exc))
+            kept = []
+        if not self._recover_corrupt(sqlite3.DatabaseError(f"background check: {reason}")):
+            self._to_spill(kept, [])  # (degraded: they wait in RAM like any accepted record)
+            return
+        self._unsaved = kept + self._unsaved
+        self._store([], [])
+
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
@@ -156,34 +215,64 @@ class OutboxEngine:
 
     # ---- commit -------------------------------------------------------------------------------
 
-    def commit(
-        self, accepts: Sequence[list[NewRow]], deletes: Sequence[Sequence[int]]
-    ) -> list[list[int] | OutboxError]:
-        """One transaction for every waiting accept and delete; returns each accept's seqs or error."""
-        results: list[list[int] | OutboxError] = []
+    def commit(self, accepts: Sequence[list[NewRow]], deletes: Sequence[Sequence[int]]) -> CommitResult:
+        """One transaction for every waiting accept and delete; returns each part's outcome."""
+        results: list[list[int | None] | OutboxError] = []
         rows: list[Row] = []
         stamp = self.seqs.stamp()
-        refuse = None if self.degraded else self.space.refuse_new()
+        refused = frozenset() if self.degraded else self.space.refused_lanes()
         for new in accepts:
-            if refuse is not None:
-                results.append(refuse)
+            if refused and any(r[0] in refused for r in new):
+                if not self.rejections:
+                    log_event(log, "outbox_full_rejecting", logging.WARNING, lanes=sorted(refused),
+                              used=self.space.used, budget=self.space.page_budget)
+                results.append(self.rejections.admit(new, refused, stamp, self.seqs, rows))
                 continue
             batch = self.seqs.number(new, stamp)
             rows.extend(batch)
             results.append([r[0] for r in batch])
+        if self.rejections.due(stamp, bool(refused)) and int(Priority.EVENT) not in refused:
+            self._announce_rejections(stamp)
         ranges = seq_ranges([s for group in deletes for s in group])
         try:
             self._store(rows, ranges)
-        except OutboxError as exc:
-            return [exc for _ in results]
-        return results
+        except OutboxError as exc:  # nothing of this transaction happened: every part fails
+            return CommitResult([exc for _ in results], [exc for _ in deletes])
+        return CommitResult(results, [None for _ in deletes])
+
+    def _announce_rejections(self, now: float) -> None:
+        gaps = self.rejections.take()
+        log_event(log, "outbox_rejected", logging.WARNING, count=sum(g.count for g in gaps),
+                  total=self.rejections.total)
+        self._pending.extend(bounds.gap_events(gaps, "rejected", now))
+
+    def finish(self) -> None:
+        """Before a clean close: one last try to write the degraded-mode spill (else it is lost with
+        the process), and refusals still only counted in memory are written as gap events."""
+        if self.degraded is not None:
+            self._try_recover()
+        if self.rejections:
+            self._announce_rejections(self.clock())
+        if self._pending or self._unsaved:
+            try:
+                self._store([], [])
+            except OutboxError as exc:
+                log_event(log, "outbox_final_write_failed", logging.ERROR, error=str(exc))
 
     def _pending_rows(self) -> list[Row]:
         events, self._pending = self._pending, []
-        return self.seqs.rows_for(events)
+        unsaved, self._unsaved = self._unsaved, []
+        return unsaved + self.seqs.rows_for(events)
 
     def _store(self, rows: list[Row], ranges: list[tuple[int, int]]) -> None:
-        rows = self._pending_rows() + rows
+        own = self._pending_rows()
+        try:
+            self._store_rows(own + rows, ranges)
+        except OutboxError:
+            self._unsaved = own  # the outbox's own alarms and gap events go with the next commit
+            raise
+
+    def _store_rows(self, rows: list[Row], ranges: list[tuple[int, int]]) -> None:
         if self.conn is None or self.degraded:
             self._to_spill(rows, ranges)
             return
@@ -258,7 +347,8 @@ class OutboxEngine:
         extra = self._pending_rows()
         try:
             if self.conn is None:
-                self.conn, found = open_database(self.path, self.config.durability)
+                check = integrity.check_before_open(self.path)  # a big file: real damage shows on access
+                self.conn, found = open_database(self.path, self.config.durability, check=check)
                 self.generation += 1
                 self.space.measure_disk()
                 self.space.size_wal(self.conn)
@@ -279,6 +369,9 @@ class OutboxEngine:
             return
         self.spill.clear(self.seqs.last_seq)
         log_event(log, "outbox_recovered", logging.WARNING, was=self.degraded, restored=len(rows))
+        # upstream learns where the RAM-only window ended (stored with the next commit)
+        self._pending.append(Event(device=self.gateway_id, kind="outbox_recovered", ts=self.clock(),
+                                   data={"was": self.degraded, "restored": len(rows)}))
         self.degraded = None
 
     # ---- periodic -----------------------------------------------------------------------------

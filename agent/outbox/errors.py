@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from enum import StrEnum
 
-from agent.errors import OutboxError
+from agent.errors import OutboxError, TransientError
 
 
 class OutboxCorrupt(OutboxError):
@@ -14,6 +14,10 @@ class OutboxCorrupt(OutboxError):
 
 class OutboxClosed(OutboxError):
     """The outbox was closed; nothing more is accepted."""
+
+
+class OutboxWriterDied(OutboxError, TransientError):
+    """The writer thread died of a bug; requests fail at once until the supervisor restarts it."""
 
 
 class Failure(StrEnum):

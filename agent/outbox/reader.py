@@ -128,17 +128,23 @@ class OutboxReaderDb:
             rows = self._query(sql, (*params, limit), max_body_bytes)
         cut_at = rows[-1][0] if max_body_bytes is not None and rows and len(rows) < limit else None
         engine = self._engine
+        spilled: list[tuple[Any, ...]] = []
         if len(engine.spill):
-            spilled = engine.spill.select(limit, after_seq, lane, since, before)
+            spilled = list(engine.spill.select(limit, after_seq, lane, since, before))
             if device is not None:
                 spilled = [r for r in spilled if r[3] == device]
             if cut_at is not None:  # never hand out a seq past rows the budget left unread
                 spilled = [r for r in spilled if r[0] < cut_at]
-            rows = sorted([*rows, *spilled], key=lambda r: r[0])[:limit]
         tombstones = engine.tombstones
         if tombstones:
             rows = [r for r in rows if not tombstones.contains(r[0])]
-        return decode_many(rows)
+            spilled = [r for r in spilled if not tombstones.contains(r[0])]
+        if not spilled:
+            return decode_many(rows)
+        # spilled rows are flagged: acknowledged, but only in RAM (seqs never overlap the file's)
+        merged = [*decode_many(rows), *decode_many(spilled, ram=True)]
+        merged.sort(key=lambda r: r.seq)
+        return merged[:limit]
 
     def stats(self) -> OutboxStats:
         engine = self._engine
@@ -167,6 +173,7 @@ class OutboxReaderDb:
             expired_total=engine.expired_total,
             last_seq=engine.last_seq,
             degraded=engine.degraded,
+            rejected_total=engine.rejections.total,
         )
 
     def close(self) -> None:

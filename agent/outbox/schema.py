@@ -87,12 +87,13 @@ def check_integrity(conn: sqlite3.Connection) -> None:
         raise OutboxCorrupt("; ".join(str(r[0]) for r in rows[:5]))
 
 
-def open_database(path: Path, durability: Durability) -> tuple[sqlite3.Connection, int]:
-    """Open for writing, migrate, check; returns the connection and the schema version found."""
+def open_database(path: Path, durability: Durability, check: bool = True) -> tuple[sqlite3.Connection, int]:
+    """Open for writing, migrate, check (``check``; see integrity.py for when not); returns the
+    connection and the schema version found."""
     conn = connect(path, durability)
     try:
         found = migrate(conn)
-        if found:
+        if found and check:
             check_integrity(conn)
     except (sqlite3.Error, OutboxCorrupt):
         conn.close()

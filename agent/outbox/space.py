@@ -13,19 +13,23 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.errors import OutboxError, OutboxFull
+from agent.errors import OutboxError
 from agent.logs import RateLimiter, log_event, log_limited
 from agent.outbox import bounds
 from agent.outbox.codec import INSERT_SQL
 from agent.outbox.config import FullPolicy, OutboxConfig
 from agent.outbox.files import Ballast, files_size, size_limit
 from agent.outbox.seqs import SeqAllocator
+from agent.records import Priority
 
 log = logging.getLogger("agent.outbox")
 
 MIN_LIMIT = 64 * 1024
 EVICT_TARGET = 0.9  # evict down to this share of the budget, so eviction does not run on every commit
 ROUND_SHARE = 50  # one eviction round takes at most 1/50 of the rows
+_NONE: frozenset[int] = frozenset()
+_TELEMETRY: frozenset[int] = frozenset({int(Priority.TELEMETRY)})
+_ALL: frozenset[int] = frozenset(int(p) for p in Priority)
 
 
 class SpaceKeeper:
@@ -65,10 +69,17 @@ class SpaceKeeper:
         """Bytes the live pages may use once the WAL, the shm and the reserve are counted."""
         return max(MIN_LIMIT, self.max_bytes - self._wal_budget - self.ballast.size - 32 * 1024)
 
-    def refuse_new(self) -> OutboxFull | None:
-        if self.config.full_policy is FullPolicy.REJECT_NEW and self.used >= self.page_budget:
-            return OutboxFull(f"outbox is full ({self.used} of {self.page_budget} bytes) and the policy is reject-new")
-        return None
+    @property
+    def telemetry_budget(self) -> int:
+        """reject-new: telemetry stops here; the rest of the page budget is the alarm/event reserve."""
+        return int(self.page_budget * (1 - self.config.reserve_share))
+
+    def refused_lanes(self) -> frozenset[int]:
+        """The lanes reject-new refuses at the current size: telemetry once past its budget, then
+        events and alarms once the reserve is used up too. Empty under evict-oldest-telemetry."""
+        if self.config.full_policy is not FullPolicy.REJECT_NEW or self.used < self.telemetry_budget:
+            return _NONE
+        return _TELEMETRY if self.used < self.page_budget else _ALL
 
     def housekeeping(self, conn: sqlite3.Connection, now: float) -> None:
         """Size bound, TTL expiry, reserve file. Raises sqlite3.Error for the engine to classify."""

@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from agent.errors import RecordRejected
+from agent.logs import log_event
 from agent.outbox.api import OutboxStats, StoredRecord
 from agent.outbox.codec import encode_many
 from agent.outbox.config import OutboxConfig
 from agent.outbox.engine import OutboxEngine
-from agent.outbox.errors import OutboxClosed
+from agent.outbox.errors import OutboxClosed, OutboxWriterDied
+from agent.outbox.integrity import BackgroundCheck, mark_clean
 from agent.outbox.reader import OutboxReaderDb
 from agent.outbox.writer import CommitWriter
 from agent.records import Priority, Record
 
 T = TypeVar("T")
+log = logging.getLogger("agent.outbox")
 
 
 class Outbox:
@@ -36,9 +40,12 @@ class Outbox:
         self._loop = loop
         self._committed = asyncio.Event()
         self._last_seq = engine.last_seq
-        self._writer = CommitWriter(engine, engine.config.commit_batch, self._notify_from_thread)
+        self._writer_died = asyncio.Event()
+        self._writer = self._new_writer()
         self._reader = OutboxReaderDb(engine)
         self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-read")
+        self._reopening: asyncio.Future[None] | None = None
+        self._check: BackgroundCheck | None = None
         self._closed = False
 
     @classmethod
@@ -48,6 +55,9 @@ class Outbox:
         await asyncio.to_thread(engine.open)
         outbox = cls(engine, asyncio.get_running_loop())
         outbox._writer.start()
+        if engine.check_pending:  # an unclean stop left a big file: check it without holding READY back
+            outbox._check = BackgroundCheck(engine.path, engine.generation, outbox._found_corrupt)
+            outbox._check.start()
         return outbox
 
     async def close(self) -> None:
@@ -55,9 +65,19 @@ class Outbox:
         if self._closed:
             return
         self._closed = True
-        await asyncio.to_thread(self._writer.stop)
+        if self._reopening is not None:  # a restart cancelled midway still owns the engine until it ends
+            await asyncio.wait([self._reopening])
+        if self._check is not None:
+            await asyncio.to_thread(self._check.stop)
+        writer = self._writer
+        await asyncio.to_thread(writer.stop)
+        if writer.failure is not None:  # the dead thread never closed its connection
+            await asyncio.to_thread(self._engine.close)
         await self._read(self._reader.close)
         self._read_pool.shutdown(wait=True)
+        checked = self._check is None or self._check.passed
+        if writer.closed_cleanly and self._engine.degraded is None and checked:
+            await asyncio.to_thread(mark_clean, self._engine.path)  # the next start may skip the check
 
     async def __aenter__(self) -> Outbox:
         return self
@@ -65,10 +85,61 @@ class Outbox:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    # ---- writer health (supervisor and watchdog) ----------------------------------------------
+
+    def _new_writer(self) -> CommitWriter:
+        died = asyncio.Event()
+        self._writer_died = died
+
+        def on_died() -> None:  # on the dying thread
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                self._loop.call_soon_threadsafe(died.set)
+
+        return CommitWriter(self._engine, self._engine.config.commit_batch, self._notify_from_thread, on_died)
+
+    async def keep_writing(self) -> None:
+        """A supervised task: restart a dead writer thread, then wait. Raises ``OutboxWriterDied``
+        when the thread dies, so the supervisor logs it and calls this again after its back-off.
+
+        Restarting here rather than exiting keeps what the pipeline holds (its queue and the batch in
+        hand are retried, not lost); the file itself is consistent (SQLite rolls back the dead
+        connection's transaction). A writer that keeps dying withholds the systemd watchdog long
+        enough for systemd to restart the whole process.
+        """
+        writer = self._writer
+        if writer.failure is not None and not self._closed:
+            self._reopening = asyncio.ensure_future(asyncio.to_thread(self._engine.reopen, repr(writer.failure)))
+            try:
+                await asyncio.shield(self._reopening)
+            finally:
+                self._reopening = None if self._reopening.done() else self._reopening
+            if self._closed:
+                return
+            self._writer = writer = self._new_writer()
+            writer.start()
+            log_event(log, "outbox_writer_restarted", last_seq=self._engine.last_seq)
+        await self._writer_died.wait()
+        raise OutboxWriterDied(f"the outbox writer thread died: {writer.failure!r}")
+
+    def _found_corrupt(self, reason: str, generation: int) -> None:
+        """On the check's thread: the writer moves the file aside (unless it was replaced meanwhile)."""
+        self._writer.call(lambda: self._engine.replace_found_corrupt(reason, generation))
+
+    def health(self) -> str | None:
+        """None while the outbox takes records; otherwise why not (the systemd watchdog is withheld)."""
+        writer = self._writer
+        if writer.failure is not None:
+            return f"outbox writer died: {writer.failure!r}"
+        waited = writer.oldest_wait()
+        if waited > self._engine.config.accept_stall_s:
+            return f"outbox writer stalled: a request has waited {waited:.0f} s"
+        return None
+
     # ---- writer side --------------------------------------------------------------------------
 
-    async def accept(self, records: Sequence[Record]) -> list[int]:
-        """Commit ``records`` (group commit) and return their seqs once durable."""
+    async def accept(self, records: Sequence[Record]) -> list[int | None]:
+        """Commit ``records`` (group commit) and return their seqs once durable (None: refused by the
+        reject-new policy, counted and reported upstream as a gap event)."""
         if not records:
             return []
         if self._closed:

@@ -103,9 +103,10 @@ class AlarmJournal:
         """Alarms whose raise is committed and clear is not (the evaluator starts from these)."""
         return frozenset(self._active)
 
-    async def accept(self, records: Sequence[Record]) -> list[int]:
+    async def accept(self, records: Sequence[Record]) -> list[int | None]:
         seqs = await self._outbox.accept(records)
-        changed = self._note(records)
+        # a record the outbox refused (None: reject-new with the reserve full too) did not happen upstream
+        changed = self._note(r for r, seq in zip(records, seqs, strict=True) if seq is not None)
         if changed or self._dirty:
             await self._save()
         return seqs

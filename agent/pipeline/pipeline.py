@@ -35,6 +35,7 @@ class PipelineCounters:
     accepted: int = 0
     accept_failures: int = 0
     rejected: int = 0
+    outbox_full: int = 0  # refused by the outbox's reject-new policy (a gap event reports them upstream)
 
 
 class Pipeline:
@@ -135,11 +136,13 @@ class Pipeline:
 
     async def _commit_in_hand(self) -> None:
         try:
-            await self._outbox.accept(self._in_hand)
+            seqs = await self._outbox.accept(self._in_hand)
         except RecordRejected:
             await self._commit_one_by_one()
             return
-        self.counters.accepted += len(self._in_hand)
+        refused = seqs.count(None)
+        self.counters.accepted += len(seqs) - refused
+        self.counters.outbox_full += refused
         self._done(len(self._in_hand))
 
     async def _commit_one_by_one(self) -> None:
@@ -147,8 +150,11 @@ class Pipeline:
         while self._in_hand:
             record = self._in_hand[0]
             try:
-                await self._outbox.accept([record])
-                self.counters.accepted += 1
+                [seq] = await self._outbox.accept([record])
+                if seq is None:
+                    self.counters.outbox_full += 1
+                else:
+                    self.counters.accepted += 1
             except RecordRejected as exc:
                 self.counters.rejected += 1
                 log_limited(self._limiter, log, f"rejected:{record.device}", "record_rejected",

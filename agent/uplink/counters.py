@@ -15,6 +15,7 @@ class UplinkCounters:
     published: int = 0  # batch messages handed to the broker
     acked: int = 0  # batch messages PUBACKed
     records_acked: int = 0  # records deleted from the outbox after a PUBACK
+    delete_failures: int = 0  # deletes the outbox could not commit (retried; the records stay pending)
     bytes_published: int = 0
     historical_batches: int = 0
     snapshots: int = 0  # snapshot messages PUBACKed (on the snapshots topic)

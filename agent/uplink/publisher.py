@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from agent.errors import OutboxError
+from agent.logs import RateLimiter, log_limited
 from agent.outbox.api import OutboxReader, StoredRecord
 from agent.uplink.codecs.base import Codec, EncodedBatch
 from agent.uplink.command_results import command_result_properties, encode_command_result, is_command_result
@@ -18,12 +21,15 @@ from agent.uplink.mqtt_client import EdgeMqttClient
 from agent.uplink.snapshots import encode_snapshot, event_id_of, is_snapshot, snapshot_properties
 from agent.uplink.topics import Topics
 
+log = logging.getLogger(__name__)
+
 AckListener = Callable[[tuple[int, ...]], None]  # seqs of one PUBACKed message
 IDLE_POLL_S = 1.0  # re-check for records that aged from live into backlog while idle
 INLINE_ENCODE_MAX = 1000  # records; larger or compressed chunks are encoded in a worker thread
 DELETE_BATCH = 10_000  # acked seqs that are deleted at once without waiting
 DELETE_COALESCE_S = 0.05
 MAX_UNDELETED = 50_000
+DELETE_RETRY_S = 1.0  # a delete that did not commit is tried again after this
 BACKLOG_RESERVE_DIVISOR = 4  # a quarter of the in-flight window is kept for live records
 
 
@@ -55,6 +61,7 @@ class AckedDeleter:
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
         self._caught_up = asyncio.Condition()
+        self._limiter = RateLimiter()
 
     def add(self, seqs: Sequence[int]) -> None:
         self._seqs.extend(seqs)
@@ -68,7 +75,14 @@ class AckedDeleter:
                 # Each delete is a commit (an fsync when power-safe): gather PUBACKs for a moment first.
                 # A crash in between only means those records are sent again (same seq).
                 await asyncio.sleep(DELETE_COALESCE_S)
-            await self.flush()
+            try:
+                await self.flush()
+            except OutboxError as exc:
+                # Not deleted: the seqs stay listed (and pending, so they are not sent again); retry.
+                self._counters.delete_failures += 1
+                log_limited(self._limiter, log, "delete", "outbox_delete_failed", error=str(exc), seqs=len(self._seqs))
+                await asyncio.sleep(DELETE_RETRY_S)
+                self._ready.set()
 
     async def flush(self) -> None:
         async with self._lock:

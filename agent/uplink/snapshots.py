@@ -37,6 +37,8 @@ def snapshot_document(record: StoredRecord, gateway_id: str, historical: bool) -
     """``{"gw", "seq", "dev", "ts", "hist", "event_id", "event_kind", "content_type", "jpeg_b64", ...}``."""
     doc: dict[str, Any] = {"gw": gateway_id, "seq": record.seq, "dev": record.device, "ts": record.ts,
                            "hist": historical}
+    if record.ram:
+        doc["ram"] = True  # held only in RAM (degraded outbox) when sent: see TOPICS.md
     data = record.body.get("data")
     if isinstance(data, dict):
         doc.update((k, v) for k, v in data.items() if k not in _ROUTING_KEYS and k not in doc)
@@ -50,6 +52,7 @@ def encode_snapshot(record: StoredRecord, gateway_id: str, max_payload_bytes: in
         payload = orjson.dumps(
             {"gw": gateway_id, "seq": record.seq, "dev": record.device, "ts": record.ts, "hist": historical,
              "event_id": event_id_of(record), "err": "record_too_large", "size": len(payload)}
+            | ({"ram": True} if record.ram else {})
         )
     # Never compressed: the JPEG inside is already compressed; base64 is the only slack.
     return EncodedBatch(payload, (record.seq,), 1, historical, False, CONTENT_TYPE)

@@ -280,7 +280,8 @@ class Uplink:
     async def _end_session(self, client: EdgeMqttClient, clean: bool) -> None:
         with contextlib.suppress(TimeoutError, aiomqtt.MqttError, UplinkError):
             async with asyncio.timeout(STOP_TIMEOUT_S):
-                await self._deleter.flush()
+                with contextlib.suppress(OutboxError):  # not deleted: stays listed for the next session
+                    await self._deleter.flush()
                 if clean and self._sparkplug is not None:
                     await self._sparkplug.goodbye(client, self.config.protocol == "5", STOP_TIMEOUT_S)
                 else:

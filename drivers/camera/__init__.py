@@ -18,11 +18,13 @@ Example (``drivers:`` entry of the agent config; geometry is normalised 0..1, x 
                classes: [car, truck], dwell_alarm_s: 120}          # -> illegal_parking (ALARM)
           lines:
             - {name: lane, points: [[0.5, 1.0], [0.5, 0.3]], directions: [eastbound, westbound]}
+                                     # eastbound: moving right; a line_crossing event per crossing
           aggregate_period_s: 60     # readings zone.<z>.count.<class>, zone.<z>.entries.<class>,
                                      # line.<l>.<direction>.<class>
           snapshots: {enabled: false}                  # privacy by default
 
-Counts are published ``good`` only for periods the camera fully watched (``stale``: no frame at all,
+Every key is described in ``docs/camera-config.md`` (generated from ``config``). Counts are
+published ``good`` only for periods the camera fully watched (``stale``: no frame at all,
 ``bad``: part of the period); an outage freezes tracks and dwell timers instead of emptying the scene.
 A source that does not open is reported offline with a typed ``cause`` (unauthorized, not_found,
 refused, timeout, ...) in its ``camera_state`` event and in ``edgepost status``.

@@ -1,7 +1,8 @@
 """One capture thread per camera: decode, keep only the newest frame, watch for stalls.
 
 OpenCV's FFMPEG backend reads RTSP, HTTP MJPEG and files; V4L2 reads local devices. The thread
-never queues: a frame not taken before the next one arrives is dropped and counted. When no frame
+never queues: a frame not taken before the next one arrives is counted as skipped (the camera's loop
+did not want it yet: ``detect_fps``) or dropped (the loop wanted it but was busy). When no frame
 arrives for ``stall_timeout_s`` the stream is released and reopened with capped exponential
 back-off; online/offline changes are reported through ``on_state``.
 """
@@ -41,24 +42,56 @@ class CapturedFrame:
     index: int
 
 
-class LatestFrameSlot:
-    """A slot of size one. Overwriting a frame nobody took counts as a dropped frame."""
+@dataclass(frozen=True, slots=True)
+class FrameCounts:
+    """What became of the decoded frames: ``delivered`` = ``taken`` + ``skipped`` + ``dropped`` (+ 1 waiting)."""
 
-    def __init__(self) -> None:
+    delivered: int  # decoded and put in the slot
+    taken: int  # analysed by the camera's loop
+    skipped: int  # not wanted: the loop analyses at most one frame per ``interval_s`` (detect_fps)
+    dropped: int  # wanted, but the loop was still busy with an earlier frame: lost
+
+
+class LatestFrameSlot:
+    """A slot of size one between the capture thread and the camera's loop, which takes a frame at most
+    once per ``interval_s`` (1 / detect_fps).
+
+    A frame overwritten before anyone took it is *skipped* when it arrived before the loop wanted its
+    next frame (the cap, by design) and *dropped* when the loop wanted it but was still busy; a dropped
+    frame stands for the analysis the loop missed, so the next one is wanted ``interval_s`` after it.
+    """
+
+    def __init__(self, interval_s: float = 0.0) -> None:
+        self.interval_s = interval_s
         self._lock = threading.Lock()
         self._frame: CapturedFrame | None = None
-        self.dropped = 0
+        self._wanted_from = float("-inf")  # monotonic time from which the loop wants a frame
+        self._delivered = self._taken = self._skipped = self._dropped = 0
 
     def put(self, frame: CapturedFrame) -> None:
         with self._lock:
-            if self._frame is not None:
-                self.dropped += 1
+            self._delivered += 1
+            old = self._frame
+            if old is not None:
+                if old.mono < self._wanted_from:
+                    self._skipped += 1
+                else:
+                    self._dropped += 1
+                    self._wanted_from = old.mono + self.interval_s
             self._frame = frame
 
     def take(self) -> CapturedFrame | None:
+        """The newest frame, if any; the loop's next one is then wanted ``interval_s`` after it was decoded."""
         with self._lock:
             frame, self._frame = self._frame, None
+            if frame is not None:
+                self._taken += 1
+                self._wanted_from = frame.mono + self.interval_s
             return frame
+
+    def counts(self) -> FrameCounts:
+        with self._lock:
+            return FrameCounts(self._delivered, self._taken, self._skipped, self._dropped)
 
 
 class CaptureThread:
@@ -70,7 +103,7 @@ class CaptureThread:
         opener: Opener = open_video_source,
     ) -> None:
         self.config = config
-        self.slot = LatestFrameSlot()
+        self.slot = LatestFrameSlot(1.0 / config.detect_fps)
         self.state: CameraState = "starting"
         self.failure: OpenFailure | None = None  # why the last open failed, while that is the state
         self.frames = 0

@@ -45,6 +45,7 @@ class CameraDriver(Driver[CameraDriverConfig]):
         self.workers: dict[str, CameraWorker] = {}
         self._sink: RecordSink | None = None  # the pipeline, while run() runs
         self._update_lock = asyncio.Lock()
+        self._closed = False  # closed (stopped, or failed awaiting a restart): "offline"; never opened: "starting"
 
     @classmethod
     def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
@@ -72,10 +73,13 @@ class CameraDriver(Driver[CameraDriverConfig]):
                     model = await self._pool.acquire(camera.inference)
                     self._models.append(model)
                     detector = cast(Detector, model)
-                self.workers[camera.name] = CameraWorker(camera, detector)
+                self.workers[camera.name] = CameraWorker(
+                    camera, detector, on_state_change=self.context.inventory_changed
+                )
             for worker in self.workers.values():
                 worker.start()
             opened = True
+            self._closed = False
         finally:
             if not opened:  # a bad model or source leaves no capture thread or session behind
                 await self.close()
@@ -90,6 +94,7 @@ class CameraDriver(Driver[CameraDriverConfig]):
             self._sink = None
 
     async def close(self) -> None:
+        self._closed = True
         workers, self.workers = list(self.workers.values()), {}
         await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
         models, self._models = self._models, []
@@ -111,7 +116,7 @@ class CameraDriver(Driver[CameraDriverConfig]):
                 "model": camera.inference.model if camera.inference else None,
                 "snapshots": camera.snapshots.enabled,
             }
-            state = worker.state if worker is not None else "stopped"
+            state = worker.state if worker is not None else "offline" if self._closed else "starting"
             devices.append(DeviceInfo(camera.name, "camera", None, state, attributes))
         return devices
 
@@ -147,16 +152,17 @@ class CameraDriver(Driver[CameraDriverConfig]):
 
     async def update_model(self, name: str, model_file: Path, manifest_file: Path) -> Event:
         """Verify, self-test and swap in a new version of model ``name`` for every camera of this driver
-        that runs it. The ``model_updated``/``model_update_failed`` event goes to the pipeline while the
-        driver runs, and is returned either way. A failed update keeps the old model."""
-        cameras = self.cameras_using(name)
+        that runs it, installed in the ``inference.models_dir`` they load it from. The ``model_updated``/
+        ``model_update_failed`` event goes to the pipeline while the driver runs, and is returned either
+        way. A failed update keeps the old model."""
+        try:
+            cameras, models_dir = self.config.model_users(name)
+        except ValueError as exc:
+            raise NotSupported(str(exc)) from None
         if not cameras:
             raise NotSupported(f"{self.name}: no camera runs model {name!r}")
-        dirs = {c.inference.models_dir for c in self.config.cameras if c.inference and c.name in cameras}
-        if len(dirs) > 1:
-            raise NotSupported(f"{self.name}: cameras running {name!r} use different inference.models_dir")
         async with self._update_lock:  # two updates of one model must not interleave their swaps
-            result = await update_model(name, model_file, manifest_file, models_dir=dirs.pop(), pool=self._pool)
+            result = await update_model(name, model_file, manifest_file, models_dir=models_dir, pool=self._pool)
         base = result.event(self.name)
         event = Event(base.device, base.kind, base.ts, base.priority, {**base.data, "cameras": list(cameras)})
         sink = self._sink

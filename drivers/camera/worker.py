@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from agent.errors import DeviceError, DeviceTimeout
@@ -21,7 +21,7 @@ from drivers.base import RecordSink
 from drivers.camera.analytics.detection import DetectionLike
 from drivers.camera.analytics.engine import CameraAnalytics
 from drivers.camera.analytics.events import camera_event
-from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, Image
+from drivers.camera.capture import CameraState, CapturedFrame, CaptureThread, FrameCounts, Image
 from drivers.camera.config import CameraConfig
 from drivers.camera.inference.errors import InferenceFailed, PoolClosed
 from drivers.camera.motion import MotionDetector
@@ -46,6 +46,7 @@ class CameraWorker:
         config: CameraConfig,
         detector: Detector | None,
         opener: Opener = open_video_source,
+        on_state_change: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.detector = detector
@@ -58,6 +59,8 @@ class CameraWorker:
         self.events = 0
         self.last_latency_ms: float | None = None
         self._opener = opener
+        self._on_state_change = on_state_change  # the birth lists this camera's state: it is published again
+        self._reported_state: str | None = None
         self._pending: asyncio.Queue[Event] = asyncio.Queue()
         self._frame_ready = asyncio.Event()
         self._last_infer_mono = float("-inf")
@@ -91,6 +94,10 @@ class CameraWorker:
                 self.config.name, "camera_state", time.time(), Priority.EVENT, state=state, reason=reason, **cause
             )
         )
+        if state != self._reported_state:  # a new cause of the same offline state is an event, not a new birth
+            self._reported_state = state
+            if self._on_state_change is not None:
+                self._on_state_change()
 
     async def run(self, sink: RecordSink) -> None:
         interval = 1.0 / self.config.detect_fps
@@ -201,16 +208,21 @@ class CameraWorker:
         return self.capture.state if self.capture is not None else "stopped"
 
     def status(self) -> dict[str, JsonValue]:
+        """``frames`` decoded = ``analysed_frames`` + ``skipped_frames`` (not wanted: ``detect_fps``) +
+        ``dropped_frames`` (wanted but lost while the loop was busy), + the one waiting if any."""
         capture = self.capture
         failure = capture.failure if capture is not None else None
+        counts = capture.slot.counts() if capture is not None else FrameCounts(0, 0, 0, 0)
         return {
             "state": self.state,
             "cause": None if failure is None else str(failure.cause),
             "cause_detail": None if failure is None else failure.detail,
             "source": redact_url(self.config.source),
             "fps": round(capture.fps, 2) if capture else 0.0,
-            "frames": capture.frames if capture else 0,
-            "dropped_frames": capture.slot.dropped if capture else 0,
+            "frames": counts.delivered,
+            "analysed_frames": counts.taken,
+            "skipped_frames": counts.skipped,
+            "dropped_frames": counts.dropped,
             "reopens": capture.reopens if capture else 0,
             "inferences": self.inferences,
             "motion_skipped": self.motion_skipped,

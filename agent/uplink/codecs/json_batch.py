@@ -19,8 +19,9 @@ ZLIB_LEVEL = 1  # backlog drains are CPU-bound on the box; level 1 already gets 
 def record_item(record: StoredRecord) -> dict[str, Any]:
     """One record as it appears in ``records`` of a batch."""
     body = record.body
+    item: dict[str, Any]
     if record.kind == "reading":
-        return {
+        item = {
             "seq": record.seq,
             "dev": record.device,
             "pt": body.get("point"),
@@ -29,14 +30,18 @@ def record_item(record: StoredRecord) -> dict[str, Any]:
             "q": body.get("quality"),
             "ts": record.ts,
         }
-    return {
-        "seq": record.seq,
-        "dev": record.device,
-        "ev": body.get("kind"),
-        "pri": record.priority.name.lower(),
-        "data": body.get("data"),
-        "ts": record.ts,
-    }
+    else:
+        item = {
+            "seq": record.seq,
+            "dev": record.device,
+            "ev": body.get("kind"),
+            "pri": record.priority.name.lower(),
+            "data": body.get("data"),
+            "ts": record.ts,
+        }
+    if record.ram:
+        item["ram"] = True  # held only in RAM (degraded outbox) when sent: see TOPICS.md
+    return item
 
 
 def record_items(records: Sequence[StoredRecord]) -> list[dict[str, Any]]:
@@ -44,7 +49,7 @@ def record_items(records: Sequence[StoredRecord]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     append = out.append
     for r in records:
-        if r.kind == "reading":
+        if r.kind == "reading" and not r.ram:
             body = r.body
             append({
                 "seq": r.seq,
@@ -62,7 +67,10 @@ def record_items(records: Sequence[StoredRecord]) -> list[dict[str, Any]]:
 
 def oversize_item(record: StoredRecord, size: int) -> dict[str, Any]:
     """Stands in for a record that alone exceeds the payload limit, so its seq is still acknowledged."""
-    return {"seq": record.seq, "dev": record.device, "err": "record_too_large", "size": size, "ts": record.ts}
+    item = {"seq": record.seq, "dev": record.device, "err": "record_too_large", "size": size, "ts": record.ts}
+    if record.ram:
+        item["ram"] = True
+    return item
 
 
 class JsonBatchCodec(Codec):

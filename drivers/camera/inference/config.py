@@ -11,7 +11,12 @@ GraphOptimization = Literal["disabled", "basic", "extended", "all"]
 
 
 class InferenceConfig(BaseModel):
-    """Which model a camera runs and how its (shared) onnxruntime session is built."""
+    """Which model a camera runs and how its (shared) onnxruntime session is built.
+
+    ``model`` names a folder holding a ``manifest.yaml`` (``models/README.md``; your own detector:
+    ``docs/custom-detector.md``). Cameras with the same model and session settings share one session,
+    and their frames run as one batch when they arrive together.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -20,7 +25,7 @@ class InferenceConfig(BaseModel):
         None, description="searched first; then /var/lib/edgepost/models, then the bundled models/"
     )
     intra_op_threads: int = Field(0, ge=0, le=64, description="0: onnxruntime's default")
-    graph_optimization: GraphOptimization = "all"
+    graph_optimization: GraphOptimization = Field("all", description="onnxruntime's graph optimisation level")
     providers: list[str] = Field(
         default_factory=lambda: ["CPUExecutionProvider"],
         min_length=1,

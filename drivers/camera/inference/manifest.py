@@ -7,12 +7,13 @@ Every problem is reported as ``file:line:col field: message``.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.yamlsource import YamlDocument, load_yaml_file, validation_problems
+from agent.yamlsource import YamlDocument, parse_yaml, read_yaml_text, validation_problems
 from drivers.camera.inference.errors import ManifestError
 
 MANIFEST_NAME = "manifest.yaml"
@@ -161,13 +162,35 @@ class ModelManifest(_Model):
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The user's own files a staged copy was made from (an update): messages name these, not the copies."""
+
+    manifest: Path
+    model: Path
+
+
 class LoadedManifest:
     """A validated manifest plus where it came from, for error messages naming file:line."""
 
-    def __init__(self, manifest: ModelManifest, doc: YamlDocument, path: Path) -> None:
+    def __init__(self, manifest: ModelManifest, doc: YamlDocument, path: Path, origin: Origin | None = None) -> None:
         self.manifest = manifest
         self.doc = doc
         self.path = path
+        self.origin = origin
+
+    def model_label(self, path: Path, full: bool = False) -> str:
+        """How messages name the model file at ``path``: the user's file for a staged copy, else the
+        file's name (its full path with ``full``)."""
+        if self.origin is not None:
+            return str(self.origin.model)
+        return str(path) if full else path.name
+
+    def shown(self, path: Path) -> str:
+        """How messages name another file of this model folder (a self-test image)."""
+        if self.origin is not None and path.parent == self.folder:
+            return str(self.origin.manifest.parent / path.name)
+        return str(path)
 
     @property
     def folder(self) -> Path:
@@ -193,16 +216,19 @@ def resolve_model_file(file: str, folder: Path) -> Path:
     return folder / file
 
 
-def load_manifest(path: Path) -> LoadedManifest:
-    """Parse and validate one manifest; raise ``ManifestError`` with ``file:line:col field: msg``."""
+def load_manifest(path: Path, origin: Origin | None = None) -> LoadedManifest:
+    """Parse and validate one manifest; raise ``ManifestError`` with ``file:line:col field: msg``.
+
+    With ``origin`` (``path`` is a staged copy), messages name ``origin.manifest`` and ``origin.model``."""
+    source = str(origin.manifest if origin is not None else path)
     try:
-        doc = load_yaml_file(path)
+        doc = parse_yaml(read_yaml_text(path, source), source)
     except ValueError as exc:
         raise ManifestError([str(exc)]) from None
     if not isinstance(doc.data, dict):
-        raise ManifestError([f"{path}:1:1 <document>: expected a mapping"])
+        raise ManifestError([f"{source}:1:1 <document>: expected a mapping"])
     try:
         manifest = ModelManifest.model_validate(doc.data)
     except ValidationError as exc:
         raise ManifestError(validation_problems(doc, exc)) from None
-    return LoadedManifest(manifest, doc, path)
+    return LoadedManifest(manifest, doc, path, origin)

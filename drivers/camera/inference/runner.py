@@ -75,17 +75,19 @@ class ModelRunner:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise ModelLoadFailed(f"{loaded.where('file')}: cannot read {path}: {exc.strerror or exc}") from None
+            where, shown = loaded.where("file"), loaded.model_label(path, full=True)
+            raise ModelLoadFailed(f"{where}: cannot read {shown}: {exc.strerror or exc}") from None
         actual = sha256_of(data)
         if actual != loaded.manifest.sha256:
             raise ChecksumMismatch(
                 f"{loaded.where('sha256')}: manifest.yaml sha256 {loaded.manifest.sha256} does not match "
-                f"{path.name} (sha256 {actual})"
+                f"{loaded.model_label(path)} (sha256 {actual})"
             )
         try:
             session = create_session(data, settings or SessionSettings())
         except ORT_ERRORS as exc:
-            raise ModelLoadFailed(f"{loaded.where('file')}: onnxruntime cannot load {path.name}: {exc}") from None
+            where, shown = loaded.where("file"), loaded.model_label(path)
+            raise ModelLoadFailed(f"{where}: onnxruntime cannot load {shown}: {exc}") from None
         input_name, batch_dynamic = _check_input(loaded, session)
         runner = cls(loaded, session, input_name, actual, batch_dynamic)
         runner._check_output_names()

@@ -28,7 +28,8 @@ def sample_frame(runner: ModelRunner) -> npt.NDArray[np.uint8]:
     path = runner.loaded.folder / image
     frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if frame is None:
-        raise SelfTestFailed(f"{runner.loaded.where('self_test', 'image')}: cannot read sample image {path}")
+        where, shown = runner.loaded.where("self_test", "image"), runner.loaded.shown(path)
+        raise SelfTestFailed(f"{where}: cannot read sample image {shown}")
     return np.asarray(frame, dtype=np.uint8)
 
 

@@ -27,7 +27,7 @@ from agent.logs import log_event
 from agent.private_files import open_private, private_dir
 from agent.records import Event, Priority
 from drivers.camera.inference.errors import ChecksumMismatch, ManifestError, SelfTestFailed
-from drivers.camera.inference.manifest import MANIFEST_NAME, PKG_PREFIX, LoadedManifest, load_manifest
+from drivers.camera.inference.manifest import MANIFEST_NAME, PKG_PREFIX, LoadedManifest, Origin, load_manifest
 from drivers.camera.inference.runner import ModelRunner, sha256_of
 from drivers.camera.inference.selftest import run_self_test
 from drivers.camera.inference.session import SessionSettings
@@ -116,7 +116,7 @@ def _stage(name: str, model_file: Path, manifest_file: Path, root: Path) -> Path
     if actual != candidate.manifest.sha256:
         raise ChecksumMismatch(
             f"{candidate.where('sha256')}: manifest.yaml sha256 {candidate.manifest.sha256} does not match "
-            f"{model_file.name} (sha256 {actual})"
+            f"{model_file} (sha256 {actual})"
         )
     versions = root / "versions"
     private_dir(versions)
@@ -155,12 +155,16 @@ def install(
     name: str, model_file: Path, manifest_file: Path, models_dir: Path | None = None,
     settings: SessionSettings | None = None,
 ) -> _Installed:
-    """Blocking part: stage, load in a fresh session, self-test, publish. Raises ``ModelError``/``OSError``."""
+    """Blocking part: stage, load in a fresh session, self-test, publish. Raises ``ModelError``/``OSError``.
+
+    What is tested is the staged copy (the bytes that get installed), but every message names the
+    user's ``manifest_file`` and ``model_file``: the staging folder is gone by the time anyone reads it."""
     root = update_dir(models_dir) / name
     staging = _stage(name, model_file, manifest_file, root)
     published = False
     try:
-        runner = ModelRunner.load(load_manifest(staging / MANIFEST_NAME), settings)
+        staged = load_manifest(staging / MANIFEST_NAME, Origin(manifest_file, model_file))
+        runner = ModelRunner.load(staged, settings)
         run_self_test(runner)
         _, previous = _publish(root, staging, runner.sha256)
         published = True

@@ -21,6 +21,8 @@ from drivers.modbus.simulator.spec import parse_spec
 from tests.fixtures.mosquitto import Collector, Mosquitto
 from tests.fixtures.serial import socat_pty_pair
 
+ROOT = Path(__file__).resolve().parents[3]
+
 SIM = """
 buses:
   - serial: {{port: "{port}", baud: 38400}}
@@ -98,13 +100,16 @@ class Pole:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def start_agent(self, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_agent(self, env: dict[str, str] | None = None, module: str = "agent.cli.main") -> subprocess.Popen[bytes]:
+        """``edgepost run`` as a subprocess (``module``: a wrapper with the same command line, e.g. a
+        fault-injecting harness)."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agent.cli.main", "--config", str(self.config), "run"],
+                [sys.executable, "-m", module, "--config", str(self.config), "run"],
                 stderr=log,
                 stdout=log,
                 env={**os.environ, **(env or {})},
+                cwd=ROOT,
             )
         return self.proc
 

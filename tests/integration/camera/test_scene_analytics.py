@@ -55,6 +55,10 @@ def test_counts_crossings_and_dwell_exactly(tmp_path: Path, tracker: str) -> Non
     capture.release()
     assert index == 75
 
+    # each crossing is an event as it happens (emit_events defaults to true), besides the counts below
+    crossings = [(e.data["line"], e.data["direction"], e.data["label"]) for e in events if e.kind == "line_crossing"]
+    assert crossings == [("gate", "eastbound", "car"), ("gate", "westbound", "person")]
+    events = [e for e in events if e.kind != "line_crossing"]
     kinds = [e.kind for e in events]
     assert kinds == ["illegal_parking", "illegal_parking_cleared"]
     alarm, cleared = events

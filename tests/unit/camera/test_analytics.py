@@ -82,6 +82,19 @@ def test_line_counts_direction_once_per_crossing_and_ignores_beyond_ends() -> No
     assert [(e.kind, e.data["direction"], e.data["label"]) for e in events] == [("line_crossing", "east", "car")]
 
 
+def test_a_crossing_is_an_event_by_default_and_only_counted_when_asked() -> None:
+    """A city expects a crossing to be reported as it happens; ``emit_events: false`` keeps only the counts."""
+    line = {"name": "gate", "points": [[0.5, 1.0], [0.5, 0.0]], "directions": ["east", "west"]}
+    for emit, expected in ((None, [("line_crossing", "east")]), (False, [])):
+        cfg = dict(line) if emit is None else {**line, "emit_events": emit}
+        a = analytics(lines=[cfg], tracker={"method": "centroid"})
+        events = []
+        for t, x in enumerate([30, 45, 55, 70]):
+            events += a.update([box_at("car", x, 50)], W, H, float(t))
+        assert [(e.kind, e.data["direction"]) for e in events] == expected
+        assert {r.point: r.value for r in a.flush(5.0)}["line.gate.east.car"] == 1
+
+
 def test_dwell_alarm_once_after_limit_then_cleared() -> None:
     zone = {"name": "bay", "polygon": [[0.6, 0.5], [1, 0.5], [1, 1], [0.6, 1]], "classes": ["car"], "dwell_alarm_s": 5}
     a = analytics(zones=[zone], tracker={"method": "centroid"})

@@ -14,8 +14,8 @@ from drivers.camera.capture import CapturedFrame, CaptureThread, LatestFrameSlot
 from drivers.camera.config import CameraConfig
 
 
-def frame(index: int) -> CapturedFrame:
-    return CapturedFrame(np.zeros((2, 2, 3), np.uint8), 0.0, 0.0, index)
+def frame(index: int, mono: float = 0.0) -> CapturedFrame:
+    return CapturedFrame(np.zeros((2, 2, 3), np.uint8), 0.0, mono, index)
 
 
 def test_slot_keeps_only_newest_and_counts_drops() -> None:
@@ -25,9 +25,31 @@ def test_slot_keeps_only_newest_and_counts_drops() -> None:
         slot.put(frame(i))
     taken = slot.take()
     assert taken is not None and taken.index == 4
-    assert slot.dropped == 3 and slot.take() is None
+    assert slot.counts().dropped == 3 and slot.take() is None
     slot.put(frame(5))
-    assert slot.dropped == 3
+    assert slot.counts().dropped == 3
+
+
+def test_slot_tells_frames_skipped_by_detect_fps_from_frames_lost() -> None:
+    """16 fps decoded, detect_fps 4: the loop wants one frame per 0.25 s; the rest are skipped on purpose.
+    Frames are lost (dropped) only when the loop, busy, misses a frame it would have analysed."""
+    slot = LatestFrameSlot(interval_s=0.25)
+    slot.put(frame(0, 0.0))
+    assert slot.take() is not None  # analysed at 0.0: the next one is wanted from 0.25
+    for i in range(1, 5):  # 0.0625 .. 0.25 arrive while the loop waits for its next slot
+        slot.put(frame(i, i / 16))
+    taken = slot.take()
+    assert taken is not None and taken.index == 4
+    counts = slot.counts()
+    assert (counts.skipped, counts.dropped) == (3, 0)
+    # now the loop is busy for 0.75 s: frames 5..16 arrive; those at 0.5 and 0.75 were wanted
+    for i in range(5, 17):
+        slot.put(frame(i, i / 16))
+    counts = slot.counts()
+    assert counts.dropped == 2, counts  # frames 8 (0.5) and 12 (0.75): analyses the busy loop missed
+    assert counts.skipped == 3 + 9
+    assert counts.delivered == 17 and counts.taken == 2
+    assert counts.delivered == counts.taken + counts.skipped + counts.dropped + 1  # frame 16 waits in the slot
 
 
 class FakeSource:
@@ -115,7 +137,8 @@ def test_stream_stall_goes_offline_and_reopens_with_backoff() -> None:
     assert all(s.released for s in opened)
     latest = capture.slot.take()
     assert latest is not None and latest.image.shape == (32, 40, 3)  # resized to the decode size
-    assert capture.slot.dropped == 4  # nobody took frames 1-4
+    counts = capture.slot.counts()
+    assert counts.skipped + counts.dropped == 4 and counts.delivered == 5  # nobody took frames 1-4
     assert not capture.alive
 
 

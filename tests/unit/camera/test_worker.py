@@ -107,6 +107,10 @@ async def test_inference_failure_is_counted_and_the_camera_keeps_going() -> None
     states = [r.data["state"] for r in sink.records if isinstance(r, Event) and r.kind == "camera_state"]
     assert states == ["online"]
     assert status["last_latency_ms"] is not None
+    frames = [status[k] for k in ("frames", "analysed_frames", "skipped_frames", "dropped_frames")]
+    assert all(isinstance(n, int) for n in frames)
+    total, analysed, skipped, dropped = (int(str(n)) for n in frames)
+    assert analysed >= detector.calls and total - (analysed + skipped + dropped) in (0, 1)
 
 
 class BuggySource(MovingBoxSource):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import stat
 from pathlib import Path
@@ -9,12 +10,14 @@ from pathlib import Path
 import orjson
 import pytest
 
+from agent.cli.local_models import explain
 from agent.control.client import ControlClient, DaemonNotRunning, RemoteError
 from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
     ForgetLearnedRequest,
     IdentifyRequest,
+    ModelUpdateRequest,
     RawReadRequest,
     RawWriteRequest,
     ReadPointRequest,
@@ -216,3 +219,34 @@ async def test_watch_ends_its_subscription_when_the_client_hangs_up(tmp_path: Pa
             break
     await asyncio.wait_for(closed.wait(), 10)
     await server.stop()
+
+
+async def test_model_update_no_running_driver_runs_is_not_supported(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The CLI installs such a model itself: it needs to tell this answer from a failed update."""
+    _, path = served
+    (tmp_path / "y.onnx").write_bytes(b"model")
+    (tmp_path / "manifest.yaml").write_text("name: yolo\n")
+    request = ModelUpdateRequest(model="yolo", file=str(tmp_path / "y.onnx"), manifest=str(tmp_path / "manifest.yaml"))
+    async with ControlClient(path) as client:
+        with pytest.raises(RemoteError) as nobody:
+            await client.call(request)
+        assert nobody.value.kind == "NotSupported" and "no running driver" in str(nobody.value)
+        (tmp_path / "y.onnx").unlink()
+        with pytest.raises(RemoteError) as missing:  # a file the daemon cannot see: a plain failure
+            await client.call(request)
+        assert missing.value.kind == "CommandError" and str(tmp_path / "y.onnx") in str(missing.value)
+    # what the CLI makes of it: one line saying why a file the technician has is invisible to the service
+    (line,) = explain("yolo", str(missing.value))
+    assert line.startswith(f"model_update_failed yolo: the running daemon cannot see {tmp_path / 'y.onnx'} (")
+    assert "own /tmp and no /home" in line
+
+
+async def test_model_update_paths_must_be_absolute(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    line = b'{"op": "model_update", "model": "yolo", "file": "y.onnx", "manifest": "/tmp/manifest.yaml"}\n'
+    reader, writer = await asyncio.open_unix_connection(path)
+    writer.write(line)
+    answer = orjson.loads(await reader.readline())
+    writer.close()
+    assert answer["ok"] is False and answer["error"]["kind"] == "BadRequest"
+    assert "file" in answer["error"]["message"] and "absolute" in answer["error"]["message"]

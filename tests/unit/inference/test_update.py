@@ -75,7 +75,7 @@ async def test_corrupt_file_keeps_the_old_model(tmp_path: Path, live: Live) -> N
     model_file.write_bytes(model_file.read_bytes()[:-7])  # truncated in transit
     result = await update_model("m", model_file, manifest, models_dir=models, pool=pool)
     assert isinstance(result, ModelUpdateFailed)
-    assert "manifest.yaml sha256" in result.reason and "does not match model.onnx" in result.reason
+    assert "manifest.yaml sha256" in result.reason and f"does not match {model_file} " in result.reason
     assert not (models / "m" / "current").exists()
     assert await labels(handle) == ["a"]
     event = result.event("cam1")
@@ -89,6 +89,9 @@ async def test_garbage_with_a_matching_sha_fails_to_load_and_keeps_the_old_model
     model_file, manifest = candidate(tmp_path / "incoming", b"\x08\x07garbage")
     result = await update_model("m", model_file, manifest, models_dir=models, pool=pool)
     assert isinstance(result, ModelUpdateFailed) and "onnxruntime cannot load" in result.reason
+    # named by the user's files, not by the staged copies (deleted by now)
+    assert result.reason.startswith(f"{manifest}:") and f"cannot load {model_file}: " in result.reason
+    assert ".staging" not in result.reason
     assert await labels(handle) == ["a"]
     assert [p.name for p in (models / "m" / "versions").iterdir()] == []  # staging cleaned up
 

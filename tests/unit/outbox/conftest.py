@@ -42,7 +42,7 @@ def make_engine(tmp_path: Path, clock: FakeClock) -> Iterator[object]:
 
 
 def commit(engine: OutboxEngine, records: list[Record]) -> list[int]:
-    result = engine.commit([[encode(r) for r in records]], [])[0]
+    result = engine.commit([[encode(r) for r in records]], []).accepts[0]
     assert isinstance(result, list), result
     return result
 

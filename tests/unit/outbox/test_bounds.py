@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from agent.errors import OutboxFull
 from agent.outbox import bounds
 from agent.outbox.codec import encode
 from agent.outbox.config import FullPolicy
@@ -97,24 +96,54 @@ def test_eviction_order_events_then_alarms(make_engine: Any, clock: FakeClock) -
     assert left == [(Priority.ALARM, "a")]
 
 
-def test_reject_new_raises_outbox_full(make_engine: Any, clock: FakeClock) -> None:
+def test_reject_new_refuses_telemetry_keeps_a_reserve_for_alarms_and_reports_a_gap(
+    make_engine: Any, clock: FakeClock
+) -> None:
     engine = make_engine(max_bytes=MIB, full_policy=FullPolicy.REJECT_NEW)
-    rows = [encode(Reading("m1", "v", "x" * 200, clock.now)) for _ in range(500)]
-    results: list[Any] = []
+    rows = [encode(Reading(f"m{i % 2}", "v", "x" * 200, clock.now)) for i in range(500)]
+    stored: list[int] = []
+    refused = 0
     for _ in range(100):
-        results = engine.commit([rows], [])
+        [result] = engine.commit([rows], []).accepts
         engine.housekeeping()
-        if not isinstance(results[0], list):
+        assert isinstance(result, list)
+        stored += [s for s in result if s is not None]
+        refused += result.count(None)
+        if refused:
             break
-    assert isinstance(results[0], OutboxFull)
-    assert engine.evicted_total == 0
-    stored = [r[0] for r in all_rows(engine)]
-    assert isinstance(engine.commit([rows], [])[0], OutboxFull)  # still full: refused, nothing stored
-    assert [r[0] for r in all_rows(engine)] == stored
-    assert engine.commit([], [stored[: len(stored) // 2]]) == []  # the uplink drains: room again
+    assert refused and engine.evicted_total == 0
+    assert engine.space.used < engine.space.page_budget  # stopped short of the cap: the reserve is free
+    clock.now += 1
+    alarm = Event("m1", "door_open", clock.now, Priority.ALARM, {"open": True})
+    [mixed] = engine.commit([[encode(Reading("m1", "v", 1.0, clock.now)), encode(alarm)]], []).accepts
+    assert isinstance(mixed, list) and mixed[0] is None and isinstance(mixed[1], int)  # the alarm got in
+    refused += 1
+    assert engine.rejections.total == refused
+    assert _gap_events(engine) == []  # announced once refusals end (or after a while), not per commit
+
+    assert engine.commit([], [stored[: len(stored) // 2]]).deletes == [None]  # the uplink drains: room again
     engine.housekeeping()
-    seqs = commit(engine, [Reading("m1", "v", 1.0, clock.now)])
-    assert seqs[0] > max(stored)
+    clock.now += 1
+    [after] = engine.commit([[encode(Reading("m1", "v", 2.0, clock.now))]], []).accepts
+    assert isinstance(after, list) and isinstance(after[0], int)
+    gaps = _gap_events(engine)
+    assert {g["reason"] for g in gaps} == {"rejected"} and {g["device"] for g in gaps} == {"m0", "m1"}
+    assert sum(g["count"] for g in gaps) == refused
+
+
+def test_reject_new_refuses_alarms_too_once_the_reserve_is_full(make_engine: Any, clock: FakeClock) -> None:
+    engine = make_engine(max_bytes=MIB, full_policy=FullPolicy.REJECT_NEW)
+    alarms = [encode(Event("m1", "a", clock.now, Priority.ALARM, {"x": "y" * 200})) for _ in range(500)]
+    for _ in range(100):
+        [result] = engine.commit([alarms], []).accepts
+        engine.housekeeping()
+        assert isinstance(result, list)
+        if None in result:
+            break
+    assert engine.space.used >= engine.space.page_budget and engine.rejections.total > 0
+    engine.finish()  # a clean close writes what is only counted (one small gap event per device)
+    [gap] = _gap_events(engine)
+    assert gap["reason"] == "rejected" and gap["count"] == engine.rejections.total
 
 
 def test_purge_reports_gap_and_count(make_engine: Any, clock: FakeClock) -> None:

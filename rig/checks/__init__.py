@@ -1,0 +1,1 @@
+"""Expectation checkers: pure functions from what the rig observed to ``CheckResult``s."""

@@ -1,0 +1,1 @@
+"""What the rig observes: the simulators' truth, the broker's view, the agent's resources."""

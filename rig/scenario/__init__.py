@@ -1,0 +1,1 @@
+"""Scenario files: pydantic models (pole, timeline, expectations) and a loader with file:line errors."""

@@ -1,0 +1,77 @@
+"""A rig session: resolve and load the scenarios, run each (short/soak/full), write every report."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from agent.cli.exit_codes import ExitCode
+from agent.errors import ConfigError, EdgepostError
+from rig.catalogue import resolve
+from rig.report.console import print_summary
+from rig.report.html import write_html
+from rig.report.json_out import write_json
+from rig.report.junit import write_junit
+from rig.results import RunResult
+from rig.runner import run_scenario
+from rig.scenario.load import load_scenario
+from rig.scenario.model import Scenario
+
+
+def run_session(refs: list[str], *, short: bool, soak_hours: float | None, ci_only: bool, out: Path,
+                seed: int | None, keep_workdir: bool) -> int:
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    try:
+        scenarios = [load_scenario(path) for path in resolve(refs)]
+    except ConfigError as exc:
+        for problem in exc.problems:
+            sys.stderr.write(f"edgepost: error: {problem}\n")
+        return int(ExitCode.USAGE)
+    mode = "soak" if soak_hours else ("short" if short else "full")
+    results: list[RunResult] = []
+    out.mkdir(parents=True, exist_ok=True)
+    for scenario in scenarios:
+        if ci_only and not scenario.ci.enabled:
+            console.print(f"[yellow]{scenario.name}: not in CI ({scenario.ci.reason})[/]")
+            continue
+        if seed is not None:
+            scenario = scenario.model_copy(update={"seed": seed})
+        if soak_hours:
+            scenario = scenario.soaked(soak_hours)
+        elif short:
+            scenario = scenario.shortened()
+        console.print(f"[bold]{scenario.name}[/] ({mode}, {scenario.duration_s:.0f} s + settle): running")
+        result = _run_one(scenario, out / scenario.name, mode, keep_workdir)
+        results.append(result)
+        console.print(f"  report: {out / scenario.name / 'report.html'}")
+    if results:
+        write_junit(results, out / "junit.xml")
+        print_summary(results, console)
+        console.print(f"JUnit XML: {out / 'junit.xml'}")
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _run_one(scenario: Scenario, out: Path, mode: str, keep_workdir: bool) -> RunResult:
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"edgepost-rig-{scenario.name}-"))
+    try:
+        result = asyncio.run(run_scenario(scenario, work, mode))
+    except EdgepostError as exc:
+        now = time.time()
+        result = RunResult(scenario.name, scenario.description, scenario.group, mode, scenario.seed, now, now,
+                           source=str(scenario.source or ""), workdir=str(work), error=str(exc))
+    finally:
+        for name in ("agent.log", "config.yaml"):
+            if (work / name).exists():
+                shutil.copy(work / name, out / name)
+        if not keep_workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    write_json(result, out / "results.json")
+    write_html(result, out / "report.html")
+    return result
