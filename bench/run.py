@@ -65,6 +65,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("bench_inference_overhead"),
     Bench("bench_agent_rss", long_smoke=True, timeout_s=3 * 3600),
     Bench("bench_outbox_memory"),
+    Bench("bench_startup", long_smoke=True),
     Bench("bench_uplink_encode"),
     Bench("bench_control_socket"),
     Bench("bench_camera_import"),
