@@ -262,7 +262,13 @@ class ReadLimits(BaseModel):
 
     max_registers: int = Field(125, ge=1, le=125, description="registers one read may ask for")
     max_bits: int = Field(2000, ge=1, le=2000, description="coils or discrete inputs one read may ask for")
-    max_hole: int = Field(8, ge=0, le=124, description="unused registers a merged read may span")
+    max_hole: int | None = Field(
+        None,
+        ge=0,
+        le=124,
+        description="unused registers a merged read may span; none: as many as the wire cost pays for "
+        "(a device that refuses a hole teaches it, see learned.py)",
+    )
     turnaround_ms: float = Field(5.0, ge=0, description="typical device answer delay")
 
 

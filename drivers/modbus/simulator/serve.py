@@ -11,6 +11,7 @@ from drivers.modbus.profiles import ProfileRegistry, profile_search_path
 from drivers.modbus.simulator.device import SimulatedDevice
 from drivers.modbus.simulator.runner import SimulatorServer
 from drivers.modbus.simulator.serial_bus import SimulatedBus
+from drivers.modbus.simulator.serial_path import SerialPath
 from drivers.modbus.simulator.spec import BusSpec, DeviceSpec, SimulatorSpec
 from drivers.modbus.simulator.tcp_server import SimulatedTcpServer
 from drivers.modbus.simulator.wire import WireTiming
@@ -63,6 +64,7 @@ def _server(bus: BusSpec, devices: list[SimulatedDevice]) -> SimServer:
         return SimulatedBus(
             s.port, s.baud, devices, parity=s.parity, stopbits=s.stopbits, bytesize=s.bytesize,
             wire_timing=s.wire_timing,
+            path=SerialPath(s.adapter_latency_ms, s.turnaround_jitter_ms, s.path_seed),
         )
     assert bus.tcp is not None
     t = bus.tcp

@@ -42,6 +42,11 @@ class SerialEndpoint(_Model):
     stopbits: Literal[1, 2] = Field(1, description="stop bits")
     bytesize: Literal[7, 8] = Field(8, description="data bits")
     wire_timing: bool = Field(True, description="answer after the frame's time on the wire at this baud")
+    adapter_latency_ms: float = Field(
+        0.0, ge=0, le=255, description="USB-serial adapter latency timer (FTDI: 1..16 ms); 0: a native UART"
+    )
+    turnaround_jitter_ms: float = Field(0.0, ge=0, description="device answers up to this much later, uniformly")
+    path_seed: int = Field(0, description="seed of the path's random draws")
 
 
 class TcpEndpoint(_Model):
