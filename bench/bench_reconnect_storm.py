@@ -54,7 +54,7 @@ class Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
         self.status: dict[str, int] = {"connected": 0, "drained": 0, "acked": 0}
-        self.connects: list[tuple[int, float]] = []
+        self.times: dict[str, list[float]] = {"intended": [], "attempts": [], "connects": []}
         self.done = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
@@ -73,7 +73,7 @@ class Worker:
         async for raw in self.proc.stdout:
             msg = json.loads(raw)
             if "connects" in msg:
-                self.connects = [(int(i), float(t)) for i, t in msg["connects"]]
+                self.times = msg
             else:
                 self.status = msg
         self.done.set()
@@ -153,14 +153,18 @@ async def storm(args: argparse.Namespace, jitter: bool, workdir: Path) -> dict[s
         upstream.close()
         broker.close()
     at_broker = [t for client, t in broker.connects(CLIENT_PREFIX) if t >= int(restart)]
-    at_clients = [t for w in workers for _, t in w.connects if t >= restart]
+    at_clients = [t for w in workers for t in w.times["connects"] if t >= restart]
+    attempts = [t for w in workers for t in w.times["attempts"] if t >= restart]
+    intended = [t for w in workers for t in w.times["intended"] if restart <= t <= restart + all_back]
     broker_bins = bins(at_broker)
     return {"jitter": jitter, "window_s": window, "load": load, "restart": restart,
             "peak_broker": max(broker_bins.values()), "peak_clients": max(bins(at_clients).values()),
+            "peak_attempts": max(bins(attempts).values()), "peak_intended": max(bins(intended).values(), default=0),
             "connects_broker": len(at_broker), "connects_clients": len(at_clients),
             "all_back_s": all_back, "drained_s": all_back + drained, "missing": missing,
             "duplicates": upstream.duplicates(),
-            "series": sorted((second - restart, n) for second, n in broker_bins.items())}
+            "series": sorted((second - restart, n) for second, n in broker_bins.items()),
+            "series_intended": sorted((second - restart, n) for second, n in bins(intended).items())}
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
@@ -177,9 +181,10 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
           f"on {os.cpu_count()} cores")
     for name, group in (("with jitter   ", jittered), ("without jitter", lockstep)):
         peaks = ", ".join(str(r["peak_broker"]) for r in group)
-        print(f"  {name}: peak at the broker {median(group, 'peak_broker'):.0f}/s (runs: {peaks}), at the clients "
-              f"{median(group, 'peak_clients'):.0f}/s; all back {median(group, 'all_back_s'):.1f} s, backlog "
-              f"drained {median(group, 'drained_s'):.1f} s; broker saw {median(group, 'connects_broker'):.0f} "
+        print(f"  {name}: peak at the broker {median(group, 'peak_broker'):.0f}/s (runs: {peaks}); at the clients: "
+              f"CONNACKs {median(group, 'peak_clients'):.0f}/s, dials {median(group, 'peak_attempts'):.0f}/s, "
+              f"scheduled {median(group, 'peak_intended'):.0f}/s; all back {median(group, 'all_back_s'):.1f} s, "
+              f"backlog drained {median(group, 'drained_s'):.1f} s; broker saw {median(group, 'connects_broker'):.0f} "
               f"connects; missing records {max(r['missing'] for r in group)}, duplicates "
               f"{max(r['duplicates'] for r in group)}")
     print(f"  median peak ratio with/without jitter: "
@@ -235,8 +240,10 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
             for jitter in ((True, False) if repeat % 2 == 0 else (False, True)):
                 run = await storm(args, jitter, Path(tmp) / f"{repeat}-{jitter}")
                 print(f"  run {repeat + 1} {'jitter  ' if jitter else 'lockstep'}: peak at broker "
-                      f"{run['peak_broker']}/s, at clients {run['peak_clients']}/s, all back {run['all_back_s']:.1f} s,"
-                      f" drained {run['drained_s']:.1f} s, missing {run['missing']}, load {run['load'][0]:.1f}",
+                      f"{run['peak_broker']}/s, CONNACKs at clients {run['peak_clients']}/s, dials "
+                      f"{run['peak_attempts']}/s, scheduled {run['peak_intended']}/s, "
+                      f"all back {run['all_back_s']:.1f} s, drained {run['drained_s']:.1f} s, "
+                      f"missing {run['missing']}, load {run['load'][0]:.1f}",
                       flush=True)
                 runs.append(run)
     return runs

@@ -6,7 +6,8 @@ Driven by bench_reconnect_storm.py over stdin/stdout, one JSON object per line:
 - it prints ``{"connected": n, "drained": n, "acked": n}`` every 0.2 s (gateways connected now,
   gateways whose outbox is empty and whose every record was PUBACKed, records PUBACKed in all);
 - a stdin line ``add`` gives every gateway ``--records`` more records; ``stop`` stops every uplink,
-  prints ``{"connects": [[gateway, wall-clock time of each CONNACK], ...]}`` and exits.
+  prints the wall-clock times of every reconnect's scheduled instant, dial and CONNACK
+  (``{"intended": [...], "attempts": [...], "connects": [...]}``) and exits.
 
 Each gateway dials like a real box: its own thread for the blocking TCP connect (aiomqtt runs it in
 the loop's default executor, six threads by default, which would queue a storm's connects behind
@@ -21,7 +22,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -96,11 +97,28 @@ class MemOutbox:
 
 
 class TimedUplink(Uplink):
-    """Notes the wall-clock time of every CONNACK (the client's view; the bench also counts at the broker)."""
+    """Notes, in wall-clock time, when each reconnect was scheduled for (the back-off's choice), when the
+    dial actually started (later if this process was starved) and when its CONNACK arrived."""
 
-    connects: list[float]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.intended: list[float] = []
+        self.attempts: list[float] = []
+        self.connects: list[float] = []
+        schedule = getattr(self, "_reconnect", None)  # None on code older than the reconnect schedule
+        for name in ("after_drop", "after_failure"):
+            if schedule is not None:
+                setattr(schedule, name, self._noting(getattr(schedule, name)))
+
+    def _noting(self, choose: Callable[[], float]) -> Callable[[], float]:
+        def chosen() -> float:
+            delay = choose()
+            self.intended.append(time.time() + delay)
+            return delay
+        return chosen
 
     async def _connect(self, client: EdgeMqttClient) -> None:
+        self.attempts.append(time.time())
         await super()._connect(client)
         self.connects.append(time.time())
 
@@ -133,8 +151,7 @@ async def run(args: argparse.Namespace) -> None:
         brokers = [{"host": "127.0.0.1", "port": p} for p in ports if p != mine]
         cfg = UplinkConfig(port=mine, brokers=brokers, protocol="3.1.1", client_id=f"storm-{i}",
                            **overrides)
-        up = TimedUplink(cfg, OutboxConfig(live_window_s=3600), f"gw{i}", outboxes[i])  # type: ignore[arg-type]
-        up.connects = []
+        up = TimedUplink(cfg, OutboxConfig(live_window_s=3600), f"gw{i}", outboxes[i])
         uplinks[i] = up
     tasks = []
     for up in uplinks.values():  # a fleet powers up over a second or two, not in one instant
@@ -165,7 +182,9 @@ async def run(args: argparse.Namespace) -> None:
     for up in uplinks.values():
         await up.stop()
     await asyncio.gather(*tasks, return_exceptions=True)
-    emit({"connects": [[i, t] for i, up in uplinks.items() for t in up.connects]})
+    emit({"connects": [t for up in uplinks.values() for t in up.connects],
+          "attempts": [t for up in uplinks.values() for t in up.attempts],
+          "intended": [t for up in uplinks.values() for t in up.intended]})
 
 
 def main() -> None:

@@ -103,7 +103,7 @@ class UplinkConfig(BaseModel):
         """Seconds over which this gateway spreads its reconnects (docs/fleet-load.md, "Reconnect storms").
 
         ``reconnect_fleet_size`` gateways each dialling at most once per window, from a random phase,
-        keep the broker's 1-second connect counts under ``reconnect_max_rate`` (1,000 at 100/s: 13.5 s).
+        keep the broker's 1-second connect counts under ``reconnect_max_rate`` (1,000 at 100/s: 14.9 s).
         """
         return min(spread_window_s(self.reconnect_fleet_size, self.reconnect_max_rate), self.reconnect_max_s)
 
