@@ -47,6 +47,7 @@ BirthProvider = Callable[[], dict[str, JsonValue]]
 CommandHandler = Callable[[str, bytes], None]
 STABLE_SESSION_S = 30.0  # a session that lasted this long resets the back-off
 STOP_TIMEOUT_S = 5.0
+ERROR_NDEATH_WAIT_S = 1.0  # a broken session's NDEATH: on its way before DISCONNECT, its PUBACK not awaited long
 
 
 class _StopRequested(Exception):
@@ -282,8 +283,13 @@ class Uplink:
         with contextlib.suppress(TimeoutError, aiomqtt.MqttError, UplinkError):
             async with asyncio.timeout(STOP_TIMEOUT_S):
                 await self._deleter.flush()
-                if clean and self._sparkplug is not None:
-                    await self._sparkplug.goodbye(client, self.config.protocol == "5", STOP_TIMEOUT_S)
+                if self._sparkplug is not None:
+                    # Every end of a Sparkplug session tells the host, not only a clean stop: a DISCONNECT
+                    # without NDEATH (3.1.1) or without reason 0x04 (5) would drop the Will.
+                    await self._sparkplug.goodbye(
+                        client, self.config.protocol == "5", STOP_TIMEOUT_S if clean else ERROR_NDEATH_WAIT_S,
+                        "stop" if clean else "session ended",
+                    )
                 else:
                     if clean:
                         await client.publish_acked(self.topics.state, b"offline", retain=True)

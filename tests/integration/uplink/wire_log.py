@@ -71,5 +71,6 @@ def packets(log: Path, client_id: str) -> list[Packet]:
 
 
 def verb(topic: str) -> str:
-    """NBIRTH, DDATA, ... of a ``spBv1.0/group/VERB/node[/device]`` topic."""
-    return topic.split("/")[2]
+    """NBIRTH, DDATA, ... of a ``spBv1.0/group/VERB/node[/device]`` topic ("" for any other)."""
+    parts = topic.split("/")
+    return parts[2] if len(parts) > 3 and parts[0] == "spBv1.0" else ""
