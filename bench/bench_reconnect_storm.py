@@ -14,7 +14,7 @@ steps), alternating, ``--repeats`` times each. Per run:
 The jittered run is meant to stay under ``uplink.reconnect_max_rate`` (``--rate``) with
 ``uplink.reconnect_fleet_size`` = ``--gateways``. Prints medians over the repeats, the ratios, the
 machine's load, and with ``--plot`` writes connects/s over time (the broker's count; needs the
-``bench`` extra's matplotlib, pinned as the rig's).
+``bench`` extra's matplotlib, pinned as the rig's: ``pip install -c requirements.lock -e '.[bench]'``).
 
 Usage: python bench/bench_reconnect_storm.py [--gateways 1000] [--workers 4] [--rate 100]
 [--records 20] [--down-s 2] [--repeats 3] [--broker mosquitto|nats] [--plot docs/reconnect-storm.png]
