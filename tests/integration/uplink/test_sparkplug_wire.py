@@ -43,13 +43,20 @@ def host_online(port: int, online: bool = True) -> None:
 
 
 def retained_on(port: int, topic_filter: str) -> list[str]:
-    """Topics of the retained messages a fresh subscriber gets (a marker published after SUBACK ends the wait)."""
+    """Topics of the retained messages a fresh subscriber gets. The broker sends them when it takes the
+    SUBSCRIBE; a marker it forwards to us was published after that, so it ends the wait (re-published
+    until one arrives: the collector does not wait for its SUBACK)."""
     from tests.fixtures.mosquitto import Collector
 
     marker = topic_filter.removesuffix("#") + "zz-marker"
     with Collector(port, topic_filter) as sub:
-        publish(port, marker, b"end")
-        sub.wait_for(lambda msgs: any(m.topic == marker for m in msgs))
+        for _ in range(60):
+            publish(port, marker, b"end")
+            with contextlib.suppress(TimeoutError):
+                sub.wait_for(lambda msgs: any(m.topic == marker for m in msgs), timeout=1.0)
+                break
+        else:
+            raise TimeoutError("the marker never came back: cannot tell what is retained")
         return [m.topic for m in sub.snapshot() if m.retain]
 
 
@@ -109,6 +116,17 @@ async def test_edge_node_packets_as_the_broker_received_them(tmp_path: Path, pro
     assert len(seqs) > 256 and seqs[256] == 0
     if qos == 1:
         assert sorted(set(data_seqs(every))) == list(range(1, RECORDS + 2))
+    # Timestamps are epoch milliseconds, i.e. UTC (tck-id-payloads-timestamp-in-UTC, -metric-timestamp-in-UTC);
+    # datatypes and property types are valid codes (tck-id-payloads-metric-datatype-value,
+    # tck-id-payloads-metric-propertyvalue-type-value) and every property value has its type (-type-req).
+    now_ms = time.time() * 1000
+    for m in every:
+        assert abs(m.doc["timestamp"] - now_ms) < 600_000, m.doc["timestamp"]
+        for metric in m.doc["metrics"]:
+            assert abs(metric["timestamp"] - now_ms) < 600_000
+            assert metric.get("datatype", 1) in range(1, 35)
+            for prop in (metric.get("properties") or {}).values():
+                assert prop is None or prop["type"] in (*range(1, 13), 20, 21), prop
 
 
 @contextlib.contextmanager
