@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -60,13 +61,19 @@ class Worker:
 
     @classmethod
     async def start(cls, first: int, count: int, args: argparse.Namespace, ports: list[int],
-                    config: dict[str, Any]) -> Worker:
-        proc = await asyncio.create_subprocess_exec(
+                    config: dict[str, Any], log: Path) -> Worker:
+        with log.open("ab") as stderr:  # aiomqtt's complaints about dropped connections, kept out of the report
+            proc = await cls._spawn(first, count, args, ports, config, stderr)
+        return cls(proc)
+
+    @staticmethod
+    async def _spawn(first: int, count: int, args: argparse.Namespace, ports: list[int], config: dict[str, Any],
+                     stderr: Any) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "bench" / "storm_gateways.py"), "--first", str(first), "--count", str(count),
             "--records", str(args.records), "--ports", ",".join(map(str, ports)), "--config", json.dumps(config),
             "--dial-threads", str(args.dial_threads),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024)
-        return cls(proc)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr, limit=64 * 1024 * 1024)
 
     async def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -130,7 +137,7 @@ async def storm(args: argparse.Namespace, jitter: bool, workdir: Path) -> dict[s
     try:
         for first in range(0, args.gateways, per_worker):
             workers.append(await Worker.start(first, min(per_worker, args.gateways - first), args, broker.ports,
-                                              config))
+                                              config, workdir / f"worker-{first}.log"))
         await wait_for(lambda: total(workers, "drained") == args.gateways, args.timeout, "first drain")
         # A session shorter than the spread window counts as a failed attempt (agent/uplink/uplink.py).
         await asyncio.sleep(window if jitter else 0)
@@ -250,6 +257,7 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop brokers and workers on a kill too
     arguments = parse_args()
     results = asyncio.run(main(arguments))
     report(arguments, results)
