@@ -126,7 +126,7 @@ def bins(times: list[float]) -> dict[int, int]:
 
 
 async def storm(args: argparse.Namespace, jitter: bool, workdir: Path) -> dict[str, Any]:
-    broker: Any = StormNats(workdir) if args.broker == "nats" else StormMosquitto(workdir)
+    broker: Any = StormNats(workdir, args.nats_kill) if args.broker == "nats" else StormMosquitto(workdir)
     config = uplink_config(args, jitter)
     window = UplinkConfig(**config).reconnect_window_s
     broker.start()
@@ -142,8 +142,9 @@ async def storm(args: argparse.Namespace, jitter: bool, workdir: Path) -> dict[s
         # A session shorter than the spread window counts as a failed attempt (agent/uplink/uplink.py).
         await asyncio.sleep(window if jitter else 0)
         load = os.getloadavg()
+        hit = sum(1 for i in range(args.gateways) if broker.ports[i % len(broker.ports)] in broker.victims())
         broker.stop()
-        await wait_for(lambda: total(workers, "connected") == 0, 60, "all disconnected")
+        await wait_for(lambda: total(workers, "connected") <= args.gateways - hit, 60, "all disconnected")
         for w in workers:
             w.send("add")
         await asyncio.sleep(args.down_s)
@@ -159,19 +160,22 @@ async def storm(args: argparse.Namespace, jitter: bool, workdir: Path) -> dict[s
             await w.stop()
         upstream.close()
         broker.close()
-    at_broker = [t for client, t in broker.connects(CLIENT_PREFIX) if t >= int(restart)]
+    at_broker = [t for _, t in broker.connects(CLIENT_PREFIX) if t >= int(restart)]
+    arrivals = [t for _, t in broker.arrivals(CLIENT_PREFIX) if t >= int(restart)]
     at_clients = [t for w in workers for t in w.times["connects"] if t >= restart]
     attempts = [t for w in workers for t in w.times["attempts"] if t >= restart]
     intended = [t for w in workers for t in w.times["intended"] if restart <= t <= restart + all_back]
     broker_bins = bins(at_broker)
     return {"jitter": jitter, "window_s": window, "load": load, "restart": restart,
-            "peak_broker": max(broker_bins.values()), "peak_clients": max(bins(at_clients).values()),
+            "peak_broker": max(broker_bins.values()), "peak_arrivals": max(bins(arrivals).values()),
+            "peak_clients": max(bins(at_clients).values()),
             "peak_attempts": max(bins(attempts).values()), "peak_intended": max(bins(intended).values(), default=0),
             "connects_broker": len(at_broker), "connects_clients": len(at_clients),
             "all_back_s": all_back, "drained_s": all_back + drained, "missing": missing,
             "duplicates": upstream.duplicates(),
             "series": sorted((second - restart, n) for second, n in broker_bins.items()),
-            "series_intended": sorted((second - restart, n) for second, n in bins(intended).items())}
+            "series_intended": sorted((second - restart, n) for second, n in bins(intended).items()),
+            "series_arrivals": sorted((second - restart, n) for second, n in bins(arrivals).items())}
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
@@ -188,7 +192,9 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
           f"on {os.cpu_count()} cores")
     for name, group in (("with jitter   ", jittered), ("without jitter", lockstep)):
         peaks = ", ".join(str(r["peak_broker"]) for r in group)
-        print(f"  {name}: peak at the broker {median(group, 'peak_broker'):.0f}/s (runs: {peaks}); at the clients: "
+        arrived = ", ".join(str(r["peak_arrivals"]) for r in group)
+        print(f"  {name}: peak at the broker {median(group, 'peak_broker'):.0f}/s (runs: {peaks}), TCP arrivals "
+              f"{median(group, 'peak_arrivals'):.0f}/s (runs: {arrived}); at the clients: "
               f"CONNACKs {median(group, 'peak_clients'):.0f}/s, dials {median(group, 'peak_attempts'):.0f}/s, "
               f"scheduled {median(group, 'peak_intended'):.0f}/s; all back {median(group, 'all_back_s'):.1f} s, "
               f"backlog drained {median(group, 'drained_s'):.1f} s; broker saw {median(group, 'connects_broker'):.0f} "
@@ -230,6 +236,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--down-s", type=float, default=2.0, help="how long the broker stays down")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--broker", choices=["mosquitto", "nats"], default="mosquitto")
+    parser.add_argument("--nats-kill", choices=["all", "one"], default="all",
+                        help="nats: kill -9 every node, or only the first (its gateways move to the others)")
     parser.add_argument("--config", default="{}", help="more UplinkConfig fields as JSON")
     parser.add_argument("--dial-threads", type=int, default=0,
                         help="per worker, threads for blocking connects (0: one per gateway)")
@@ -247,7 +255,8 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
             for jitter in ((True, False) if repeat % 2 == 0 else (False, True)):
                 run = await storm(args, jitter, Path(tmp) / f"{repeat}-{jitter}")
                 print(f"  run {repeat + 1} {'jitter  ' if jitter else 'lockstep'}: peak at broker "
-                      f"{run['peak_broker']}/s, CONNACKs at clients {run['peak_clients']}/s, dials "
+                      f"{run['peak_broker']}/s (arrivals {run['peak_arrivals']}/s), "
+                      f"CONNACKs at clients {run['peak_clients']}/s, dials "
                       f"{run['peak_attempts']}/s, scheduled {run['peak_intended']}/s, "
                       f"all back {run['all_back_s']:.1f} s, drained {run['drained_s']:.1f} s, "
                       f"missing {run['missing']}, load {run['load'][0]:.1f}",

@@ -2,7 +2,9 @@
 
 The broker's log is the honest place to count a storm: a client's clock says when *its* CONNACK was
 processed, which, on a saturated machine, can be long after the broker accepted it (and bunched with
-others). Both brokers log one line per accepted MQTT CONNECT:
+others). Each broker logs two moments per connection: the TCP accept (``arrivals``: the load the
+fleet puts on the broker, what the jitter shapes) and the accepted MQTT CONNECT (``connects``: later
+when the broker holds CONNECTs, as a NATS cluster does until JetStream is ready). Accepted CONNECTs:
 
 - mosquitto (``log_type notice``): ``1796660565: New client connected from 127.0.0.1:53343 as storm-7 (p2, c1, k60).``
   (whole seconds, the broker's wall clock);
@@ -20,9 +22,10 @@ from pathlib import Path
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.nats_cluster import NatsCluster
 
-MOSQUITTO_CONNECT = re.compile(r"^(\d+): New client connected from \S+ as (\S+) ")
-NATS_CONNECT = re.compile(r"^\[\d+\] (\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[DBG\] \S+ - mid:\d+ - \"([^\"]+)\" - "
-                          r"Client connected$")
+MOSQUITTO_CONNECT = re.compile(r"^(\d+): New client connected from (\S+) as (\S+) ")
+MOSQUITTO_ACCEPT = re.compile(r"^(\d+): New connection from (\S+) on port")
+NATS_LINE = re.compile(r"^\[\d+\] (\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d+) \[\w+\] \S+ - mid:(\d+) - "
+                       r"(?:\"([^\"]+)\" - )?(.*)$")
 
 
 class StormMosquitto:
@@ -41,6 +44,9 @@ class StormMosquitto:
     def start(self) -> None:
         self.broker.start()
 
+    def victims(self) -> list[int]:
+        return self.ports
+
     def stop(self) -> None:
         """SIGTERM: mosquitto closes every connection, as a restart for an upgrade does."""
         self.broker.stop()
@@ -50,13 +56,23 @@ class StormMosquitto:
 
     def connects(self, prefix: str) -> list[tuple[str, float]]:
         """(client id, broker time) of every accepted CONNECT of clients whose id starts with ``prefix``."""
-        out = []
+        return self._parse(prefix)[1]
+
+    def arrivals(self, prefix: str) -> list[tuple[str, float]]:
+        """(client id, broker time) of the TCP accept of each of those connections."""
+        return self._parse(prefix)[0]
+
+    def _parse(self, prefix: str) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        arrivals, connects = [], []
+        accepted: dict[str, float] = {}  # peer address -> time of its latest TCP accept
         text = self.broker.log.read_text() if self.broker.log.exists() else ""
         for line in text.splitlines():
-            m = MOSQUITTO_CONNECT.match(line)
-            if m and m.group(2).startswith(prefix):
-                out.append((m.group(2), float(m.group(1))))
-        return out
+            if m := MOSQUITTO_ACCEPT.match(line):
+                accepted[m.group(2)] = float(m.group(1))
+            elif (m := MOSQUITTO_CONNECT.match(line)) and m.group(3).startswith(prefix):
+                connects.append((m.group(3), float(m.group(1))))
+                arrivals.append((m.group(3), accepted.get(m.group(2), float(m.group(1)))))
+        return arrivals, connects
 
 
 class StormNats:
@@ -67,7 +83,8 @@ class StormNats:
 
     name = "nats"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, kill: str = "all") -> None:
+        self.kill = kill  # "all": the whole cluster restarts; "one": the first node does, its clients move
         self.cluster = NatsCluster(workdir)
         for node in self.cluster.nodes:
             node.conf.write_text(node.conf.read_text() + "debug: true\nlogtime: true\n")
@@ -75,29 +92,52 @@ class StormNats:
 
     @property
     def subscriber_port(self) -> int:
-        return self.cluster.nodes[0].mqtt_port
+        """A node that survives a one-node kill."""
+        return self.cluster.nodes[-1].mqtt_port
 
     def start(self) -> None:
         self.cluster.start()
 
+    def victims(self) -> list[int]:
+        """Ports whose gateways lose their broker."""
+        return self.ports[:1] if self.kill == "one" else self.ports
+
     def stop(self) -> None:
-        for node in self.cluster.nodes:
+        for node in self.cluster.nodes[:1] if self.kill == "one" else self.cluster.nodes:
             node.kill9()
 
     def close(self) -> None:
         self.cluster.stop()
 
     def connects(self, prefix: str) -> list[tuple[str, float]]:
-        out = []
+        return self._parse(prefix)[1]
+
+    def arrivals(self, prefix: str) -> list[tuple[str, float]]:
+        """TCP accepts of the storm's connections, whatever became of their CONNECT."""
+        return self._parse(prefix)[0]
+
+    def _parse(self, prefix: str) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        arrivals, connects = [], []
         for node in self.cluster.nodes:
             log = node.workdir / "nats.log"
             if not log.exists():
                 continue
+            created: dict[str, float] = {}  # mid -> time of "Client connection created"
+            named: set[str] = set()
             for line in log.read_text(errors="replace").splitlines():
-                if "Client connected" not in line:
+                m = NATS_LINE.match(line)
+                if m is None:
                     continue
-                m = NATS_CONNECT.match(line)
-                if m and m.group(2).startswith(prefix):
-                    when = datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S.%f")
-                    out.append((m.group(2), time.mktime(when.timetuple()) + when.microsecond / 1e6))
-        return out
+                when = datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S.%f")
+                t = time.mktime(when.timetuple()) + when.microsecond / 1e6
+                mid, client, what = m.group(2), m.group(3), m.group(4)
+                if what == "Client connection created":  # mids restart with the server: the latest counts
+                    created[mid] = t
+                    named.discard(mid)
+                elif client and client.startswith(prefix):
+                    if mid in created and mid not in named:
+                        named.add(mid)
+                        arrivals.append((client, created[mid]))
+                    if what == "Client connected":
+                        connects.append((client, t))
+        return arrivals, connects
