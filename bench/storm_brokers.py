@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.fixtures.mosquitto import Mosquitto
+from tests.fixtures.mosquitto import Mosquitto, _port_open
 from tests.fixtures.nats_cluster import NatsCluster
 
 MOSQUITTO_CONNECT = re.compile(r"^(\d+): New client connected from (\S+) as (\S+) ")
@@ -96,7 +96,18 @@ class StormNats:
         return self.cluster.nodes[-1].mqtt_port
 
     def start(self) -> None:
-        self.cluster.start()
+        """The whole cluster the first time, afterwards the nodes that were killed."""
+        if not any(n.running for n in self.cluster.nodes):
+            self.cluster.start()
+            return
+        dead = [n for n in self.cluster.nodes if not n.running]
+        for node in dead:
+            node.start()
+        deadline = time.monotonic() + 60
+        while not all(_port_open(n.mqtt_port) for n in dead):
+            if time.monotonic() > deadline:
+                raise TimeoutError("a restarted NATS node did not open its MQTT port")
+            time.sleep(0.05)
 
     def victims(self) -> list[int]:
         """Ports whose gateways lose their broker."""
