@@ -163,9 +163,11 @@ async def storm(args: argparse.Namespace, jitter: bool, workdir: Path) -> dict[s
             await w.stop()
         upstream.close()
         broker.close()
-    # From the kill: with nodes left (nats --nats-kill one) gateways reconnect before the restart.
-    at_broker = [t for _, t in broker.connects(CLIENT_PREFIX) if t >= int(killed)]
-    arrivals = [t for _, t in broker.arrivals(CLIENT_PREFIX) if t >= int(killed)]
+    # From the restart (mosquitto's log has whole seconds: the kill's second still holds earlier connects),
+    # or from the kill when nodes are left (nats --nats-kill one): gateways move before the restart.
+    since = killed if hit < args.gateways else int(restart)
+    at_broker = [t for _, t in broker.connects(CLIENT_PREFIX) if t >= since]
+    arrivals = [t for _, t in broker.arrivals(CLIENT_PREFIX) if t >= since]
     at_clients = [t for w in workers for t in w.times["connects"] if t >= killed]
     attempts = [t for w in workers for t in w.times["attempts"] if t >= killed]
     intended = [t for w in workers for t in w.times["intended"] if killed <= t <= restart + all_back]
@@ -219,8 +221,8 @@ def plot(args: argparse.Namespace, runs: list[dict[str, Any]], path: str) -> Non
     for jitter, label in ((True, "with jitter"), (False, "without jitter")):
         group = sorted((r for r in runs if r["jitter"] == jitter), key=lambda r: r["peak_broker"])
         run = group[len(group) // 2]  # the median run by peak
-        xs = [x for x, _ in run["series"]]
-        ys = [y for _, y in run["series"]]
+        xs = [x for x, _ in run["series"]] + [run["series"][-1][0] + 1]  # each bin is one second wide
+        ys = [y for _, y in run["series"]] + [0]
         ax.step(xs, ys, where="post", label=f"{label} (peak {run['peak_broker']}/s)")
     ax.axhline(args.rate, color="grey", linestyle="--", label=f"reconnect_max_rate {args.rate:g}/s")
     ax.set_xlabel("seconds after the broker restarted")
