@@ -221,8 +221,10 @@ def plot(args: argparse.Namespace, runs: list[dict[str, Any]], path: str) -> Non
     for jitter, label in ((True, "with jitter"), (False, "without jitter")):
         group = sorted((r for r in runs if r["jitter"] == jitter), key=lambda r: r["peak_broker"])
         run = group[len(group) // 2]  # the median run by peak
-        xs = [x for x, _ in run["series"]] + [run["series"][-1][0] + 1]  # each bin is one second wide
-        ys = [y for _, y in run["series"]] + [0]
+        counts = dict(run["series"])  # seconds without a connect are not in the series
+        first = min(counts)
+        xs = [first + i for i in range(round(max(counts) - first) + 2)]  # + 1: each bin is a second wide
+        ys = [counts.get(x, 0) for x in xs]
         ax.step(xs, ys, where="post", label=f"{label} (peak {run['peak_broker']}/s)")
     ax.axhline(args.rate, color="grey", linestyle="--", label=f"reconnect_max_rate {args.rate:g}/s")
     ax.set_xlabel("seconds after the broker restarted")
@@ -250,6 +252,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--json", default=None, help="write every run's numbers here")
     parser.add_argument("--plot", default=None)
+    parser.add_argument("--from-json", default=None, help="report and plot a run saved with --json, run nothing")
     return parser.parse_args(argv)
 
 
@@ -274,7 +277,12 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop brokers and workers on a kill too
     arguments = parse_args()
-    results = asyncio.run(main(arguments))
+    if arguments.from_json:
+        saved = json.loads(Path(arguments.from_json).read_text())
+        arguments = argparse.Namespace(**{**saved["args"], "plot": arguments.plot, "json": None})
+        results = saved["runs"]
+    else:
+        results = asyncio.run(main(arguments))
     report(arguments, results)
     if arguments.json:
         Path(arguments.json).write_text(json.dumps({"args": vars(arguments), "runs": results}, indent=1))
