@@ -131,7 +131,7 @@ async def test_edge_node_packets_as_the_broker_received_them(tmp_path: Path, pro
 
 @contextlib.contextmanager
 def connect_catcher() -> Iterator[tuple[int, list[bytes]]]:
-    """A listener that keeps the first MQTT packet of each connection and closes it (the CONNECT)."""
+    """A listener that keeps the CONNECT packet of each connection and closes it."""
     port = free_port()
     caught: list[bytes] = []
     server = socket.create_server(("127.0.0.1", port))
@@ -153,7 +153,8 @@ def connect_catcher() -> Iterator[tuple[int, list[bytes]]]:
                         if not chunk:
                             break
                         data += chunk
-                caught.append(data)
+                if data[:1] == b"\x10":  # an MQTT CONNECT; another process may probe a port it thinks free
+                    caught.append(data)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
