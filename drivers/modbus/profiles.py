@@ -24,7 +24,7 @@ from drivers.modbus.profile import Profile
 from drivers.modbus.profile_checks import check_profile
 from drivers.modbus.profile_extends import resolve_all
 from drivers.modbus.profile_firmware import describe, in_range, parse_version
-from drivers.modbus.profile_source import problem, read_profile_file
+from drivers.modbus.profile_source import other_drivers_profile, problem, read_profile_file
 
 __all__ = ["DEFAULT_PROFILE_DIR", "PROFILE_DIR_ENV", "ProfileRegistry", "default_profile_dir"]
 
@@ -182,10 +182,13 @@ def _load_tree(root: Path) -> tuple[dict[str, Profile], dict[str, list[str]]]:
         relative = path.relative_to(root)
         profile_id = relative.with_suffix("").as_posix()
         try:
-            docs[profile_id] = read_profile_file(path, f"{root.name}/{relative.as_posix()}")
+            doc = read_profile_file(path, f"{root.name}/{relative.as_posix()}")
         except ValueError as exc:
             broken.add(profile_id)
             errors[profile_id] = [str(exc)]
+            continue
+        if not other_drivers_profile(doc):
+            docs[profile_id] = doc
     resolved, failed = resolve_all(docs, broken)
     profiles: dict[str, Profile] = {}
     for profile_id in sorted(docs):
