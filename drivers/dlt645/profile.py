@@ -45,7 +45,7 @@ class Dlt645Point(BaseModel):
     format: str = Field(description="the standard's format: XXXXXX.XX, XXX.X, XX.XXXX, NNNNNNNNNNNN ...")
     signed: bool = Field(False, description="the top bit of the most significant byte is the sign")
     unit: str | None = None
-    scale: float = Field(1.0, description="engineering value = decoded value * scale (e.g. 1000 for kW -> W)")
+    scale: float = Field(1.0, gt=0, description="engineering value = decoded value * scale (e.g. 1000 for kW -> W)")
     access: Access = Access.R
     nonstandard: bool = Field(False, description="format/sign deliberately differ from the standard's table")
     deadband: float | None = Field(None, ge=0, description="report-by-exception threshold, absolute")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import termios
 import time
 from collections.abc import Callable
 from typing import Any
@@ -84,8 +85,9 @@ class SerialLink:
             transport = await asyncio.to_thread(
                 SerialTransport, loop, receiver, self.port, baudrate, bytesize, parity, stopbits, 0
             )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise TransportError(f"cannot open {self.port}: {exc}") from None
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
+            # a pty accepts no parity: its second reconfiguration fails with EINVAL
+            raise TransportError(f"cannot open {self.port} ({baudrate} {bytesize}{parity}{stopbits}): {exc}") from None
         transport.setup()
         await receiver.made.wait()
         self._transport = transport
