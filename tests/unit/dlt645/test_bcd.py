@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.dlt645 import bcd
@@ -98,6 +98,7 @@ def formatted_values(draw: st.DrawFn) -> tuple[DataFormat, bool, int]:
     return parsed, signed, units
 
 
+@settings(deadline=None)  # a loaded 2-core machine: no per-example deadline
 @given(formatted_values())
 def test_every_value_round_trips(case: tuple[DataFormat, bool, int]) -> None:
     parsed, signed, units = case
@@ -107,6 +108,7 @@ def test_every_value_round_trips(case: tuple[DataFormat, bool, int]) -> None:
     assert bcd.decode(parsed, raw, signed) == value
 
 
+@settings(deadline=None)  # a loaded 2-core machine: no per-example deadline
 @given(st.sampled_from(FORMATS), st.booleans(), st.binary(min_size=1, max_size=4))
 def test_any_bytes_decode_to_a_value_that_encodes_back_or_are_refused(text: str, signed: bool, raw: bytes) -> None:
     parsed = fmt(text)
@@ -118,6 +120,7 @@ def test_any_bytes_decode_to_a_value_that_encodes_back_or_are_refused(text: str,
     assert bcd.decode(parsed, bcd.encode(parsed, value, signed), signed) == value
 
 
+@settings(deadline=None)  # a loaded 2-core machine: no per-example deadline
 @given(
     st.binary(min_size=6, max_size=6),
     st.integers(0, 255),
@@ -134,6 +137,7 @@ def test_frames_round_trip_with_offset_and_checksum(address: bytes, control: int
     assert cut.frame == Frame(address, control, data)
 
 
+@settings(deadline=None)  # a loaded 2-core machine: no per-example deadline
 @given(st.binary(min_size=1, max_size=40), st.integers(0, 11 + 40))
 def test_any_flipped_byte_is_caught(data: bytes, position: int) -> None:
     wire = bytearray(encode_frame(Frame(b"\x01\x00\x00\x00\x00\x00", 0x91, data), b""))
