@@ -9,10 +9,12 @@ faults' business (the same fault words as the Modbus simulator), decided by the 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from agent.logs import RateLimiter, log_limited
 from agent.records import PointValue
 from drivers.dlt645 import bcd
 from drivers.dlt645.address import MeterAddress
@@ -25,6 +27,8 @@ from drivers.dlt645.simulator.values import GeneratorLike, as_source, default_so
 from drivers.modbus.simulator.faults import Fault, FaultDecision, FaultSet, parse_fault
 from drivers.modbus.simulator.generators import ValueSource
 
+_log = logging.getLogger(__name__)
+_limiter = RateLimiter(60.0)
 _RELAY_DATA = 16  # PA P0 P1 P2, C0..C3, N1 N2, N3..N8
 DEFAULT_RELAY_PASSWORD = Password(2, "000000")
 
@@ -129,8 +133,16 @@ class SimulatedMeter:
             return self._abnormal(function, error_byte([missing], self.edition))
         point = self.profile.points[name]
         value = fit(point, self._sources[name].value(self._clock() - self._start))
+        try:
+            raw = _encode(point, value)
+        except bcd.BcdError as exc:  # a generator's value the item cannot hold: the meter says so
+            log_limited(
+                _limiter, _log, f"{self.name}.{name}", "sim_value_unencodable",
+                meter=self.name, point=name, value=value, error=str(exc),
+            )
+            return self._abnormal(function, error_byte([self._other()], self.edition))
         self.last_values[name] = value
-        return self._reply(function, data + _encode(point, value))
+        return self._reply(function, data + raw)
 
     def _relay(self, function: int, data: bytes) -> Frame:
         if len(data) != _RELAY_DATA:
@@ -166,7 +178,8 @@ def _encode(point: Dlt645Point, value: PointValue) -> bytes:
     fmt = point.data_format
     if fmt.kind == "digits":
         return bcd.encode(fmt, str(value))
-    assert isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bcd.BcdError(f"{value!r} is not a number")
     raw = value / point.scale if point.scale != 1.0 else value
     return bcd.encode(fmt, raw, point.signed)
 

@@ -84,3 +84,14 @@ def test_generators_for_unknown_points_are_refused() -> None:
         ddsu(generators={"voltage_a": 230.0})
     with pytest.raises(ValueError, match="12 digits"):
         ddsu("AAAAAAAAAAAA")
+
+
+def test_a_value_the_item_cannot_hold_is_an_abnormal_reply_not_a_crash() -> None:
+    meter = ddsu(generators={"voltage": "n/a", "meter_address": "12AB"})
+    responder = Dlt645Responder([meter])
+    for di, fmt in (("02 01 01 00", "XXX.X"), ("04 00 04 01", "NNNNNNNNNNNN")):
+        claim = responder.claim(read_data(M1, DataId.parse(di), DataFormat.parse(fmt)).request)
+        assert isinstance(claim, Mine) and claim.request is not None
+        reply = responder.respond(claim.request)
+        cut = cut_frame(reply.frame) if reply is not None else None
+        assert isinstance(cut, Whole) and cut.frame.is_abnormal, di
