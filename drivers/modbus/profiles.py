@@ -24,7 +24,7 @@ from agent.yamlsource import YamlDocument
 from drivers.modbus.profile import Profile
 from drivers.modbus.profile_extends import resolve_all
 from drivers.modbus.profile_firmware import describe, in_range, parse_version
-from drivers.modbus.profile_source import read_profile_file
+from drivers.modbus.profile_source import other_drivers_profile, read_profile_file
 from drivers.modbus.profile_suggest import close_profiles, same_vendor, slug
 from drivers.modbus.profile_validate import sort_problems, validate_profile
 
@@ -247,10 +247,13 @@ def _load_tree(dirs: list[Path]) -> _Tree:
                 continue
             origins[profile_id] = path
             try:
-                docs[profile_id] = read_profile_file(path, _label(root, path))
+                doc = read_profile_file(path, _label(root, path))
             except ValueError as exc:
                 broken.add(profile_id)
                 errors[profile_id] = [str(exc)]
+                continue
+            if not other_drivers_profile(doc):  # the tree is shared with other drivers' profiles
+                docs[profile_id] = doc
     resolved, failed = resolve_all(docs, broken)
     profiles: dict[str, Profile] = {}
     for profile_id in sorted(docs):
