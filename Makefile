@@ -35,12 +35,16 @@ lint: deps
 typecheck: deps
 	$(BIN)/mypy agent drivers rig
 
+# Most tests wait on devices, brokers and daemons, so workers overlap that waiting on 2 cores; tests
+# sharing a session artefact (the .debs) stay in one worker (tests/conftest.py, --dist loadgroup).
+PYTEST_WORKERS ?= 4
 pytest: deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The rig's CI set: every shipped scenario not marked ci: {enabled: false}, times compressed.
+RIG_JOBS ?= 2
 rig-ci: deps
-	$(BIN)/edgepost rig run --short --ci --out rig-results rig/scenarios
+	$(BIN)/edgepost rig run --short --ci --jobs $(RIG_JOBS) --out rig-results rig/scenarios
 
 demo: deps
 	$(BIN)/python -m tests.demo

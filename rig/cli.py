@@ -24,12 +24,15 @@ def run(
         "rig-results"),
     seed: Annotated[int | None, typer.Option("--seed", help="override the scenarios' seeds")] = None,
     keep_workdir: Annotated[bool, typer.Option("--keep-workdir", help="keep ptys/state/broker dirs")] = False,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=1, max=16, help="scenarios at once, each in its own process (own pole, broker, agent)"
+    )] = 1,
 ) -> None:
     """Run scenarios; exit 0 when every expectation held, 1 otherwise, 2 for an invalid scenario."""
     from rig.session import run_session
 
     code = run_session(scenarios, short=short, soak_hours=soak, ci_only=ci, out=out, seed=seed,
-                       keep_workdir=keep_workdir)
+                       keep_workdir=keep_workdir, jobs=jobs)
     raise typer.Exit(code)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -25,7 +27,7 @@ from rig.scenario.model import Scenario
 
 
 def run_session(refs: list[str], *, short: bool, soak_hours: float | None, ci_only: bool, out: Path,
-                seed: int | None, keep_workdir: bool) -> int:
+                seed: int | None, keep_workdir: bool, jobs: int = 1) -> int:
     console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         scenarios = [load_scenario(path) for path in resolve(refs)]
@@ -34,8 +36,8 @@ def run_session(refs: list[str], *, short: bool, soak_hours: float | None, ci_on
             sys.stderr.write(f"edgepost: error: {problem}\n")
         return int(ExitCode.USAGE)
     mode = "soak" if soak_hours else ("short" if short else "full")
-    results: list[RunResult] = []
     out.mkdir(parents=True, exist_ok=True)
+    runs: list[Scenario] = []
     for scenario in scenarios:
         if ci_only and not scenario.ci.enabled:
             console.print(f"[yellow]{scenario.name}: not in CI ({scenario.ci.reason})[/]")
@@ -46,15 +48,35 @@ def run_session(refs: list[str], *, short: bool, soak_hours: float | None, ci_on
             scenario = scenario.soaked(soak_hours)
         elif short:
             scenario = scenario.shortened()
-        console.print(f"[bold]{scenario.name}[/] ({mode}, {scenario.duration_s:.0f} s + settle): running")
-        result = _run_one(scenario, out / scenario.name, mode, keep_workdir)
-        results.append(result)
-        console.print(f"  report: {out / scenario.name / 'report.html'}")
+        runs.append(scenario)
+    results = _run_all(runs, out, mode, keep_workdir, jobs, console)
     if results:
         write_junit(results, out / "junit.xml")
         print_summary(results, console)
         console.print(f"JUnit XML: {out / 'junit.xml'}")
     return 0 if all(r.passed for r in results) else 1
+
+
+def _run_all(runs: list[Scenario], out: Path, mode: str, keep_workdir: bool, jobs: int,
+             console: Console) -> list[RunResult]:
+    """Each scenario stands up its own pole (ptys, broker, agent on free ports), so several can run at
+    once; with ``jobs`` > 1 each runs in its own process (one event loop and signal set per scenario)."""
+    results: list[RunResult] = []
+    for scenario in runs:
+        console.print(f"[bold]{scenario.name}[/] ({mode}, {scenario.duration_s:.0f} s + settle): queued")
+    if jobs == 1 or len(runs) < 2:
+        for scenario in runs:
+            results.append(_run_one(scenario, out / scenario.name, mode, keep_workdir))
+            console.print(f"  {scenario.name} report: {out / scenario.name / 'report.html'}")
+        return results
+    # forkserver: a clean interpreter per worker, not a fork of a process that may hold threads
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(_run_one, scenario, out / scenario.name, mode, keep_workdir) for scenario in runs]
+        for scenario, future in zip(runs, futures, strict=True):
+            results.append(future.result())
+            console.print(f"  {scenario.name} report: {out / scenario.name / 'report.html'}")
+    return results
 
 
 def _run_one(scenario: Scenario, out: Path, mode: str, keep_workdir: bool) -> RunResult:
