@@ -9,6 +9,7 @@ import pytest
 _GROUPS = {"integration/packaging/": "deb"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook, which reads the marks into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = item.path.as_posix()
