@@ -7,7 +7,7 @@ APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server faketime \
 	debhelper dh-virtualenv python3.11-venv lintian
 
-.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench bench-smoke deb test-deb-camera clean sparkplug-proto \
+.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench bench-smoke deb test-deb test-deb-camera clean sparkplug-proto \
 	nats-cluster test-cluster
 
 test: deps lint typecheck rig-ci pytest
@@ -38,8 +38,13 @@ typecheck: deps
 # Most tests wait on devices, brokers and daemons, so workers overlap that waiting on 2 cores; tests
 # sharing a session artefact (the .debs) stay in one worker (tests/conftest.py, --dist loadgroup).
 PYTEST_WORKERS ?= 4
+# The package tests (they build the .debs: minutes of CPU) run under `make test-deb`, not here.
 pytest: deps
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not deb"
+
+# The sensor-only package built, unpacked, linted and installed in a dpkg sandbox (tests/integration/packaging).
+test-deb: deps
+	$(BIN)/pytest -p no:randomly -m deb tests/integration/packaging
 
 # The rig's CI set: every shipped scenario not marked ci: {enabled: false}, times compressed.
 RIG_JOBS ?= 2

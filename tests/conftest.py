@@ -7,6 +7,8 @@ import pytest
 # Tests that share one session-scoped artefact run in one pytest-xdist worker (`--dist loadgroup`),
 # so the artefact is built once: the .debs of tests/integration/packaging (a few minutes to build).
 _GROUPS = {"integration/packaging/": "deb"}
+# The tests that build the .debs (`make test-deb`; `make test` leaves them out to keep CI under 15 min)
+_DEB_BUILDERS = ("test_deb.py", "test_deb_sandbox.py", "test_deb_camera.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker hook, which reads the marks into node ids
@@ -16,3 +18,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for folder, group in _GROUPS.items():
             if f"/tests/{folder}" in path:
                 item.add_marker(pytest.mark.xdist_group(group))
+        if item.path.name in _DEB_BUILDERS:
+            item.add_marker(pytest.mark.deb)
