@@ -38,6 +38,7 @@ from drivers.modbus.simulator.faults import Fault, FaultDecision, FaultSet, pars
 from drivers.modbus.simulator.generators import (
     Constant,
     ConstantSpec,
+    CounterSpec,
     RandomWalkSpec,
     SequenceSpec,
     SineSpec,
@@ -49,7 +50,7 @@ from drivers.modbus.simulator.image import RegisterImage
 _log = logging.getLogger(__name__)
 _limiter = RateLimiter(60.0)
 
-GeneratorLike = ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec | ValueSource | PointValue
+GeneratorLike = ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec | CounterSpec | ValueSource | PointValue
 
 _READ_TABLE = {1: Table.COIL, 2: Table.DISCRETE, 3: Table.HOLDING, 4: Table.INPUT}
 _READ_RESPONSE: dict[int, type[ModbusPDU]] = {
@@ -285,7 +286,7 @@ def _parse_faults(faults: list[Fault | str] | None) -> list[Fault]:
 
 
 def _as_source(given: GeneratorLike) -> ValueSource:
-    if isinstance(given, ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec):
+    if isinstance(given, ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec | CounterSpec):
         return make_source(given)
     if given is None or isinstance(given, bool | int | float | str):
         return make_source(ConstantSpec(value=given if given is not None else 0))
