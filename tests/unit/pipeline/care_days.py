@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agent.pipeline.care.engine import CareEngine
@@ -77,14 +77,18 @@ class Replay:
     counter: ScriptedCounter
     poll_s: float = 60.0
     events: list[Event] = field(default_factory=list)
+    last_good: float | None = None
 
     def run(self, start: str, end: str, quality: Callable[[float], Quality | None] = lambda t: Quality.GOOD) -> None:
         """Readings from ``start`` up to and including ``end``; ``quality(t)`` None: no reading (offline)."""
         t, stop = clock(start), clock(end)
         while t <= stop:
             q = quality(t)
+            if q is Quality.GOOD:
+                self.last_good = self.counter.at(t)
             if q is not None:
-                value = self.counter.at(t) if q is Quality.GOOD else None
+                # a stale reading repeats the last value read, as a driver that lost its device would
+                value = self.last_good if q is Quality.STALE else None if q is Quality.BAD else self.last_good
                 self.events += self.engine.observe(Reading(DEVICE, POINT, value, DAY0 + t, "m³", q))
             t += self.poll_s
 
@@ -97,9 +101,3 @@ def offline(a: str, b: str, how: Quality | None = None) -> Callable[[float], Qua
     """No reading (``how`` None) or stale/bad ones from ``a`` up to ``b`` (exclusive)."""
     lo, hi = clock(a), clock(b)
     return lambda t: how if lo <= t < hi else Quality.GOOD
-
-
-def plus(day: int, hhmm: str) -> str:
-    """``plus(1, "06:00")`` == "30:00"."""
-    base = timedelta(days=day) + timedelta(seconds=clock(hhmm))
-    return f"{int(base.total_seconds() // 3600)}:{int(base.total_seconds() % 3600 // 60):02d}"
