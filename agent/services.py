@@ -113,8 +113,16 @@ class Services:
         if cfg.metrics.textfile is not None:
             self.supervisor.start("metrics.textfile", self.metrics.textfile_loop)
         await self._host.wait_started(DRIVER_OPEN_WAIT_S)
+        self._warn_unknown_care_devices(cfg)
         self.notifier.ready(f"{len(self._host.drivers)} drivers, outbox at seq {self._outbox.last_seq}")
         self.supervisor.start("loop-health", lambda: self.health.run(self._feed_watchdog))
+
+    def _warn_unknown_care_devices(self, cfg: AgentConfigBase) -> None:
+        """Care rules on devices no running driver reports. The config loader cannot tell when a driver
+        knows its devices only once it runs; such a rule never sees a reading, so say it."""
+        running = {info.name for info in self.host.inventory()}
+        for device in sorted({rule.device for rule in cfg.care.rules()} - running):
+            log_event(log, "care_device_unknown", logging.WARNING, device=device)
 
     def _feed_watchdog(self) -> None:
         """WATCHDOG=1 only while records can flow: the pipeline task runs and the outbox writer is
@@ -218,6 +226,8 @@ class Services:
             if new.care != self.config.care:
                 self.care_keeper.save_every_s = new.care.save_interval_s
                 await self.pipeline.apply_care(new.care.rules())
+            if drivers is not None or new.care != self.config.care:
+                self._warn_unknown_care_devices(new)
             if built is not None:
                 await self._stop_uplink()
                 self._start_uplink(built)

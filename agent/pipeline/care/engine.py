@@ -12,7 +12,7 @@ state dir (``state.py``); if a crash lost a raise or a clear on the way, the nex
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from agent.logs import RateLimiter, log_event, log_limited
 from agent.pipeline.alarms import CLEARED, RAISED, AlarmKey
@@ -59,17 +59,21 @@ class CareEngine:
         for rule in self._rules.values():
             self._by_point.setdefault((rule.device, rule.point), []).append(rule)
             self._days.setdefault(rule.timezone, LocalDays(rule.timezone))
-        for key in [k for k in self._states if k not in self._rules]:
-            del self._states[key]
-            self.changed = True
-        return self._clear(sorted(k for k in self._active if k not in self._rules), "rule_removed")
+        return self._drop(lambda key: key not in self._rules, "rule_removed")
 
     def forget(self, device: str) -> list[Event]:
         """A device gone from the config: its rule state goes and its active alarms are cleared."""
-        for key in [k for k in self._states if k[0] == device]:
-            del self._states[key]
+        return self._drop(lambda key: key[0] == device, "device_removed")
+
+    def _drop(self, gone: Callable[[AlarmKey], bool], reason: str) -> list[Event]:
+        """Forget the rules ``gone`` picks and clear their alarms: those upstream has, and those whose saved
+        state says raised (the agent may have died after the raise left but before the journal saved it)."""
+        raised = {k for k in self._active if gone(k)}
+        for key in [k for k in self._states if gone(k)]:
+            if self._states.pop(key).alarming:
+                raised.add(key)
             self.changed = True
-        return self._clear(sorted(k for k in self._active if k[0] == device), "device_removed")
+        return self._clear(sorted(raised), reason)
 
     def _clear(self, keys: list[AlarmKey], reason: str) -> list[Event]:
         events = []

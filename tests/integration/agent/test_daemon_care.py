@@ -5,11 +5,16 @@ stops for 30 s (nobody home), then runs again. The config scales the rules' hour
 (``hours: 0.003`` = 10.8 s, intervals of 1.8 s). Upstream must see, in the alarm lane and in this
 order: continuous_flow raised and cleared, then inactivity raised and cleared. The rule state is in
 the state dir (care.json, 0640) when the agent stops.
+
+With a tap that never closes: the alarm still active across a restart is not raised again, and a
+care rule taken out of the config (by a reload, or while the agent was down) clears it upstream.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -33,15 +38,19 @@ drivers:
       - {{name: bus1, transport: serial, port: "{port}", baudrate: 38400, timeout_s: 0.3}}
     devices:
       - {{name: flat-0301, bus: bus1, unit_id: 1, profile: oem/tuf-2000m, period_s: 0.2, points: [positive_total]}}
+{care}
+uplink: {{host: 127.0.0.1, port: {mqtt_port}}}
+control: {{socket: {state}/control.sock, group: null}}
+outbox: {{durability: process-safe}}
+"""
+
+CARE = """
 care:
   timezone: Asia/Shanghai
   points:
     flat-0301.positive_total:
-      inactivity: {{hours: 0.003, interval_min: 0.03}}
-      continuous_flow: {{hours: 0.003, interval_min: 0.03, severity: critical}}
-uplink: {{host: 127.0.0.1, port: {mqtt_port}}}
-control: {{socket: {state}/control.sock, group: null}}
-outbox: {{durability: process-safe}}
+      inactivity: {hours: 0.003, interval_min: 0.03}
+      continuous_flow: {hours: 0.003, interval_min: 0.03, severity: critical}
 """
 
 # starts with the simulator, just before the agent: the agent's start-up eats into the first 30 s
@@ -49,13 +58,28 @@ SCRIPT = CounterSpec(start=500, script=[CounterStep(seconds=30, rate=1.0), Count
                                         CounterStep(rate=1.0)])
 
 
+@dataclass
+class CarePole(Pole):
+    def configure(self, care: str | None = CARE) -> None:
+        self.write_config(text=CONFIG.format(state=self.state, port=self.agent_port, mqtt_port=self.broker.port,
+                                             care=care or ""))
+
+    def start(self) -> None:
+        readies = self.log().count("event=agent_ready") if self.log_path.exists() else 0
+        proc = self.start_agent()
+        wait_until(lambda: self.log().count("event=agent_ready") > readies or proc.poll() is not None,
+                   what="the agent to start")
+        assert proc.poll() is None, self.log()[-3000:]
+
+
 @pytest.fixture
-def care_pole(tmp_path: Path) -> Iterator[Pole]:
-    meter = SimulatedDevice(1, ProfileRegistry.load().get("oem/tuf-2000m"), {"positive_total": SCRIPT})
+def care_pole(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[CarePole]:
+    script = getattr(request, "param", SCRIPT)
+    meter = SimulatedDevice(1, ProfileRegistry.load().get("oem/tuf-2000m"), {"positive_total": script})
     with Mosquitto(tmp_path, persistence=True) as broker, socat_pty_pair() as (sim_port, agent_port), \
             running_simulated_bus(sim_port, [meter], baud=38400):
-        pole = Pole(tmp_path, broker, agent_port, tmp_path / "config.yaml", tmp_path / "state")
-        pole.write_config(text=CONFIG.format(state=pole.state, port=agent_port, mqtt_port=broker.port))
+        pole = CarePole(tmp_path, broker, agent_port, tmp_path / "config.yaml", tmp_path / "state")
+        pole.configure()
         try:
             yield pole
         finally:
@@ -78,7 +102,7 @@ def transitions(sub: Collector) -> list[tuple[str, str, str]]:
     return [(str(r["ev"]), str(r["data"]["alarm"]), str(r["pri"])) for r in care_events(sub)]  # type: ignore[index]
 
 
-def test_a_scripted_water_meter_raises_and_clears_both_care_alarms_in_the_alarm_lane(care_pole: Pole) -> None:
+def test_a_scripted_water_meter_raises_and_clears_both_care_alarms_in_the_alarm_lane(care_pole: CarePole) -> None:
     pole = care_pole
     with pole.broker.collector("edgepost/#") as sub:
         proc = pole.start_agent()
@@ -103,3 +127,49 @@ def test_a_scripted_water_meter_raises_and_clears_both_care_alarms_in_the_alarm_
     assert saved == {("continuous_flow", False), ("inactivity", False)}
     alarms = orjson.loads((pole.state / "alarms.json").read_bytes())["active"]
     assert alarms == []
+
+
+OPEN_TAP = CounterSpec(start=500, script=[CounterStep(rate=1.0)])
+
+
+def totals(sub: Collector) -> int:
+    """Totaliser readings upstream (it rises 1 m³/s; with its 1 m³ deadband one passes every 2 s)."""
+    return sum(1 for r in records_of(sub) if r.get("dev") == "flat-0301" and r.get("pt") == "positive_total")
+
+
+@pytest.mark.parametrize("care_pole", [OPEN_TAP], indirect=True)
+def test_a_care_alarm_is_not_raised_again_after_a_restart_and_clears_when_its_rule_goes(care_pole: CarePole) -> None:
+    pole = care_pole
+    with pole.broker.collector("edgepost/#", persistent=True) as sub:
+        pole.start()
+        wait_until(lambda: transitions(sub) == [("alarm", "continuous_flow", "alarm")], timeout=60,
+                   what="the continuous_flow raise upstream")
+        assert pole.stop_agent() == 0
+        pole.start()  # the tap is still open
+        seen = totals(sub)
+        wait_until(lambda: totals(sub) >= seen + 12, timeout=90, what="12 readings (about 24 s) after the restart")
+        assert transitions(sub) == [("alarm", "continuous_flow", "alarm")]
+        pole.configure(care=None)  # the care section is taken out of the config, and reloaded
+        assert pole.proc is not None
+        pole.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: len(transitions(sub)) >= 2, timeout=60, what="the clear upstream")
+        assert pole.stop_agent() == 0
+    assert transitions(sub) == [("alarm", "continuous_flow", "alarm"), ("alarm_cleared", "continuous_flow", "alarm")]
+    assert care_events(sub)[-1]["data"]["reason"] == "rule_removed"  # type: ignore[index]
+    assert orjson.loads((pole.state / "alarms.json").read_bytes())["active"] == []
+
+
+@pytest.mark.parametrize("care_pole", [OPEN_TAP], indirect=True)
+def test_a_care_rule_removed_while_the_agent_was_down_clears_at_start(care_pole: CarePole) -> None:
+    pole = care_pole
+    with pole.broker.collector("edgepost/#", persistent=True) as sub:
+        pole.start()
+        wait_until(lambda: transitions(sub) == [("alarm", "continuous_flow", "alarm")], timeout=60,
+                   what="the continuous_flow raise upstream")
+        assert pole.stop_agent(signal.SIGKILL) != 0
+        pole.configure(care=None)
+        pole.start()
+        wait_until(lambda: len(transitions(sub)) >= 2, timeout=60, what="the clear upstream")
+        assert pole.stop_agent() == 0
+    assert transitions(sub) == [("alarm", "continuous_flow", "alarm"), ("alarm_cleared", "continuous_flow", "alarm")]
+    assert care_events(sub)[-1]["data"]["reason"] == "rule_removed"  # type: ignore[index]

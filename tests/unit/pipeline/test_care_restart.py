@@ -158,3 +158,18 @@ async def test_stale_and_bad_readings_are_not_a_reading_for_the_gap() -> None:
         engine.observe(Reading(DEVICE, POINT, None, DAY0 + clock("08:00") + minute * 60, quality=Quality.STALE))
     track = engine.states()[(DEVICE, POINT, INACTIVITY)].track
     assert track.last_ts == DAY0 + clock("08:00")
+
+
+async def test_a_raise_the_journal_missed_is_still_cleared_when_its_rule_goes(tmp_path: Path) -> None:
+    # killed after the raise left but before alarms.json was saved: only care.json knows it was raised
+    first = await CareKeeper.open(tmp_path, frozenset())
+    await first.configure([LEAK])
+    before = Replay(first.engine, meter(("10:00", "18:00", 3.0)))
+    before.run("00:00", "12:00")
+    assert before.timeline() == [("alarm", CONTINUOUS_FLOW, "d0 12:00")]
+    await first.save()  # CareKeeper.observe saves before the raise leaves (the Replay feeds the engine)
+    second = await CareKeeper.open(tmp_path, frozenset())
+    events = await second.configure([])
+    assert [(e.kind, e.data["reason"]) for e in events] == [("alarm_cleared", "rule_removed")]
+    third = await CareKeeper.open(tmp_path, frozenset())
+    assert await third.configure([]) == []  # once
