@@ -7,7 +7,8 @@ APT_PACKAGES := mosquitto mosquitto-clients socat openssl \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly systemd dpkg-dev nats-server faketime \
 	debhelper dh-virtualenv python3.11-venv lintian
 
-.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench deb test-deb-camera clean sparkplug-proto nats-cluster test-cluster
+.PHONY: test lint typecheck pytest rig-ci demo deps apt-deps bench bench-smoke deb test-deb-camera clean sparkplug-proto \
+	nats-cluster test-cluster
 
 test: deps lint typecheck rig-ci pytest
 
@@ -44,8 +45,14 @@ rig-ci: deps
 demo: deps
 	$(BIN)/python -m tests.demo
 
+# Every bench, full length (~1.5 h: P7's soak is 1 h; BENCH_SOAK_S=600 make bench for a shorter one): one
+# results file in bench/results/ (+ latest.json) and README's measured section rendered from it.
 bench: deps
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/run.py --mode full
+
+# A short version of every bench (~90 s); fails when a same-run ratio is 2x worse than its bench's floor.
+bench-smoke: deps
+	$(BIN)/python bench/run.py --mode smoke
 
 # The .debs (debhelper + dh-virtualenv; see packaging/build_deb.sh): edgepost (sensor-only venv in
 # /opt/edgepost) and edgepost-camera (onnxruntime, OpenCV, numpy, models). Prints their paths.
@@ -74,3 +81,8 @@ test-deb-camera: deps
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache rig-results
+
+# docs/profile-format.md and docs/simulator-spec.md from the models (a test fails when they are stale).
+.PHONY: reference-docs
+reference-docs: deps
+	$(BIN)/python docs/generate_reference.py

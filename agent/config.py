@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from agent.commands.config import CommandsConfig
 from agent.config_dropins import load_with_dropins
@@ -64,7 +64,25 @@ class PipelineConfig(BaseModel):
     queue_size: int = Field(10_000, ge=10, description="records waiting for the outbox before drivers block")
 
 
-class AgentConfigBase(BaseModel):
+class _ProfileDirs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    profile_dirs: list[Path] | None = Field(
+        None,
+        description="site firmware-profile directories, searched in order before the shipped ones "
+        "(a site profile with a shipped id overrides it); default: /etc/edgepost/profiles",
+    )
+
+    @field_validator("profile_dirs")
+    @classmethod
+    def _absolute_dirs(cls, dirs: list[Path] | None) -> list[Path] | None:
+        for path in dirs or ():
+            if not path.is_absolute():
+                raise ValueError(f"{str(path)!r} is relative: give an absolute path (the service runs from /)")
+        return dirs
+
+
+class AgentConfigBase(_ProfileDirs):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     gateway: GatewayConfig
@@ -105,10 +123,11 @@ def agent_config_model() -> type[AgentConfigBase]:
 def validate_document(doc: YamlDocument, base_dir: Path | None = None) -> AgentConfigBase:
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.where(())} <document>: expected a mapping of config sections"])
+    model = agent_config_model()
     try:
-        config = agent_config_model().model_validate(doc.data)
+        config = model.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(doc, exc)) from None
+        raise ConfigError(validation_problems(doc, exc, model=model)) from None
     problems = reference_problems(doc, config)
     if problems:
         raise ConfigError(problems)
@@ -127,7 +146,8 @@ def reference_problems(doc: YamlDocument, config: AgentConfigBase) -> list[str]:
         except DriverNotFound as exc:
             problems.append(f"{doc.where(('drivers', index))} drivers[{index}]: {exc}")
             continue
-        for path, message in driver_class.check_config(entry):
+        dirs = tuple(config.profile_dirs) if config.profile_dirs is not None else None
+        for path, message in driver_class.check_config(entry, profile_dirs=dirs):
             full = ("drivers", index, *path)
             problems.append(f"{doc.where(full)} {format_path(full)}: {message}")
         points = driver_class.configured_points(entry)
@@ -166,6 +186,25 @@ def parse_config(text: str, source: str = "<config>") -> AgentConfigBase:
     except ValueError as exc:
         raise ConfigError([str(exc)]) from None
     return validate_document(doc)
+
+
+def read_profile_dirs(path: Path) -> list[Path] | None:
+    """Only the ``profile_dirs`` of a config file, for CLI commands that need no more of it.
+
+    ``edgepost profile list`` must work while the rest of the config is broken (a device naming a
+    profile that does not load yet is exactly when the technician runs it). Raises ``ConfigError``
+    when the file cannot be read or the key itself is wrong.
+    """
+    try:
+        doc = load_with_dropins(path)  # a conf.d drop-in may set it
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    if not isinstance(doc.data, dict) or doc.data.get("profile_dirs") is None:
+        return None
+    try:
+        return _ProfileDirs.model_validate({"profile_dirs": doc.data["profile_dirs"]}).profile_dirs
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(doc, exc)) from None
 
 
 def load_config(path: Path = DEFAULT_CONFIG_PATH) -> AgentConfigBase:

@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.config import AgentConfigBase, load_config
 from agent.errors import ConfigError, EdgepostError
+from agent.log_setup import recent_log_path
 from agent.logs import log_event, setup_logging
 from agent.outbox.api import OutboxStats
 from agent.private_files import restrict_umask
@@ -118,8 +119,10 @@ class Daemon:
         return 0
 
 
-def run_daemon(config_path: Path) -> int:
-    """``edgepost run``: exit 0 on a clean stop, 2 when the config is invalid, 1 when start-up fails."""
+def run_daemon(config_path: Path, verbose: bool = False) -> int:
+    """``edgepost run``: exit 0 on a clean stop, 2 when the config is invalid, 1 when start-up fails.
+
+    ``verbose`` (``run -v``): bus frames are logged too (``agent.frame_log``), rate-limited."""
     restrict_umask()  # a daemon started by hand with umask 022 or 000 still writes private files
     try:
         config = load_config(config_path)
@@ -127,7 +130,10 @@ def run_daemon(config_path: Path) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    setup_logging(config.logging.level, config.logging.format)
+    setup_logging(
+        config.logging.level, config.logging.format, frames=verbose, rate_limit_s=config.logging.rate_limit_s,
+        recent_log=recent_log_path(config.state_dir),
+    )
     try:
         return asyncio.run(Daemon(config, config_path).run())
     except EdgepostError as exc:

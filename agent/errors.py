@@ -61,6 +61,11 @@ class DeviceException(DeviceError):
         super().__init__(device, f"function {function_code:#04x} answered exception {exception_code}")
 
 
+class FramingError(DeviceError):
+    """A reply did not answer the request it was waiting for (another unit, another function, a
+    wrong byte count, a write echo that differs), or failed its CRC. Counted, never turned into a value."""
+
+
 class TransportError(TransientError):
     """A serial port or TCP connection failed underneath the protocol."""
 
@@ -75,8 +80,26 @@ class WriteRejected(PermanentError):
         super().__init__(f"{device}.{point}: {reason}")
 
 
+class RequestRefused(PermanentError):
+    """A request that must never go on the wire: a read to the broadcast unit 0, which either no
+    device answers or every device answers at once."""
+
+
 class WriteVerifyFailed(TransientError):
     """The read-back after a write did not return the value written."""
+
+
+class WriteOutcomeUnknown(EdgepostError):
+    """A write went on the wire but no reply confirmed it: the device may or may not have applied it.
+
+    Neither transient nor permanent on purpose: writes are not idempotent, so whether to send it
+    again is a decision for whoever asked (after reading the value back), never an automatic retry.
+    """
+
+    def __init__(self, device: str, reason: str) -> None:
+        self.device = device
+        self.reason = reason
+        super().__init__(f"{device}: write outcome unknown ({reason}); it may have been applied")
 
 
 class OutboxError(EdgepostError):

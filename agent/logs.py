@@ -8,25 +8,13 @@ folds repeats of the same key into one line per interval, with the count of supp
 from __future__ import annotations
 
 import logging
-import sys
 import time
+from pathlib import Path
 from typing import Any, Literal
 
-import orjson
+from agent.log_format import EVENT_ATTR, render
 
-
-def _logfmt_value(value: Any) -> str:
-    text = str(value)
-    if text == "" or any(c in text for c in ' ="\n\t'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    return text
-
-
-def render(event: str, fields: dict[str, Any], fmt: Literal["logfmt", "json"] = "logfmt") -> str:
-    if fmt == "json":
-        return orjson.dumps({"event": event, **fields}, default=str).decode()
-    pairs = (f"{k}={_logfmt_value(v)}" for k, v in fields.items())
-    return " ".join([f"event={_logfmt_value(event)}", *pairs])
+__all__ = ["RateLimiter", "log_event", "log_limited", "render", "setup_logging"]
 
 
 _format: Literal["logfmt", "json"] = "logfmt"
@@ -34,7 +22,9 @@ _format: Literal["logfmt", "json"] = "logfmt"
 
 def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
     if logger.isEnabledFor(level):
-        logger.log(level, render(event, fields, _format))
+        # the message is the rendered line (what a capturing test reads); the formatter renders the
+        # structure with the time, level and logger in front
+        logger.log(level, render(event, fields, _format), extra={EVENT_ATTR: (event, fields)}, stacklevel=2)
 
 
 class RateLimiter:
@@ -77,12 +67,19 @@ def log_limited(
     log_event(logger, event, level, **fields)
 
 
-def setup_logging(level: str = "info", fmt: Literal["logfmt", "json"] = "logfmt") -> None:
-    """Plain lines on stderr: journald adds the timestamp and unit; a terminal gets them readable."""
+def setup_logging(
+    level: str = "info",
+    fmt: Literal["logfmt", "json"] = "logfmt",
+    *,
+    frames: bool = False,
+    rate_limit_s: float = 60.0,
+    recent_log: Path | None = None,
+    quiet_libraries: bool = False,
+) -> Path | None:
+    """Structured lines on stderr (``agent.log_setup``); returns the recent-log file in use, if any."""
     global _format
     _format = fmt
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    from agent.log_setup import configure
+
+    return configure(level, fmt, frames=frames, rate_limit_s=rate_limit_s, recent_log=recent_log,
+                     quiet_libraries=quiet_libraries)

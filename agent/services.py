@@ -85,6 +85,7 @@ class Services:
             state_dir=self.config.state_dir,
             config_dir=self._runtime.config_path.parent,
             logger=logging.getLogger(f"drivers.{name}"),
+            profile_dirs=tuple(self.config.profile_dirs) if self.config.profile_dirs is not None else None,
             inventory_changed=self.resend_birth,
         )
 

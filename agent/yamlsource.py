@@ -12,12 +12,14 @@ minutes and gigabytes; it is refused while parsing, at the alias that went past 
 
 from __future__ import annotations
 
+import difflib
+import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, MaxDepthExceededError
@@ -200,13 +202,13 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> list[str | int]:
     return out
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _describe(error: Mapping[str, Any], hint: str = "") -> str:
     kind = error.get("type", "")
     msg = str(error.get("msg", "invalid"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     if kind == "extra_forbidden":
-        return "unknown key"
+        return f"unknown key{hint}"
     if kind == "missing":
         return "required key is missing"
     value = error.get("input")
@@ -215,10 +217,75 @@ def _describe(error: Mapping[str, Any]) -> str:
     return msg
 
 
-def validation_problems(doc: YamlDocument, error: ValidationError, prefix: PathKey = ()) -> list[str]:
-    """One ``file:line:col path: message`` line per pydantic error, positioned on the offending node."""
+def validation_problems(
+    doc: YamlDocument, error: ValidationError, prefix: PathKey = (), model: type[BaseModel] | None = None
+) -> list[str]:
+    """One ``file:line:col path: message`` line per pydantic error, positioned on the offending node.
+
+    With the ``model`` that was validated, an unknown key gets a "did you mean" among the keys
+    allowed at that place.
+    """
     problems: list[str] = []
     for item in error.errors():
         path = _data_path(doc.data, [*prefix, *item["loc"]])
-        problems.append(f"{doc.where(path)} {format_path(path)}: {_describe(item)}")
+        hint = ""
+        if model is not None and item.get("type") == "extra_forbidden" and item["loc"]:
+            hint = did_you_mean(str(item["loc"][-1]), allowed_keys(model, item["loc"][:-1]))
+        problems.append(f"{doc.where(path)} {format_path(path)}: {_describe(item, hint)}")
     return problems
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def allowed_keys(model: Any, loc: Sequence[str | int]) -> list[str]:
+    """The keys of the pydantic model found by following a validation error's ``loc`` from ``model``."""
+    node: Any = model
+    for part in loc:
+        node = _step(node, part)
+        if node is None:
+            return []
+    node = _unwrap(node, None)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [field.alias or name for name, field in node.model_fields.items()]
+    return []
+
+
+def _unwrap(node: Any, part: str | int | None) -> Any:
+    """Strip Annotated/Optional; in a union, the member a tag or class name in ``part`` names."""
+    while get_origin(node) is Annotated:
+        node = get_args(node)[0]
+    if get_origin(node) in (Union, types.UnionType):
+        members = [m for m in get_args(node) if m is not type(None)]
+        models = [m for m in (_unwrap(m, None) for m in members) if isinstance(m, type) and issubclass(m, BaseModel)]
+        for model in models:
+            if part is not None and (model.__name__ == part or part in _tags(model)):
+                return model
+        return models[0] if len(models) == 1 else (members[0] if len(members) == 1 else None)
+    return node
+
+
+def _tags(model: type[BaseModel]) -> set[str]:
+    tags: set[str] = set()
+    for info in model.model_fields.values():
+        if get_origin(info.annotation) is Literal:
+            tags.update(str(v) for v in get_args(info.annotation))
+    return tags
+
+
+def _step(node: Any, part: str | int) -> Any:
+    node = _unwrap(node, part)
+    if node is None:
+        return None
+    origin = get_origin(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        if isinstance(part, str) and part in node.model_fields:
+            return node.model_fields[part].annotation
+        return node if isinstance(part, str) and (part == node.__name__ or part in _tags(node)) else None
+    if origin is dict and isinstance(part, str | int):
+        return get_args(node)[1]
+    if origin is list and isinstance(part, int):
+        return get_args(node)[0]
+    return None

@@ -1,5 +1,5 @@
-"""Shared helpers for the Modbus benches: synthetic scattered profiles, the exact wire-time optimum,
-the simulator as a separate process, and small statistics."""
+"""Shared helpers for the Modbus benches: synthetic scattered profiles, the simulator as a separate
+process, and small statistics. (The wire-time optimum lives in ``_wire.py``, apart from the driver.)"""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-from drivers.modbus.simulator.wire import WireTiming
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the tests.fixtures helpers are not part of the installed package
@@ -46,39 +44,18 @@ def scattered_points(count: int, seed: int, max_gap: int = 12) -> list[BenchPoin
     return points
 
 
-def profile_yaml(model: str, points: list[BenchPoint], turnaround_ms: float, max_hole: int = 124) -> str:
-    lines = [
-        "vendor: Bench",
-        f"model: {model}",
-        "source: synthetic benchmark device",
-        f"limits: {{turnaround_ms: {turnaround_ms}, max_hole: {max_hole}}}",
-        "points:",
-    ]
+def profile_yaml(model: str, points: list[BenchPoint], limits: dict[str, float] | None = None) -> str:
+    """A synthetic profile; ``limits`` None leaves the profile's default read limits in force."""
+    lines = ["vendor: Bench", f"model: {model}", "source: synthetic benchmark device"]
+    if limits:
+        lines.append("limits: {" + ", ".join(f"{k}: {v}" for k, v in limits.items()) + "}")
+    lines.append("points:")
     lines += [f"  {p.name}: {{table: input, address: {p.address}, type: {p.type}}}" for p in points]
     return "\n".join(lines) + "\n"
 
 
-def optimum_cycle_s(
-    points: list[BenchPoint], timing: WireTiming, turnaround_s: float, max_registers: int = 125
-) -> float:
-    """Least bus time reading every point once: exact DP over partitions of the sorted points into
-    contiguous requests (gaps read along), each costing request + response bytes, two 3.5-char
-    silences and the turnaround (``WireTiming.read_transaction_s``)."""
-    pts = sorted(points, key=lambda p: p.address)
-    best = [0.0] + [float("inf")] * len(pts)
-    for j in range(1, len(pts) + 1):
-        end = max(p.address + p.count for p in pts[:j])
-        for i in range(j - 1, -1, -1):
-            span = end - pts[i].address
-            if span > max_registers:
-                break
-            best[j] = min(best[j], best[i] + timing.read_transaction_s(span, turnaround_s))
-    return best[-1]
-
-
-def naive_cycle_s(points: list[BenchPoint], timing: WireTiming, turnaround_s: float) -> float:
-    """Bus time of one request per point."""
-    return sum(timing.read_transaction_s(p.count, turnaround_s) for p in points)
+def spans(points: list[BenchPoint]) -> list[tuple[int, int]]:
+    return [(p.address, p.count) for p in points]
 
 
 def start_simulator(spec: Path, timeout_s: float = 120.0) -> tuple[subprocess.Popen[str], list[str]]:

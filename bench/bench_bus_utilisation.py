@@ -1,15 +1,23 @@
-"""Bus utilisation: 8 simulated devices x 30 scattered points on ONE wire-timed 9600-baud RS-485 bus.
+"""Bus utilisation (P1): 8 simulated devices x 30 scattered points on ONE 9600-baud RS-485 bus.
 
-The simulator (``edgepost simulate``, a separate process) serves one end of a socat pty pair with
-the wire-timing model; the ModbusDriver (read planner + scheduler) polls from the other end, as fast
-as the bus allows. Printed, medians over repeats:
-- planner readings/s, the wire-time optimum for the same points (exact DP over partitions of each
-  device's points into requests, gaps read along, each request costing 8 + 5 bytes, 2 x 3.5 chars of
-  silence and the turnaround), and their ratio (goal >= 0.95);
-- beside it on the same bus, a one-request-per-point poller (pymodbus client), its wire-time bound,
-  and the planner/naive ratio.
+The simulator (``edgepost simulate``, a separate process) serves one end of a socat pty pair and
+models the wire; the ModbusDriver (read planner + scheduler) polls from the other end as fast as the
+bus allows. The devices are non-strict (they answer holes), each with its own scattered map.
 
-    .venv/bin/python bench/bench_bus_utilisation.py [--quick]
+The baseline is the wire-time optimum from the Modbus specs alone (``_wire.py``: request and response
+bytes, 2 x 3.5 characters of silence, the turnaround, 2 bytes per register, holes read along, at most
+125 registers a read; a shortest path over the cut positions, written apart from the planner and
+checked against brute force in tests/unit/bench). Rows, medians over repeats:
+
+- **default limits**: the profiles carry no ``limits:``, so the profile defaults apply (P1's row);
+- **optimum limits**: ``max_hole: 124``, which lets any plan the optimum may choose through;
+- **plan only**: the driver's own plan for each device costed by the spec model, no timing (exact);
+- **USB adapter**: the same bus behind a USB-serial adapter (latency timer 16 ms, Linux's FTDI
+  default, and 1 ms, ``low_latency``) with 2 ms of turnaround jitter; beside the wire optimum also the
+  path optimum, which knows the path's mean dead time per request;
+- **one request per point**: a bare pymodbus poller on the ideal line, for scale.
+
+    .venv/bin/python bench/bench_bus_utilisation.py [--smoke | --quick] [--json out.json]
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from _common import (
@@ -27,15 +36,16 @@ from _common import (
     cancel_all,
     driver_tasks,
     median,
-    naive_cycle_s,
-    optimum_cycle_s,
     profile_yaml,
     quiet_logs,
     scattered_points,
     socat_pty_pair,
+    spans,
     start_simulator,
     stop_simulator,
 )
+from _results import Figure, Report, add_mode_args, mode_of
+from _wire import Line, one_per_point_s, optimum_s, requests_s
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 
@@ -43,13 +53,32 @@ from agent.records import Quality, Reading, Record
 from drivers.base import DriverContext
 from drivers.modbus.config import ModbusDriverConfig
 from drivers.modbus.driver import ModbusDriver
+from drivers.modbus.planner import PlanPoint, plan_reads
+from drivers.modbus.profile import ReadLimits
 from drivers.modbus.profiles import ProfileRegistry
-from drivers.modbus.simulator.wire import WireTiming
+from drivers.modbus.simulator.serial_path import SerialPath
 
-DEVICES = 8
 POINTS = 30
 BAUD = 9600
-TURNAROUND_MS = 5.0
+TURNAROUND_S = ReadLimits().turnaround_ms / 1000  # the profile default, which the simulator then uses
+OPTIMUM_LIMITS = {"max_hole": 124}
+
+
+@dataclass(frozen=True)
+class LinePath:
+    """The master's serial path: none (an ideal native UART) or a USB adapter with turnaround jitter."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+
+    def mean_extra_s(self) -> float:
+        return SerialPath(self.latency_ms, self.jitter_ms).mean_extra_s()
+
+    def spec(self) -> str:
+        return f", adapter_latency_ms: {self.latency_ms}, turnaround_jitter_ms: {self.jitter_ms}, path_seed: 1"
+
+
+IDEAL = LinePath()
 
 
 class TimingSink:
@@ -57,10 +86,14 @@ class TimingSink:
 
     def __init__(self) -> None:
         self.arrivals: dict[str, list[float]] = {}
+        self.bad = 0
 
     async def put(self, record: Record) -> None:
-        if isinstance(record, Reading) and record.quality is Quality.GOOD:
-            self.arrivals.setdefault(record.device, []).append(time.perf_counter())
+        if isinstance(record, Reading):
+            if record.quality is Quality.GOOD:
+                self.arrivals.setdefault(record.device, []).append(time.perf_counter())
+            else:
+                self.bad += 1
 
 
 def steady_rate(arrivals: dict[str, list[float]], start: float, end: float) -> float:
@@ -82,43 +115,56 @@ def steady_rate(arrivals: dict[str, list[float]], start: float, end: float) -> f
     return total
 
 
-def write_setup(root: Path, slave_port: str) -> tuple[Path, Path, list[list[BenchPoint]]]:
+def write_profiles(root: Path, layouts: list[list[BenchPoint]]) -> Path:
     profiles = root / "profiles"
-    (profiles / "bench").mkdir(parents=True)
-    layouts = [scattered_points(POINTS, seed=100 + k) for k in range(DEVICES)]
-    for k, points in enumerate(layouts):
-        (profiles / "bench" / f"dev{k}.yaml").write_text(profile_yaml(f"Dev{k}", points, TURNAROUND_MS))
-    devices = "\n".join(f"      - {{unit: {k + 1}, profile: bench/dev{k}, holes: allow}}" for k in range(DEVICES))
+    for folder, limits in (("default", None), ("optimum", OPTIMUM_LIMITS)):
+        (profiles / folder).mkdir(parents=True)
+        for k, points in enumerate(layouts):
+            (profiles / folder / f"dev{k}.yaml").write_text(profile_yaml(f"Dev{k}", points, limits))
+    return profiles
+
+
+def write_spec(root: Path, profiles: Path, port: str, devices: int, path: LinePath) -> Path:
+    units = "\n".join(f"      - {{unit: {k + 1}, profile: default/dev{k}, holes: allow}}" for k in range(devices))
     spec = root / "sim.yaml"
-    spec.write_text(f"profiles_dir: {profiles}\nbuses:\n  - serial: {{port: {slave_port}, baud: {BAUD}}}\n"
-                    f"    devices:\n{devices}\n")
-    return profiles, spec, layouts
+    spec.write_text(f"profiles_dir: {profiles}\nbuses:\n  - serial: {{port: {port}, baud: {BAUD}{path.spec()}}}\n"
+                    f"    devices:\n{units}\n")
+    return spec
 
 
-async def planner_rate(master: str, profiles: Path, state: Path, warmup_s: float, window_s: float) -> float:
-    config = ModbusDriverConfig.model_validate({
+def driver_config(master: str, folder: str, devices: int) -> ModbusDriverConfig:
+    return ModbusDriverConfig.model_validate({
         "driver": "modbus",
         "name": "bench",
         "buses": [{"transport": "serial", "name": "rs485", "port": master, "baudrate": BAUD,
                    "timeout_s": 0.5, "retries": 0}],
-        "devices": [{"name": f"d{k}", "bus": "rs485", "unit_id": k + 1, "profile": f"bench/dev{k}",
-                     "period_s": 0.05} for k in range(DEVICES)],
+        "devices": [{"name": f"d{k}", "bus": "rs485", "unit_id": k + 1, "profile": f"{folder}/dev{k}",
+                     "period_s": 0.05} for k in range(devices)],
         "learned_ranges_file": False,
     })
+
+
+async def planner_run(master: str, folder: str, devices: int, profiles: Path, state: Path,
+                      warmup_s: float, window_s: float) -> tuple[float, list[tuple[int, int]], int]:
+    """(readings/s, the driver's plan as (start, count) requests over all devices, bad readings)."""
     context = DriverContext("bench", state, state, logging.getLogger("bench"))
-    driver = ModbusDriver(config, context, ProfileRegistry.load(profiles, strict=True))
+    driver = ModbusDriver(driver_config(master, folder, devices), context, ProfileRegistry.load(profiles, strict=True))
     sink = TimingSink()
     async with driver:
         task = asyncio.create_task(driver.run(sink))
         start = time.perf_counter() + warmup_s
         await asyncio.sleep(warmup_s + window_s)
         await cancel_all([task, *driver_tasks("bench")])
-    return steady_rate(sink.arrivals, start, start + window_s)
+        requests: list[tuple[int, int]] = []
+        for poller in driver.pollers.values():
+            points = [PlanPoint.of(n, p) for n, p in poller.spec.points.items()]
+            plan = plan_reads(points, poller.limits, poller.illegal, poller.overhead_chars)
+            requests += [(r.address, r.count) for r in plan]
+    return steady_rate(sink.arrivals, start, start + window_s), requests, sink.bad
 
 
 async def naive_rate(master: str, layouts: list[list[BenchPoint]], warmup_s: float, window_s: float) -> float:
-    """One request per point, round robin over the devices, 3.5 chars of silence between frames."""
-    gap = WireTiming(BAUD).silence_s
+    """One request per point with pymodbus, round robin over the devices."""
     client = AsyncModbusSerialClient(master, baudrate=BAUD, timeout=0.5, retries=0)
     await client.connect()
     arrivals: dict[str, list[float]] = {}
@@ -134,46 +180,114 @@ async def naive_rate(master: str, layouts: list[list[BenchPoint]], warmup_s: flo
                             arrivals.setdefault("naive", []).append(time.perf_counter())
                     except ModbusException:
                         pass
-                    await asyncio.sleep(gap)
     finally:
         client.close()
     return steady_rate(arrivals, start, start + window_s)
 
 
+@dataclass
+class Setting:
+    key: str
+    title: str
+    folder: str
+    path: LinePath
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one short repeat")
+    add_mode_args(parser)
     args = parser.parse_args()
+    mode = mode_of(args)
     quiet_logs()
-    repeats, warmup_s, window_s = (1, 4.0, 12.0) if args.quick else (3, 4.0, 30.0)
+    devices, repeats, warmup_s, window_s = {
+        "smoke": (2, 1, 1.5, 4.0), "quick": (8, 1, 4.0, 12.0), "full": (8, 3, 4.0, 30.0)}[mode]
+    settings = [Setting("default", "default limits", "default", IDEAL)]
+    if mode != "smoke":
+        settings += [Setting("optimum", "optimum limits (max_hole 124)", "optimum", IDEAL),
+                     Setting("usb16", "USB adapter 16 ms + 2 ms jitter, default limits", "default", LinePath(16, 2)),
+                     Setting("usb1", "USB adapter 1 ms + 2 ms jitter, default limits", "default", LinePath(1, 2))]
+    layouts = [scattered_points(POINTS, seed=100 + k) for k in range(devices)]
+    line = Line(BAUD)
+    readings = devices * POINTS
+    wire_optimum = readings / sum(optimum_s(spans(p), line, TURNAROUND_S)[0] for p in layouts)
+    naive_bound = readings / sum(one_per_point_s(spans(p), line, TURNAROUND_S) for p in layouts)
 
-    timing = WireTiming(BAUD)
-    turnaround_s = TURNAROUND_MS / 1000
-    planner: list[float] = []
+    rates: dict[str, list[float]] = {s.key: [] for s in settings}
+    plans: dict[str, list[tuple[int, int]]] = {}
+    bad: dict[str, int] = {}
     naive: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp, socat_pty_pair() as (master, slave):
-        profiles, spec, layouts = write_setup(Path(tmp), slave)
-        optimum = DEVICES * POINTS / sum(optimum_cycle_s(p, timing, turnaround_s) for p in layouts)
-        naive_bound = DEVICES * POINTS / sum(naive_cycle_s(p, timing, turnaround_s) for p in layouts)
-        simulator, _ = start_simulator(spec)
-        try:
-            for _ in range(repeats):
-                planner.append(asyncio.run(planner_rate(master, profiles, Path(tmp), warmup_s, window_s)))
-                naive.append(asyncio.run(naive_rate(master, layouts, warmup_s, window_s)))
-        finally:
-            stop_simulator(simulator)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        profiles = write_profiles(root, layouts)
+        paths = sorted({st.path for st in settings}, key=lambda p: (p.latency_ms, p.jitter_ms))
+        for _ in range(repeats):
+            for path in paths:  # one simulator per serial path; the limits only matter to the master
+                with socat_pty_pair() as (master, slave):
+                    simulator, _ = start_simulator(write_spec(root, profiles, slave, devices, path))
+                    try:
+                        for st in (st for st in settings if st.path == path):
+                            rate, plan, bad_count = asyncio.run(
+                                planner_run(master, st.folder, devices, profiles, root, warmup_s, window_s))
+                            rates[st.key].append(rate)
+                            plans[st.key], bad[st.key] = plan, bad.get(st.key, 0) + bad_count
+                        if path == IDEAL and mode != "smoke":
+                            naive.append(asyncio.run(naive_rate(master, layouts, warmup_s, window_s)))
+                    finally:
+                        stop_simulator(simulator)
 
-    p, n = median(planner), median(naive)
-    print(f"bus utilisation: {DEVICES} devices x {POINTS} scattered points, one {BAUD}-baud wire-timed bus, "
-          f"turnaround {TURNAROUND_MS:g} ms, {repeats} x {window_s:g} s")
-    print(f"  planner (ModbusDriver)     {p:8.1f} readings/s   runs: {', '.join(f'{v:.1f}' for v in planner)}")
-    print(f"  wire-time optimum (DP)     {optimum:8.1f} readings/s")
-    print(f"  planner / optimum          {p / optimum:8.3f}          (goal >= 0.95)")
-    print(f"  naive one-request-per-point{n:8.1f} readings/s   runs: {', '.join(f'{v:.1f}' for v in naive)}")
-    print(f"  naive wire-time bound      {naive_bound:8.1f} readings/s")
-    print(f"  naive / its bound          {n / naive_bound:8.3f}")
-    print(f"  optimum / naive bound      {optimum / naive_bound:8.3f}")
-    print(f"  planner / naive (achieved) {p / n:8.3f}")
+    report = Report("bench_bus_utilisation", mode, params={
+        "devices": devices, "points": POINTS, "baud": BAUD, "turnaround_ms": TURNAROUND_S * 1000,
+        "repeats": repeats, "window_s": window_s})
+    print(f"bus utilisation: {devices} devices x {POINTS} scattered points, one {BAUD}-baud bus, turnaround "
+          f"{TURNAROUND_S * 1000:g} ms, {repeats} x {window_s:g} s ({mode})")
+    print(f"  wire optimum (spec DP)          {wire_optimum:8.1f} readings/s")
+    goal = ">= 0.95 of the wire optimum"
+    for s in settings:
+        value = median(rates[s.key])
+        extra = s.path.mean_extra_s()
+        path_opt = readings / sum(optimum_s(spans(p), line, TURNAROUND_S, extra_s=extra)[0] for p in layouts)
+        ideal = s.path == IDEAL
+        fig = report.add(Figure(
+            id=f"bus.{s.key}", title=f"readings/s, {s.title}", value=value, unit="readings/s",
+            baseline=wire_optimum, baseline_title="wire optimum (spec DP)", goal=goal if ideal else None,
+            goal_id="P1" if s.key == "default" else None,
+            goal_met=value / wire_optimum >= 0.95 if ideal and devices == 8 else None, runs=rates[s.key],
+            floor=0.85 if s.key == "default" else None,
+            note=None if ideal else f"path optimum (mean dead time {extra * 1e3:.1f} ms a request) "
+            f"{path_opt:.1f}/s: {value / path_opt:.3f} of it"))
+        print(f"  planner, {s.title:48s} {value:8.1f} readings/s  = {fig.ratio:.3f} of the wire optimum"
+              + ("" if ideal else f", {value / path_opt:.3f} of the path optimum {path_opt:.1f}/s")
+              + f"   runs: {', '.join(f'{v:.1f}' for v in rates[s.key])}"
+              + (f"   BAD readings: {bad[s.key]}" if bad[s.key] else ""))
+        if not ideal:
+            report.add(Figure(
+                id=f"bus.{s.key}.path", title=f"readings/s, {s.title}, against the path optimum", value=value,
+                unit="readings/s", baseline=path_opt, baseline_title="path optimum (spec DP + mean dead time)"))
+    for key in (k for k in ("default", "optimum") if k in plans):
+        plan_s = requests_s(plans[key], line, TURNAROUND_S)
+        plan_rate = readings / plan_s
+        report.add(Figure(
+            id=f"bus.plan.{key}", title=f"plan only, {key} limits: readings/s its plan allows on the wire",
+            value=plan_rate, unit="readings/s", baseline=wire_optimum, baseline_title="wire optimum (spec DP)",
+            floor=0.95 if key == "default" else None,
+            note=f"{len(plans[key])} requests for {devices} devices"))
+        print(f"  plan only, {key} limits: {len(plans[key])} requests, {plan_rate:.1f} readings/s on the wire "
+              f"= {plan_rate / wire_optimum:.4f} of the optimum")
+    if naive:
+        n = median(naive)
+        report.add(Figure(
+            id="bus.naive", title="readings/s, one pymodbus request per point", value=n, unit="readings/s",
+            baseline=naive_bound, baseline_title="its wire bound (spec)", runs=naive))
+        report.add(Figure(
+            id="bus.planner_vs_naive", title="planner (default limits) over one request per point",
+            value=median(rates["default"]), unit="readings/s", baseline=n,
+            baseline_title="one pymodbus request per point"))
+        print(f"  one pymodbus request per point  {n:8.1f} readings/s  (its wire bound {naive_bound:.1f}/s); "
+              f"planner/naive {median(rates['default']) / n:.2f}x")
+    p1 = report.figures[0].goal_met
+    print(f"  goal P1: default limits >= 0.95 of the wire optimum: "
+          f"{'judged on 8 devices' if p1 is None else 'MET' if p1 else 'NOT met'}")
+    report.write(args.json)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Import cost of cameras: RSS of a sensor-only agent vs one that also loads the camera driver.
 
-    .venv/bin/python bench/bench_camera_import.py [--quick]
+    .venv/bin/python bench/bench_camera_import.py [--smoke | --quick] [--json out.json]
 
 baseline (sensor-only): a fresh interpreter that validates a Modbus-only agent config (which
 imports every registered driver's config model, the camera one included) and imports the Modbus
@@ -17,6 +17,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from _results import Figure, Report, add_mode_args, mode_of
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SENSOR_ONLY_MB = 60.0
@@ -58,10 +60,11 @@ def measure(kind: str) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    add_mode_args(parser)
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
-    repeats = args.repeats or (3 if args.quick else 7)
+    mode = mode_of(args)
+    repeats = args.repeats or {"smoke": 1, "quick": 3, "full": 7}[mode]
     sensor: list[float] = []
     camera: list[float] = []
     for _ in range(repeats):  # interleaved so machine load hits both alike
@@ -78,6 +81,16 @@ def main() -> None:
     print(f"measured  agent with camera driver imported ({', '.join(heavy_camera)}): {c:7.1f} MB")  # type: ignore[arg-type]
     print(f"ratio camera/sensor-only: {c / s:.2f}x   camera import cost: {c - s:.1f} MB")
     print(f"sensor-only goal: {'met' if s <= GOAL_SENSOR_ONLY_MB else 'NOT met'}")
+    report = Report("bench_camera_import", mode, params={"repeats": repeats})
+    report.add(Figure(
+        id="import.camera", title="RSS with the camera driver imported (OpenCV, numpy, onnxruntime)", value=c,
+        unit="MB", baseline=s, baseline_title="sensor-only: config + Modbus driver imported", better="lower",
+        floor=2.5, runs=camera))
+    report.add(Figure(
+        id="import.sensor_only", title="RSS of a sensor-only interpreter (config + Modbus driver imported)", value=s,
+        unit="MB", goal=f"<= {GOAL_SENSOR_ONLY_MB:g} MB", goal_met=s <= GOAL_SENSOR_ONLY_MB, better="lower",
+        runs=sensor, note="imports only; the running agent is bench_agent_rss (P7)"))
+    report.write(args.json)
 
 
 if __name__ == "__main__":

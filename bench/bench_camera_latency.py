@@ -1,6 +1,6 @@
 """Frame -> event latency of the camera driver against the bare model time, in one run.
 
-    .venv/bin/python bench/bench_camera_latency.py [--quick] [--convs 3] [--threads 1]
+    .venv/bin/python bench/bench_camera_latency.py [--smoke | --quick] [--convs 3] [--threads 1] [--json out.json]
 
 A real MJPG file (640x360, 10 fps) shows a red box jumping across a counting line on every frame;
 the camera driver reads it through its capture thread, motion-gates it, runs the ONNX blob
@@ -37,6 +37,9 @@ from drivers.camera.driver import CameraDriver  # noqa: E402
 from drivers.camera.inference.manifest import load_manifest  # noqa: E402
 from drivers.camera.inference.preprocess import preprocess  # noqa: E402
 from tests.integration.camera.blob_model import write_blob_model  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _results import Figure, Report, add_mode_args, mode_of  # noqa: E402
 
 W, H, FPS = 640, 360, 10.0
 GOAL_OVERHEAD_MS = 20.0
@@ -123,11 +126,12 @@ async def driver_latencies(video: Path, models: Path, threads: int) -> list[floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    add_mode_args(parser)
     parser.add_argument("--convs", type=int, default=3, help="dead-weight 3x3 convolutions in the model")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     args = parser.parse_args()
-    repeats, frames = (1, 30) if args.quick else (3, 100)
+    mode = mode_of(args)
+    repeats, frames = {"smoke": (1, 20), "quick": (1, 30), "full": (3, 100)}[mode]
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         models = Path(tmp) / "models"
@@ -148,6 +152,13 @@ def main() -> None:
     print(f"measured  frame -> event latency (median):    {latency:7.2f} ms   (p95 {p95:.2f} ms)")
     print(f"ratio latency/model: {latency / model:.2f}x   overhead: {latency - model:.2f} ms "
           f"(goal <= {GOAL_OVERHEAD_MS:g} ms: {'met' if latency - model <= GOAL_OVERHEAD_MS else 'NOT met'})")
+    report = Report("bench_camera_latency", mode, params={"repeats": repeats, "frames": frames, "convs": args.convs})
+    report.add(Figure(
+        id="camera.latency", title="frame -> event latency (median), camera driver", value=latency, unit="ms",
+        baseline=model, baseline_title="bare onnxruntime model time", better="lower",
+        goal=f"<= model time + {GOAL_OVERHEAD_MS:g} ms", goal_met=latency - model <= GOAL_OVERHEAD_MS, floor=2.0,
+        runs=latency_ms, note=f"p95 {p95:.2f} ms"))
+    report.write(args.json)
 
 
 if __name__ == "__main__":

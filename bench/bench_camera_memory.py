@@ -1,6 +1,6 @@
 """Resident memory of the agent process with two cameras running, against the same process idle.
 
-    .venv/bin/python bench/bench_camera_memory.py [--quick] [--convs 3]
+    .venv/bin/python bench/bench_camera_memory.py [--smoke | --quick] [--convs 3] [--json out.json]
 
 Two cameras play looping 1280x720 MJPG files (decoded and resized to 640x360, 10 fps), motion
 gated, sharing one ONNX blob-detector session (``--convs`` dead-weight convolutions), with a zone
@@ -33,6 +33,9 @@ from agent.records import Record  # noqa: E402
 from drivers.base import DriverContext  # noqa: E402
 from drivers.camera.config import CameraDriverConfig  # noqa: E402
 from drivers.camera.driver import CameraDriver  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _results import Figure, Report, add_mode_args, mode_of  # noqa: E402
 
 SRC_W, SRC_H, FPS = 1280, 720, 10.0
 GOAL_MB = 250.0
@@ -113,7 +116,7 @@ def child(seconds: float, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    add_mode_args(parser)
     parser.add_argument("--convs", type=int, default=3)
     parser.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -123,7 +126,8 @@ def main() -> None:
         return
     from tests.integration.camera.blob_model import write_blob_model
 
-    repeats, seconds = (1, 6.0) if args.quick else (3, 20.0)
+    mode = mode_of(args)
+    repeats, seconds = {"smoke": (1, 3.0), "quick": (1, 6.0), "full": (3, 20.0)}[mode]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         write_blob_model(Path(tmp) / "models", "blob", 320, 192, args.convs, 16)
@@ -144,6 +148,12 @@ def main() -> None:
     print(f"measured  peak RSS with two cameras running:                  {peak:7.1f} MB")
     print(f"ratio: {peak / base:.2f}x   two cameras add {peak - base:.1f} MB   "
           f"(goal <= {GOAL_MB:g} MB: {'met' if peak <= GOAL_MB else 'NOT met'})")
+    report = Report("bench_camera_memory", mode, params={"repeats": repeats, "seconds": seconds})
+    report.add(Figure(
+        id="camera.memory", title="peak RSS, two 720p cameras sharing one model", value=peak, unit="MB",
+        baseline=base, baseline_title="camera driver imported, no camera open", better="lower",
+        goal=f"<= {GOAL_MB:g} MB", goal_met=peak <= GOAL_MB, floor=2.0, note=f"{frames:.0f} frames decoded a run"))
+    report.write(args.json)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Motion gating: CPU of the camera driver on a mostly static scene, gated vs ungated, in one run.
 
-    .venv/bin/python bench/bench_camera_motion.py [--quick] [--convs 3]
+    .venv/bin/python bench/bench_camera_motion.py [--smoke | --quick] [--convs 3] [--json out.json]
 
 A real MJPG file (640x360, 10 fps): a textured static street with a car passing during 10 % of
 the time. The camera driver plays it in real time with detect_fps 10 and the ONNX blob detector
@@ -32,6 +32,9 @@ from drivers.base import DriverContext  # noqa: E402
 from drivers.camera.config import CameraDriverConfig  # noqa: E402
 from drivers.camera.driver import CameraDriver  # noqa: E402
 from tests.integration.camera.blob_model import write_blob_model  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _results import Figure, Report, add_mode_args, mode_of  # noqa: E402
 
 W, H, FPS = 640, 360, 10.0
 
@@ -96,10 +99,11 @@ async def run_camera(video: Path, models: Path, gated: bool) -> tuple[float, int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    add_mode_args(parser)
     parser.add_argument("--convs", type=int, default=3, help="dead-weight 3x3 convolutions in the model")
     args = parser.parse_args()
-    repeats, seconds = (1, 8.0) if args.quick else (3, 20.0)
+    mode = mode_of(args)
+    repeats, seconds = {"smoke": (1, 3.0), "quick": (1, 8.0), "full": (3, 20.0)}[mode]
     logging.basicConfig(level=logging.ERROR)
     results: dict[bool, list[tuple[float, int, int]]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,6 +124,12 @@ def main() -> None:
           f"{med(True, 2):5.0f} frames skipped by motion")
     print(f"ratio gated/ungated CPU: {med(True, 0) / med(False, 0):.2f}x   "
           f"inferences: {med(True, 1) / med(False, 1):.2f}x")
+    report = Report("bench_camera_motion", mode, params={"repeats": repeats, "seconds": seconds})
+    report.add(Figure(
+        id="camera.motion_cpu", title="camera driver CPU on a mostly static scene, motion-gated", value=med(True, 0),
+        unit="CPU s", baseline=med(False, 0), baseline_title="ungated (every frame inferred)", better="lower",
+        floor=0.8, note=f"{med(True, 1):.0f} inferences gated vs {med(False, 1):.0f}"))
+    report.write(args.json)
 
 
 if __name__ == "__main__":

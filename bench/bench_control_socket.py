@@ -2,7 +2,7 @@
 answer from a fake Runtime) against a bare asyncio unix-socket line echo of the same bytes (baseline),
 in the same process and run. Prints requests/s for both and their ratio (medians over repeats).
 
-    .venv/bin/python bench/bench_control_socket.py [--quick]
+    .venv/bin/python bench/bench_control_socket.py [--smoke | --quick] [--json out.json]
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from agent.control.client import ControlClient  # noqa: E402
 from agent.control.protocol import StatusRequest  # noqa: E402
 from agent.control.server import ControlServer  # noqa: E402
 from tests.unit.cli.fake_runtime import FakeRuntime  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _results import Figure, Report, add_mode_args, mode_of  # noqa: E402
 
 
 async def control_rate(path: Path, requests: int) -> float:
@@ -69,8 +72,9 @@ async def echo_rate(path: Path, requests: int, answer: bytes) -> float:
         await server.wait_closed()
 
 
-async def main(quick: bool) -> None:
-    requests, repeats = (300, 3) if quick else (3000, 7)
+async def main(args: argparse.Namespace) -> None:
+    mode = mode_of(args)
+    requests, repeats = {"smoke": (200, 3), "quick": (300, 3), "full": (3000, 7)}[mode]
     from agent.control.protocol import Response
     from agent.control.server import encode
 
@@ -85,9 +89,15 @@ async def main(quick: bool) -> None:
     print(f"control socket (status, validated): {ours_med:,.0f} requests/s (median of {repeats} x {requests})")
     print(f"baseline unix-socket line echo:     {base_med:,.0f} requests/s")
     print(f"ratio control/baseline:             {ours_med / base_med:.2f}")
+    report = Report("bench_control_socket", mode, params={"requests": requests, "repeats": repeats})
+    report.add(Figure(
+        id="control.rate", title="control socket status requests (validated JSON lines)", value=ours_med,
+        unit="requests/s", baseline=base_med, baseline_title="bare unix-socket line echo of the same bytes",
+        runs=ours, floor=0.3))
+    report.write(args.json)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run")
-    asyncio.run(main(parser.parse_args().quick))
+    add_mode_args(parser)
+    asyncio.run(main(parser.parse_args()))

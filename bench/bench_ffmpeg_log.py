@@ -1,6 +1,6 @@
 """Cost of routing FFmpeg's log through Python (``drivers/camera/ffmpeg_log.py``), in one run.
 
-    .venv/bin/python bench/bench_ffmpeg_log.py [--quick]
+    .venv/bin/python bench/bench_ffmpeg_log.py [--smoke | --quick] [--json out.json]
 
 FFmpeg calls the hook for every message at every level (its own level filter lives in the default
 callback it replaces), so the hook costs a Python call per debug message the decoder emits. Real
@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from drivers.camera import ffmpeg_log  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _results import Figure, Report, add_mode_args, mode_of  # noqa: E402
 
 W, H, FPS = 640, 360, 10.0
 
@@ -66,9 +69,11 @@ class CallCounter:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    add_mode_args(parser)
     opts = parser.parse_args()
-    frames, repeats = (150, 3) if opts.quick else (600, 7)
+    mode = mode_of(opts)
+    frames, repeats = {"smoke": (100, 3), "quick": (150, 3), "full": (600, 7)}[mode]
+    report = Report("bench_ffmpeg_log", mode, params={"frames": frames, "repeats": repeats})
     with tempfile.TemporaryDirectory() as tmp:
         for fourcc, suffix in (("MJPG", ".avi"), ("mp4v", ".mp4")):
             video = write_video(Path(tmp) / f"street{suffix}", fourcc, frames)
@@ -91,6 +96,11 @@ def main() -> None:
                 f"{fourcc:5s} {frames} frames x{repeats}: default {b:.3f} CPU s/1000 frames, "
                 f"hooked {h:.3f}, ratio {h / b:.3f}, hook calls/frame {counter.calls / (frames * repeats):.2f}"
             )
+            report.add(Figure(
+                id=f"ffmpeg_log.{fourcc.lower()}", title=f"decode {fourcc} with FFmpeg's log routed through Python",
+                value=h, unit="CPU s/1000 frames", baseline=b, baseline_title="FFmpeg's default log callback",
+                better="lower", floor=1.3, note=f"{counter.calls / (frames * repeats):.2f} hook calls a frame"))
+    report.write(opts.json)
 
 
 if __name__ == "__main__":

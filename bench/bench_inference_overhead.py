@@ -16,8 +16,12 @@ in-thread:  edgepost's ``ModelRunner.infer`` called directly in the caller's thr
 measured:   ``await handle.detect(frame)`` through the SessionPool, one frame after the other: the same
             processing plus the hand-off to the model's worker thread and back to the event loop.
 measured x2: two cameras sharing the session concurrently (cross-camera batching), total fps.
-Medians over many short interleaved repeats (machine load hits every path alike). Goals:
-measured/baseline >= 0.95, latency overhead (measured - model time) <= 20 ms.
+baseline x2: the same bare loop with two frames per ``session.run`` (a batch of 2): what the two-camera
+            path is compared with, batch with batch, single with single.
+Medians over many short interleaved repeats (machine load hits every path alike). Goals (P6):
+measured/baseline >= 0.95 for one camera and for two, latency overhead (measured - model time) <= 20 ms.
+
+    .venv/bin/python bench/bench_inference_overhead.py [--smoke | --quick] [--json out.json]
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ from drivers.camera.inference.manifest import load_manifest
 from drivers.camera.inference.pool import ModelHandle, SessionPool
 from drivers.camera.inference.preprocess import InputBatch, preprocess
 from drivers.camera.inference.store import find_manifest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import Figure, Report, add_mode_args, mode_of
 
 
 def write_conv_model(folder: Path, size: int = 320) -> str:
@@ -125,56 +132,64 @@ def run_bare(session: ort.InferenceSession, name: str, tensors: list[Any], n: in
     return latencies
 
 
-def bare_loop(session: ort.InferenceSession, name: str, manifest: Any, frames: list[np.ndarray], n: int) -> list[float]:
-    """Hand-written frame -> tensor -> run -> decode with the manifest's semantics (NCHW float inputs)."""
+def bare_loop(session: ort.InferenceSession, name: str, manifest: Any, frames: list[np.ndarray], n: int,
+              batch: int = 1) -> list[float]:
+    """Hand-written frames -> tensor -> run -> decode with the manifest's semantics (NCHW float inputs),
+    ``batch`` frames per ``session.run``; returns the time of each run divided by its frames."""
     spec, lb, norm = manifest.input, manifest.input.letterbox, manifest.input.normalization
     in_w, in_h = spec.width, spec.height
     std = np.asarray(norm.std, dtype=np.float32)
     gain = np.float32(norm.scale) / std
     mean_px = tuple(m / norm.scale for m in norm.mean)
     pad = (np.float32(lb.pad_value) - np.asarray(mean_px, dtype=np.float32)) * gain
-    tensor = np.empty((1, 3, in_h, in_w), dtype=np.float32)
+    tensor = np.empty((batch, 3, in_h, in_w), dtype=np.float32)
     decoder, conf, iou = manifest.decoder, manifest.thresholds.confidence, manifest.thresholds.iou
     latencies = []
-    for i in range(n):
+    for i in range(0, n, batch):
         started = time.perf_counter()
-        frame = frames[i % len(frames)]
-        h, w = frame.shape[:2]
-        if not lb.enabled:
-            new_w, new_h = in_w, in_h
-        elif lb.fit == "height":
-            new_w, new_h = max(1, min(in_w, math.ceil(in_h * w / h))), in_h
-        else:
-            r = min(in_w / w, in_h / h)
-            new_w, new_h = max(1, min(in_w, round(w * r))), max(1, min(in_h, round(h * r)))
-        px, py = (0, 0) if lb.anchor == "top_left" else ((in_w - new_w) // 2, (in_h - new_h) // 2)
-        image = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-        blob = cv2.dnn.blobFromImage(image, 1.0, None, mean_px, spec.color == "RGB", False)
-        tensor[...] = pad[:, np.newaxis, np.newaxis]
-        tensor[0, :, py : py + new_h, px : px + new_w] = blob[0] * gain[:, np.newaxis, np.newaxis]
+        placed = []
+        for k in range(batch):
+            frame = frames[(i + k) % len(frames)]
+            h, w = frame.shape[:2]
+            if not lb.enabled:
+                new_w, new_h = in_w, in_h
+            elif lb.fit == "height":
+                new_w, new_h = max(1, min(in_w, math.ceil(in_h * w / h))), in_h
+            else:
+                r = min(in_w / w, in_h / h)
+                new_w, new_h = max(1, min(in_w, round(w * r))), max(1, min(in_h, round(h * r)))
+            px, py = (0, 0) if lb.anchor == "top_left" else ((in_w - new_w) // 2, (in_h - new_h) // 2)
+            image = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+            blob = cv2.dnn.blobFromImage(image, 1.0, None, mean_px, spec.color == "RGB", False)
+            tensor[k] = pad[:, np.newaxis, np.newaxis]
+            tensor[k, :, py : py + new_h, px : px + new_w] = blob[0] * gain[:, np.newaxis, np.newaxis]
+            placed.append((w, h, new_w, new_h, px, py))
         (out, *_) = session.run(None, {name: tensor})
-        if decoder.type == "yolov8":  # [1, 4+nc, N]: confident anchors, class-wise NMS, back to frame pixels
-            scores_all = out[0, 4:]
-            class_ids = scores_all.argmax(axis=0)
-            scores = scores_all.max(axis=0)
-            keep = np.flatnonzero(scores >= conf)
-            cx, cy, bw, bh = out[0, :4][:, keep]
-            xywh = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], axis=1)
-            kept = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores[keep].tolist(), class_ids[keep].tolist(), conf, iou)
-            kept = np.asarray(kept, dtype=np.int64).reshape(-1)
-            boxes = xywh[kept]
-            boxes[:, 2:] += boxes[:, :2]
-            boxes = (boxes - [px, py, px, py]) / [new_w / w, new_h / h, new_w / w, new_h / h]
-            boxes = np.clip(boxes, 0, [w, h, w, h])
-            _ = list(zip(class_ids[keep][kept].tolist(), scores[keep][kept].tolist(), boxes.tolist(), strict=True))
-        else:  # classification [1, nc]
-            probs = out[0]
-            if decoder.activation == "logits":
-                probs = np.exp(probs - probs.max())
-                probs /= probs.sum()
-            top = np.argsort(-probs, kind="stable")[: decoder.top_k]
-            _ = [(int(c), float(probs[c])) for c in top if probs[c] >= conf]
-        latencies.append(time.perf_counter() - started)
+        for k, (w, h, new_w, new_h, px, py) in enumerate(placed):
+            if decoder.type == "yolov8":  # [b, 4+nc, N]: confident anchors, class-wise NMS, back to frame pixels
+                scores_all = out[k, 4:]
+                class_ids = scores_all.argmax(axis=0)
+                scores = scores_all.max(axis=0)
+                keep = np.flatnonzero(scores >= conf)
+                cx, cy, bw, bh = out[k, :4][:, keep]
+                xywh = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], axis=1)
+                kept = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores[keep].tolist(), class_ids[keep].tolist(), conf,
+                                               iou)
+                kept = np.asarray(kept, dtype=np.int64).reshape(-1)
+                boxes = xywh[kept]
+                boxes[:, 2:] += boxes[:, :2]
+                boxes = (boxes - [px, py, px, py]) / [new_w / w, new_h / h, new_w / w, new_h / h]
+                boxes = np.clip(boxes, 0, [w, h, w, h])
+                _ = list(zip(class_ids[keep][kept].tolist(), scores[keep][kept].tolist(), boxes.tolist(), strict=True))
+            else:  # classification [b, nc]
+                probs = out[k]
+                if decoder.activation == "logits":
+                    probs = np.exp(probs - probs.max())
+                    probs /= probs.sum()
+                top = np.argsort(-probs, kind="stable")[: decoder.top_k]
+                _ = [(int(c), float(probs[c])) for c in top if probs[c] >= conf]
+        elapsed = time.perf_counter() - started
+        latencies += [elapsed / batch] * batch
     return latencies
 
 
@@ -201,14 +216,15 @@ async def run_full(handle: ModelHandle, frames: list[np.ndarray], n: int) -> lis
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="short run")
+    add_mode_args(parser)
     parser.add_argument("--model", default="text-direction", help="model name, folder or manifest")
     parser.add_argument("--conv", action="store_true", help="use a generated 320x320 random-weight conv detector")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads for both paths (0: default)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     args = parser.parse_args()
-    frames_per_repeat, repeats = (40, 5) if args.quick else (100, 21)
+    mode = mode_of(args)
+    frames_per_repeat, repeats = {"smoke": (20, 3), "quick": (40, 5), "full": (100, 21)}[mode]
     tmp = tempfile.TemporaryDirectory()
     if args.conv:
         args.model = write_conv_model(Path(tmp.name) / "conv")
@@ -226,18 +242,20 @@ async def main() -> int:
     await run_full(handle, frames, 20)
 
     second = await pool.acquire(InferenceConfig(model=args.model, intra_op_threads=args.threads))
-    fps: dict[str, list[float]] = {"model": [], "bare": [], "runner": [], "full": [], "two": []}
+    fps: dict[str, list[float]] = {"model": [], "bare": [], "bare2": [], "runner": [], "full": [], "two": []}
     two_frames = two_batches = 0
     p50: dict[str, list[float]] = {"model": [], "bare": [], "runner": [], "full": []}
     for _ in range(repeats):
         for key, lat in (
             ("model", run_bare(session, input_name, tensors, frames_per_repeat)),
             ("bare", bare_loop(session, input_name, loaded.manifest, frames, frames_per_repeat)),
+            ("bare2", bare_loop(session, input_name, loaded.manifest, frames, frames_per_repeat, batch=2)),
             ("runner", runner_loop(handle.runner, frames, frames_per_repeat)),
             ("full", await run_full(handle, frames, frames_per_repeat)),
         ):
             fps[key].append(len(lat) / sum(lat))
-            p50[key].append(statistics.median(lat))
+            if key in p50:
+                p50[key].append(statistics.median(lat))
         before = pool.status()[loaded.manifest.name]
         started = time.perf_counter()
         await asyncio.gather(run_full(handle, frames, frames_per_repeat), run_full(second, frames, frames_per_repeat))
@@ -263,12 +281,29 @@ async def main() -> int:
     ]
     for key, title in rows:
         print(f"{title:52s}: {f[key]:8.1f} fps   latency p50 {ms[key]:7.2f} ms")
+    print(f"{'baseline x2 bare, two frames per session.run':52s}: {f['bare2']:8.1f} fps")
     print(f"{'measured x2 two cameras, shared session':52s}: {f['two']:8.1f} fps   (avg batch {batches})")
-    print(f"throughput ratio measured/baseline: {f['full'] / f['bare']:.3f}x (goal >= 0.95); "
-          f"in-thread/baseline: {f['runner'] / f['bare']:.3f}x; two cameras/baseline: {f['two'] / f['bare']:.3f}x")
+    one, two = f["full"] / f["bare"], f["two"] / f["bare2"]
+    print(f"throughput, single with single: measured/baseline {one:.3f}x; batch with batch: two cameras/baseline x2 "
+          f"{two:.3f}x (goal >= 0.95 each); in-thread/baseline: {f['runner'] / f['bare']:.3f}x")
     print(f"hand-off to the worker thread and back: {ms['full'] - ms['runner']:+.3f} ms per frame (p50 difference)")
     print(f"latency overhead: {ms['full'] - ms['model']:+.2f} ms per frame on top of {ms['model']:.2f} ms model time "
           f"(goal <= 20 ms)")
+    report = Report("bench_inference_overhead", mode, params={
+        "model": args.model, "frames_per_repeat": frames_per_repeat, "repeats": repeats, "threads": args.threads})
+    report.add(Figure(
+        id="inference.single", title=f"one camera, {args.model}: full path (await detect)", value=f["full"],
+        unit="fps", baseline=f["bare"], baseline_title="bare onnxruntime + same pre/post, batch 1",
+        goal=">= 0.95x", goal_id="P6", goal_met=one >= 0.95, runs=fps["full"], floor=0.6))
+    report.add(Figure(
+        id="inference.batch2", title=f"two cameras sharing the session (avg batch {batches})", value=f["two"],
+        unit="fps", baseline=f["bare2"], baseline_title="bare onnxruntime + same pre/post, batch 2",
+        goal=">= 0.95x", goal_id="P6", goal_met=two >= 0.95, runs=fps["two"], floor=0.6))
+    report.add(Figure(
+        id="inference.latency", title="frame latency p50, full path", value=ms["full"], unit="ms",
+        baseline=ms["model"], baseline_title="model time (session.run on ready tensors)", better="lower",
+        goal="<= model time + 20 ms", goal_met=ms["full"] - ms["model"] <= 20))
+    report.write(args.json)
     return 0
 
 

@@ -7,8 +7,8 @@ Uplink's ack listener). Measured twice in the same run:
 - **idle**: no backlog (the baseline: commit + one publish round trip);
 - **draining**: the same live rate while a backlog is being drained at full speed.
 
-Prints p50/p99 (medians over ``--repeats``) and the ratio draining/idle. Goal: p99 <= 50 ms.
-Run: ``.venv/bin/python bench/bench_live_latency.py`` or ``--quick``.
+Prints p50/p99 (medians over ``--repeats``) and the ratio draining/idle. Goal (P5): p99 <= 30 ms while
+draining. Run: ``.venv/bin/python bench/bench_live_latency.py [--smoke | --quick] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,13 @@ from agent.uplink.config import UplinkConfig
 from agent.uplink.uplink import Uplink
 from tests.fixtures.mosquitto import Mosquitto
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import Figure, Report, add_mode_args, mode_of
+
 GATEWAY = "gw-bench"
 LIVE_PERIOD_S = 0.01  # one live reading every 10 ms
 LIVE_WINDOW_S = 1.0  # outbox.live_window_s: the backlog is older than this when the drain starts
+GOAL_P99_S = 0.030
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -94,12 +98,12 @@ async def measure(state: Path, port: int, backlog: int, live_count: int) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
+    add_mode_args(parser)
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
-    backlog = 100_000 if args.quick else 300_000
-    live = 150 if args.quick else 400
-    repeats = args.repeats or (1 if args.quick else 3)
+    mode = mode_of(args)
+    backlog, live = {"smoke": (30_000, 100), "quick": (100_000, 150), "full": (300_000, 400)}[mode]
+    repeats = args.repeats or (3 if mode == "full" else 1)
 
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     stats: dict[str, list[tuple[float, float]]] = {"idle": [], "draining": []}
@@ -121,11 +125,25 @@ def main() -> None:
     idle99 = statistics.median(p for _, p in stats["idle"])
     busy50 = statistics.median(p for p, _ in stats["draining"])
     busy99 = statistics.median(p for _, p in stats["draining"])
-    print(f"\n== reading -> PUBACK latency, live reading every {LIVE_PERIOD_S * 1e3:.0f} ms (medians of {repeats})")
+    print(f"\n== reading -> PUBACK latency, live reading every {LIVE_PERIOD_S * 1e3:.0f} ms (medians of {repeats}) "
+          f"({mode})")
     print(f"idle uplink (baseline) : p50 {idle50 * 1e3:.1f} ms  p99 {idle99 * 1e3:.1f} ms")
     print(f"while a backlog drains : p50 {busy50 * 1e3:.1f} ms  p99 {busy99 * 1e3:.1f} ms")
     print(f"ratio draining/idle    : p50 {busy50 / idle50:.2f}x  p99 {busy99 / idle99:.2f}x")
-    print(f"goal p99 <= 50 ms while draining: {'MET' if busy99 <= 0.05 else 'NOT met'}")
+    print(f"goal P5 p99 <= {GOAL_P99_S * 1e3:.0f} ms while draining: {'MET' if busy99 <= GOAL_P99_S else 'NOT met'}")
+    report = Report("bench_live_latency", mode, params={"backlog": backlog, "live_readings": live,
+                                                          "live_period_s": LIVE_PERIOD_S, "repeats": repeats})
+    report.add(Figure(
+        id="latency.p99", title=f"live reading -> PUBACK p99 while a {backlog:,}-record backlog drains",
+        value=busy99 * 1e3, unit="ms", baseline=idle99 * 1e3, baseline_title="p99 with an idle uplink",
+        better="lower", goal=f"p99 <= {GOAL_P99_S * 1e3:.0f} ms", goal_id="P5", goal_met=busy99 <= GOAL_P99_S,
+        runs=[p * 1e3 for _, p in stats["draining"]]))
+    report.add(Figure(
+        id="latency.p50", title="live reading -> PUBACK p50 while draining", value=busy50 * 1e3, unit="ms",
+        baseline=idle50 * 1e3, baseline_title="p50 with an idle uplink", better="lower",
+        runs=[p * 1e3 for p, _ in stats["draining"]], floor=10.0,
+        note="the smoke floor is on p50: a p99 of ~100 samples on a loaded machine is one scheduling hiccup"))
+    report.write(args.json)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Baseline in the same run: the RSS growth of holding the same N readings in a Python list (what
 an in-memory queue would cost). The outbox should stay flat: its growth / the list's is the ratio.
 
-    .venv/bin/python bench/bench_outbox_memory.py [--quick]
+    .venv/bin/python bench/bench_outbox_memory.py [--smoke | --quick] [--json out.json]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import psutil
+from _results import Figure, Report, add_mode_args, mode_of
 
 from agent.outbox.config import Durability, OutboxConfig
 from agent.outbox.store import Outbox
@@ -73,19 +74,27 @@ def _in_memory(total: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200,000 records instead of 1,000,000")
+    add_mode_args(parser)
     args = parser.parse_args()
-    total = 200_000 if args.quick else 1_000_000
+    mode = mode_of(args)
+    total = {"smoke": 100_000, "quick": 200_000, "full": 1_000_000}[mode]
     t0 = time.perf_counter()
     got = asyncio.run(_outbox(total))
     elapsed = time.perf_counter() - t0
     naive = _in_memory(total)
     grown = got["queued"] - got["before"]
-    print(f"outbox with {got['records']:,} records queued ({elapsed:.1f} s incl. drain):")
+    print(f"outbox with {got['records']:,} records queued ({elapsed:.1f} s incl. drain) ({mode}):")
     print(f"  RSS before {got['before'] / MIB:.1f} MiB, queued {got['queued'] / MIB:.1f} MiB "
           f"(+{grown / MIB:.1f}), paging peak {got['paging_peak'] / MIB:.1f} MiB, left after drain {got['left']}")
     print(f"baseline: the same records in a Python list: +{naive / MIB:.1f} MiB")
     print(f"ratio outbox growth / in-memory queue growth: {grown / naive:.3f}")
+    report = Report("bench_outbox_memory", mode, params={"records": total})
+    report.add(Figure(
+        id="outbox.memory", title=f"RSS growth with {total:,} records queued in the outbox", value=grown / MIB,
+        unit="MiB", baseline=naive / MIB, baseline_title="the same records in a Python list", better="lower",
+        floor=0.8 if mode == "smoke" else None,  # a fixed ~10 MiB of SQLite cache weighs more on fewer records
+        note=f"paging peak {got['paging_peak'] / MIB:.1f} MiB; {got['left']} left after the drain"))
+    report.write(args.json)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ the table). With ``--compare-src /work/main`` the same starts are timed with tha
 against the empty start. The backlog is deleted at the end (``--keep`` keeps it). The file is in the
 page cache (it was just written): on a cold SD card every full read is slower still.
 
-Run: ``.venv/bin/python bench/bench_startup.py [--compare-src /work/main]`` or ``--quick`` (256 MiB).
+Run: ``.venv/bin/python bench/bench_startup.py [--compare-src /work/main]``, ``--quick`` (256 MiB) or
+``--smoke`` (16 MiB), ``--json out.json`` for the figures.
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agent.outbox.config import Durability  # noqa: E402
+from agent.outbox.integrity import SYNC_CHECK_MAX_BYTES  # noqa: E402
 from agent.outbox.schema import open_database  # noqa: E402
 from tests.fixtures.notify import NotifyListener  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _results import Figure, Report, add_mode_args, mode_of  # noqa: E402
 
 GIB = 1 << 30
 CHUNK = 500_000  # rows per build transaction
@@ -65,15 +70,16 @@ def build_backlog(db: Path, size: int, row_bytes: int) -> int:
     body = orjson.dumps(("voltage_l1", "x" * max(1, row_bytes - 60), "V", "good")).decode()
     now = time.time()
     seq = 0
+    chunk = max(1000, min(CHUNK, size // (2 * row_bytes)))  # a small backlog is not a whole chunk
     while int(conn.execute("PRAGMA page_count").fetchone()[0]) * page_size < size:
         conn.execute("BEGIN")
         conn.execute(
             "WITH RECURSIVE n(i) AS (SELECT ?1 + 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 + ?2) "
             "INSERT INTO records (seq, priority, kind, device, ts, accepted_at, body) "
             "SELECT i, 2, 0, 'meter' || (i % 64), ?3, ?3, ?4 FROM n",
-            (seq, CHUNK, now, body),
+            (seq, chunk, now, body),
         )
-        seq += CHUNK
+        seq += chunk
         conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
         conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode=WAL")  # as the outbox leaves it
@@ -164,16 +170,17 @@ def stop(proc: subprocess.Popen[bytes], sig: int) -> None:
     proc.wait(120)
 
 
-def run_cases(agent: Agent, runs: int, notify: NotifyListener) -> None:
+def run_cases(agent: Agent, runs: int, notify: NotifyListener, unclean: bool = True) -> None:
     for _ in range(runs):  # clean: the previous run stopped on SIGTERM
         proc, _ = agent.start("clean", notify)
         stop(proc, signal.SIGTERM)
-    for _ in range(runs):  # unclean: the previous run was killed
+    for _ in range(runs if unclean else 0):  # unclean: the previous run was killed
         proc, _ = agent.start("before-kill", notify)
         stop(proc, signal.SIGKILL)
         seen = agent.log_count(CHECKED)
         proc, t0 = agent.start("unclean", notify)
-        if agent.src == ROOT:  # a checkout without the background check (main) checked before READY
+        big = (agent.state / "outbox.db").stat().st_size > SYNC_CHECK_MAX_BYTES  # smaller: checked before READY
+        if agent.src == ROOT and big:  # a checkout without the background check (main) checked before READY
             agent.wait_checked(seen, t0)
         stop(proc, signal.SIGTERM)
 
@@ -190,10 +197,11 @@ def main() -> None:
     parser.add_argument("--compare-src", type=Path, help="another checkout (e.g. /work/main) timed the same way")
     parser.add_argument("--workdir", type=Path, help="where the backlog goes (default: a temp dir on /var/tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the backlog")
-    parser.add_argument("--quick", action="store_true", help="256 MiB, one run each")
+    add_mode_args(parser)  # --quick: 256 MiB, one run each; --smoke: 16 MiB
     args = parser.parse_args()
-    size = int((0.25 if args.quick else args.size_gib) * GIB)
-    runs = 1 if args.quick else args.runs
+    mode = mode_of(args)
+    size = int({"smoke": 1 / 64, "quick": 0.25, "full": args.size_gib}[mode] * GIB)
+    runs = args.runs if mode == "full" else 1
 
     work = Path(tempfile.mkdtemp(prefix="bench-startup-", dir=args.workdir or "/var/tmp"))
     try:
@@ -218,7 +226,7 @@ def main() -> None:
             if args.compare_src is not None:
                 agents.append(Agent("compare", args.compare_src.resolve(), work, state))
             for agent in agents:
-                run_cases(agent, runs, notify)
+                run_cases(agent, runs, notify, unclean=mode != "smoke")  # smoke: the clean start only
 
         base = median(empty.ready_s["empty"])
         print(f"\ntime to READY=1, median of {runs} (ratio to the empty-outbox start in the same run)")
@@ -227,11 +235,25 @@ def main() -> None:
         print(f"  SELECT COUNT(*), same file         {median(count_s):7.2f} s  ({median(count_s) / base:5.1f}x)")
         for agent in agents:
             label = f"{agent.name} ({agent.src})"
-            for case in ("clean", "unclean"):
+            for case in (c for c in ("clean", "unclean") if c in agent.ready_s):
                 value = median(agent.ready_s[case])
                 print(f"  {label:34.34s} {case:8s}{value:7.2f} s  ({value / base:5.1f}x)")
             if agent.checked_s:
                 print(f"  {label:34.34s} unclean: background check done {median(agent.checked_s):6.2f} s after start")
+        report = Report("bench_startup", mode, params={"backlog_bytes": db_bytes, "rows": rows, "runs": runs})
+        this = agents[0]
+        for case, floor in (("clean", 3.0), ("unclean", 4.0)):
+            if case not in this.ready_s:
+                continue
+            value = median(this.ready_s[case])
+            report.add(Figure(
+                id=f"startup.{case}", title=f"edgepost run to READY=1 with a {db_bytes / GIB:.2f} GiB outbox, after "
+                f"{'a clean stop' if case == 'clean' else 'kill -9'}", value=value, unit="s", baseline=base,
+                baseline_title="the same start with an empty outbox", better="lower",
+                goal="< 10 s (2 GiB)" if case == "clean" else None,
+                goal_met=value < 10 if case == "clean" and mode == "full" else None, floor=floor,
+                runs=this.ready_s[case]))
+        report.write(args.json)
     finally:
         if args.keep:
             print(f"kept: {work}")

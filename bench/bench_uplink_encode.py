@@ -7,7 +7,7 @@ Two comparisons, same records, same process, medians over ``--repeats``:
 - **snapshots** (20 snapshot events with a ~150 kB JPEG each): ``BatchPublisher._encode`` against a bare
   ``orjson.dumps`` of each stored body (the least any JSON transport of them costs).
 
-Run: ``.venv/bin/python bench/bench_uplink_encode.py`` or ``--quick``.
+Run: ``.venv/bin/python bench/bench_uplink_encode.py [--smoke | --quick] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _results import Figure, Report, add_mode_args, mode_of
 
 from agent.outbox.api import StoredRecord
 from agent.records import Priority
@@ -83,10 +85,11 @@ async def make_publisher() -> tuple[BatchPublisher, JsonBatchCodec]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    add_mode_args(parser)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    loops = 20 if args.quick else 200
+    mode = mode_of(args)
+    loops = {"smoke": 10, "quick": 20, "full": 200}[mode]
     publisher, codec = asyncio.run(make_publisher())
 
     mixed = readings_and_events()
@@ -97,10 +100,15 @@ def main() -> int:
             for batch in codec.encode(part, False):
                 batch_properties(batch)
 
+    report = Report("bench_uplink_encode", mode, params={"loops": loops, "repeats": args.repeats})
     measured = median_s(lambda: publisher._encode(chunk), loops, args.repeats)
     baseline = median_s(bare_batches, loops, args.repeats)
     print(f"batch chunk (520 records): publisher {measured * 1e6:.0f} us, bare codec {baseline * 1e6:.0f} us, "
           f"ratio {measured / baseline:.3f}x")
+    report.add(Figure(
+        id="encode.batch", title="encode a chunk of 500 readings + 20 events (BatchPublisher)", value=measured * 1e6,
+        unit="us", baseline=baseline * 1e6, baseline_title="bare codec + MQTT 5 properties", better="lower",
+        floor=1.5))
 
     pictures = snapshots()
     snap_chunk = Chunk(pictures, historical=False, lane=Priority.EVENT)
@@ -108,6 +116,11 @@ def main() -> int:
     baseline = median_s(lambda: [orjson.dumps(r.body) for r in pictures], max(2, loops // 10), args.repeats)
     print(f"snapshots (20 x 150 kB): publisher {measured * 1e3:.2f} ms, bare orjson {baseline * 1e3:.2f} ms, "
           f"ratio {measured / baseline:.3f}x")
+    report.add(Figure(
+        id="encode.snapshots", title="encode 20 snapshots of ~150 kB (BatchPublisher)", value=measured * 1e3,
+        unit="ms", baseline=baseline * 1e3, baseline_title="bare orjson.dumps of each body", better="lower",
+        floor=2.5))
+    report.write(args.json)
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -77,6 +77,9 @@ class DriverContext:
     state_dir: Path
     config_dir: Path
     logger: logging.Logger
+    # the config's top-level ``profile_dirs``: site firmware-profile dirs searched before the shipped
+    # ones (None: the default, /etc/edgepost/profiles)
+    profile_dirs: tuple[Path, ...] | None = None
     # call (on the event loop) when a device's inventory entry changed, e.g. its state: the agent publishes
     # the retained birth again, so it never shows a running device as stopped
     inventory_changed: Callable[[], None] = _ignore
@@ -112,10 +115,13 @@ class Driver(ABC, Generic[ConfigT]):
         return self.config.name
 
     @classmethod
-    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+    def check_config(
+        cls, config: DriverConfigBase, profile_dirs: Sequence[Path] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
         """Problems pydantic cannot see (a profile or model that does not exist), as (field path, message).
 
         Run by the config loader, so ``config validate``, start-up and SIGHUP refuse them with file:line.
+        ``profile_dirs`` is the config's top-level key (see ``DriverContext.profile_dirs``).
         """
         return []
 

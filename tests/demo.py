@@ -36,6 +36,8 @@ from drivers.modbus.simulator.spec import parse_spec
 from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.serial import socat_pty_pair
 
+# points not named here (frequency, energy, humidity, ...) serve their profile's simulate: hint or a
+# default from their unit: the demo shows plausible values for every point it polls
 SIM_SPEC = """
 buses:
   - serial: {{port: "{port}", baud: 9600}}
@@ -73,17 +75,21 @@ drivers:
     name: rs485
     buses:
       - {{name: bus1, transport: serial, port: "{port}", baudrate: 9600, timeout_s: 0.5}}
+    # a point's own period (from its profile) beats the device's period_s; the demo wants every
+    # point fast, so it sets each one (per-point periods win over the profile's)
     devices:
-      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120, period_s: 2,
-         points: [voltage, current, active_power, frequency, import_energy]}}
-      - {{name: weather, bus: bus1, unit_id: 2, profile: renke/rs-fsxcs-n01, period_s: 2,
-         points: [pm2_5, pm10, noise, temperature, humidity]}}
-      - {{name: manhole, bus: bus1, unit_id: 3, profile: witmotion/wt901c-485, period_s: 1,
-         points: [roll, pitch]}}
+      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120,
+         points: {{voltage: {{period: 2}}, current: {{period: 2}}, active_power: {{period: 2}},
+                  frequency: {{period: 2}}, import_energy: {{period: 2}}}}}}
+      - {{name: weather, bus: bus1, unit_id: 2, profile: renke/rs-fsxcs-n01,
+         points: {{pm2_5: {{period: 2}}, pm10: {{period: 2}}, noise: {{period: 2}}, temperature: {{period: 2}},
+                  humidity: {{period: 2}}}}}}
+      - {{name: manhole, bus: bus1, unit_id: 3, profile: witmotion/wt901c-485,
+         points: {{roll: {{period: 1}}, pitch: {{period: 1}}}}}}
       - {{name: dimmer, bus: bus1, unit_id: 4, profile: waveshare/analog-output-8ch-b, period_s: 5,
          points: [dim_1, dim_2]}}
-      - {{name: level, bus: bus1, unit_id: 5, profile: keller/series30, period_s: 2,
-         points: [p1_pressure, p1_temperature]}}
+      - {{name: level, bus: bus1, unit_id: 5, profile: keller/series30,
+         points: {{p1_pressure: {{period: 2}}, p1_temperature: {{period: 2}}}}}}
 uplink: {{host: 127.0.0.1, port: {mqtt_port}, topic_prefix: edgepost}}
 commands: {{writable: ["dimmer.dim_*"]}}
 control: {{socket: {state}/control.sock, group: null}}
@@ -149,7 +155,7 @@ def render(up: Upstream, phase: str, agent_alive: bool) -> Group:
     now = time.time()
     for (dev, pt), rec in sorted(up.latest.items()):
         value = rec.get("v")
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        shown = str(value)  # as published: 231.4, not 231.400 or 231.39999389648438
         table.add_row(dev, pt, shown, rec.get("u") or "", rec.get("q", ""), str(rec.get("seq")),
                       f"{now - rec.get('ts', now):.1f}")
     summary = (

@@ -14,13 +14,12 @@ import orjson
 import typer
 
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
-from agent.cli.outbox_read import record_pages
+from agent.cli.outbox_read import read_stats, record_pages
 from agent.cli.render import mapping_table
 from agent.cli.state import CliState, run, state_of
 from agent.control.handlers import to_json
 from agent.control.protocol import BufferPurgeRequest, BufferStatsRequest
 from agent.outbox.api import StoredRecord
-from agent.records import JsonValue
 
 app = typer.Typer(help="The local store-and-forward buffer (outbox).", no_args_is_help=True)
 
@@ -32,7 +31,7 @@ CSV_COLUMNS = (
 
 @asynccontextmanager
 async def open_outbox(state: CliState) -> AsyncIterator[Any]:
-    """The outbox file itself (only used for reads, or when no daemon runs)."""
+    """The outbox itself, for writing (``purge`` when no daemon runs); reads go through ``outbox_read``."""
     try:
         from agent.outbox.store import Outbox
     except ImportError as exc:
@@ -47,18 +46,16 @@ async def open_outbox(state: CliState) -> AsyncIterator[Any]:
 
 @app.command()
 def stats(ctx: typer.Context) -> None:
-    """Depth, oldest record, size and counters of the outbox."""
+    """Depth, oldest record, size and counters of the outbox (read-only when no daemon runs)."""
     state = state_of(ctx)
+    title = "outbox"
     if state.daemon_running():
         data = state.call(BufferStatsRequest())
     else:
-
-        async def _stats() -> JsonValue:
-            async with open_outbox(state) as outbox:
-                return to_json(await outbox.stats())
-
-        data = run(_stats())
-    state.emit(data, lambda: state.console.print(mapping_table("outbox", data if isinstance(data, dict) else {})))
+        config = state.config()
+        data = to_json(read_stats(config.state_dir, config.outbox))
+        title = "outbox (read from the file: no daemon running)"
+    state.emit(data, lambda: state.console.print(mapping_table(title, data if isinstance(data, dict) else {})))
 
 
 def parse_time(text: str | None) -> float | None:

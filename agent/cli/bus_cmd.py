@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 from agent.cli import local_bus
 from agent.cli.exit_codes import CliError, ExitCode
 from agent.cli.state import CliState, run, state_of
+from agent.control.client import RemoteError
 from agent.control.handlers import to_json
 from agent.control.protocol import (
     IdentifyRequest,
@@ -23,7 +24,7 @@ from agent.control.protocol import (
     Request,
     WritePointRequest,
 )
-from agent.errors import ConfigError
+from agent.errors import ConfigError, WriteOutcomeUnknown
 from agent.recordjson import record_to_json
 from agent.records import JsonValue, PointValue
 from drivers.modbus.profile import Table
@@ -39,6 +40,9 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", help="seconds to wait fo
 UnitOpt = Annotated[int | None, typer.Option("--unit", "-u", help="Modbus unit id")]
 TableOpt = Annotated[Table, typer.Option("--table", "-t", help="register table")]
 AddressOpt = Annotated[int | None, typer.Option("--address", "-a", help="0-based register address (raw mode)")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="send a broadcast (unit 0) write without asking")]
+
+BROADCAST_UNIT = 0
 
 
 def port_options(
@@ -102,6 +106,30 @@ def _need_unit(unit: int | None) -> int:
     return unit
 
 
+def _outcome_unknown(what: str, exc: BaseException) -> CliError:
+    reason = exc.reason if isinstance(exc, WriteOutcomeUnknown) else str(exc)
+    return CliError(
+        f"{what}: the write went out but no reply confirmed it ({reason}): it may or may not have been "
+        "applied, and it was not sent again. Read the value back before writing again (or write with --verify).",
+        ExitCode.OUTCOME_UNKNOWN,
+    )
+
+
+def _is_outcome_unknown(exc: BaseException) -> bool:
+    return isinstance(exc, WriteOutcomeUnknown) or (isinstance(exc, RemoteError) and exc.kind == "WriteOutcomeUnknown")
+
+
+def _confirm_broadcast(where: str, table: Table, address: int, values: list[int], yes: bool) -> None:
+    if yes:
+        return
+    question = (
+        f"Unit 0 is a broadcast: every device on {where} applies {table.value} {address} <- {values} "
+        "and none confirms it. Send it?"
+    )
+    if not typer.confirm(question, default=False, err=True):
+        raise CliError("broadcast not sent", ExitCode.FAILED)
+
+
 def read(
     ctx: typer.Context,
     device: Annotated[str | None, typer.Argument(help="device name (point mode)")] = None,
@@ -120,6 +148,8 @@ def read(
         state.emit(result, lambda: _print_reading(state, result))
         return
     unit_id = _need_unit(unit)
+    if unit_id == BROADCAST_UNIT:
+        raise CliError("unit 0 is the broadcast address: writes only, no device answers a read", ExitCode.USAGE)
     via = daemon_bus(state, bus, port)
     if via is not None:
         request = RawReadRequest(bus=via, unit=unit_id, table=table, address=address, count=count)
@@ -171,16 +201,25 @@ def write(
     verify: Annotated[bool, typer.Option("--verify", help="read back and compare (point mode)")] = False,
     bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
     baud: BaudOpt = 9600, parity: ParityOpt = "N", stopbits: StopOpt = 1, timeout: TimeoutOpt = 1.0,
-    unit: UnitOpt = None, table: TableOpt = Table.HOLDING, address: AddressOpt = None,
+    unit: UnitOpt = None, table: TableOpt = Table.HOLDING, address: AddressOpt = None, yes: YesOpt = False,
 ) -> None:
-    """Write a point by name (validated against the profile), or raw registers/coils (--address)."""
+    """Write a point by name (validated against the profile), or raw registers/coils (--address).
+
+    A write is sent once. When no reply confirms it, it may or may not have been applied: the exit
+    code is 8 and nothing is resent. Unit 0 broadcasts to every device (asks first unless --yes).
+    """
     state = state_of(ctx)
     if address is None:
         if len(args) != 3:
             raise CliError("point mode takes DEVICE POINT VALUE", ExitCode.USAGE)
         device, point, text = args
         value = parse_value(text)
-        _write_point(state, device, point, value, verify)
+        try:
+            _write_point(state, device, point, value, verify)
+        except (WriteOutcomeUnknown, RemoteError) as exc:
+            if not _is_outcome_unknown(exc):
+                raise
+            raise _outcome_unknown(f"{device}.{point}", exc) from None
         state.emit(
             {"device": device, "point": point, "value": value, "verified": verify},
             lambda: state.console.print(f"{device}.{point} <- {value}" + (" (verified)" if verify else "")),
@@ -192,21 +231,40 @@ def write(
     except ValueError:
         raise CliError(f"raw values must be integers, got {' '.join(args)}", ExitCode.USAGE) from None
     via = daemon_bus(state, bus, port)
-    if via is not None:
-        _raw_via_daemon(state, RawWriteRequest(bus=via, unit=unit_id, table=table, address=address, values=values))
+    options = None if via is not None else port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
+    if unit_id == BROADCAST_UNIT:
+        _confirm_broadcast(via or bus or port or host or "the bus", table, address, values, yes)
+    try:
+        _raw_write(state, via or bus, options, unit_id, table, address, values)
+    except (WriteOutcomeUnknown, RemoteError) as exc:
+        if not _is_outcome_unknown(exc):
+            raise
+        raise _outcome_unknown(f"unit {unit_id} {table.value} {address}", exc) from None
+    data: dict[str, JsonValue] = {"unit": unit_id, "table": table.value, "address": address, "values": list(values)}
+    if unit_id == BROADCAST_UNIT:
+        data.update(broadcast=True, outcome="sent")
+        message = f"broadcast {len(values)} value(s) at {table.value} {address}: sent (no device confirms a broadcast)"
     else:
-        options = port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
-        bus_config = local_bus.build_bus_config(_config_or_none(state), bus, options)
+        message = f"wrote {len(values)} value(s) at {table.value} {address} on unit {unit_id}"
+    state.emit(data, lambda: state.console.print(message))
 
-        async def _write() -> None:
-            async with local_bus.open_bus(bus_config) as queue:
-                await local_bus.raw_write(queue, unit_id, table, address, values)
 
-        run(_write())
-    state.emit(
-        {"unit": unit_id, "table": table.value, "address": address, "values": list(values)},
-        lambda: state.console.print(f"wrote {len(values)} value(s) at {table.value} {address} on unit {unit_id}"),
-    )
+def _raw_write(
+    state: CliState, bus: str | None, options: local_bus.PortOptions | None,
+    unit: int, table: Table, address: int, values: list[int],
+) -> None:
+    """Through the daemon's bus ``bus`` (``options`` None), or on a bus the CLI opens itself."""
+    if options is None:
+        assert bus is not None
+        _raw_via_daemon(state, RawWriteRequest(bus=bus, unit=unit, table=table, address=address, values=values))
+        return
+    bus_config = local_bus.build_bus_config(_config_or_none(state), bus, options)
+
+    async def _write() -> None:
+        async with local_bus.open_bus(bus_config) as queue:
+            await local_bus.raw_write(queue, unit, table, address, values)
+
+    run(_write())
 
 
 def _write_point(state: CliState, device: str, point: str, value: PointValue, verify: bool) -> None:

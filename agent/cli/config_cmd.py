@@ -38,10 +38,13 @@ def validate(
 
 
 @app.command()
-def show(ctx: typer.Context) -> None:
+def show(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="config file (default: the global --config)")] = None,
+) -> None:
     """Print the effective config (defaults filled in, secrets redacted) as YAML."""
     state = state_of(ctx)
-    data = redacted_config(state.config())
+    data = redacted_config(load_config_quietly(file) if file is not None else state.config())
 
     def render() -> None:
         yaml = YAML(typ="safe", pure=True)

@@ -6,6 +6,7 @@ stopping the bundle (a broken box is exactly when the bundle is needed).
 
 from __future__ import annotations
 
+import errno
 import io
 import platform
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -27,11 +29,13 @@ from agent.cli.redact import redact, redact_url, redacted_config
 from agent.cli.state import CliState, state_of
 from agent.control.protocol import BufferStatsRequest, StatusRequest
 from agent.errors import ConfigError, EdgepostError
+from agent.log_setup import recent_log_path
 from agent.records import JsonValue
 
 PACKAGES = ("edgepost", "pymodbus", "pyserial", "pydantic", "aiomqtt", "paho-mqtt", "onnxruntime",
-            "opencv-python-headless", "numpy", "typer", "rich", "sqlite-utils", "orjson")
+            "opencv-python-headless", "numpy", "typer", "rich", "orjson", "prometheus_client")
 JOURNAL_LINES = 500
+RECENT_LOG_LINES = 2000
 
 
 def versions() -> JsonValue:
@@ -72,6 +76,20 @@ def journal(lines: int = JOURNAL_LINES) -> str:
     return done.stdout + (f"\n[journalctl exit {done.returncode}] {done.stderr}" if done.returncode else "")
 
 
+def recent_log(state: CliState, lines: int = RECENT_LOG_LINES) -> str:
+    """The daemon's own recent lines (``agent.log_setup``), kept when it does not run under journald."""
+    path = recent_log_path(state.config().state_dir)
+    files = [f for f in (path.with_name(path.name + ".1"), path) if f.is_file()]
+    if not files:
+        raise FileNotFoundError(errno.ENOENT, "no recent log (a daemon under journald keeps none: see journal.txt)",
+                                str(path))
+    tail: deque[str] = deque(maxlen=lines)
+    for file in files:  # oldest first
+        with file.open(encoding="utf-8", errors="replace") as text:
+            tail.extend(text)
+    return "".join(tail)
+
+
 def _daemon_part(state: CliState, request: StatusRequest | BufferStatsRequest) -> JsonValue:
     if not state.daemon_running():
         return {"daemon": "not running"}
@@ -81,15 +99,11 @@ def _daemon_part(state: CliState, request: StatusRequest | BufferStatsRequest) -
 def _outbox_offline(state: CliState) -> JsonValue:
     if state.daemon_running():
         return _daemon_part(state, BufferStatsRequest())
-    from agent.cli.buffer_cmd import open_outbox
-    from agent.cli.state import run
+    from agent.cli.outbox_read import read_stats
     from agent.control.handlers import to_json
 
-    async def _stats() -> JsonValue:
-        async with open_outbox(state) as outbox:
-            return to_json(await outbox.stats())
-
-    return run(_stats())
+    config = state.config()
+    return to_json(read_stats(config.state_dir, config.outbox))  # read-only: nothing created
 
 
 def collect(state: CliState) -> tuple[dict[str, bytes], list[str]]:
@@ -107,6 +121,7 @@ def collect(state: CliState) -> tuple[dict[str, bytes], list[str]]:
         "outbox-stats.json": lambda: as_json(_outbox_offline(state)),
         "serial-ports.json": lambda: as_json(serial_ports()),
         "journal.txt": lambda: redact_url(journal()).encode(),  # masks every URL quoted in a log line
+        "agent-log.txt": lambda: redact_url(recent_log(state)).encode(),
     }
     for name, step in steps.items():
         try:
@@ -135,7 +150,7 @@ def diagnose(
     ctx: typer.Context,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="bundle file (.tar.gz)")] = None,
 ) -> None:
-    """Write a support bundle: versions, redacted config, logs, status, serial ports, outbox stats."""
+    """Write a support bundle: versions, redacted config, journal or recent log, status, serial ports, outbox."""
     state = state_of(ctx)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = output or Path(f"edgepost-diagnose-{socket.gethostname()}-{stamp}.tar.gz")

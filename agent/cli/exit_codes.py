@@ -10,6 +10,7 @@
 | 5 | the device or the agent refused (Modbus exception, write rejected, read-back mismatch) |
 | 6 | not available here (component not installed, driver does not support it) |
 | 7 | permission denied (control socket group, serial port) |
+| 8 | a write went out but no reply confirmed it: it may or may not have been applied (not resent) |
 | 130 | interrupted (Ctrl-C) |
 """
 
@@ -30,6 +31,7 @@ class ExitCode(IntEnum):
     REFUSED = 5
     UNAVAILABLE = 6
     PERMISSION = 7
+    OUTCOME_UNKNOWN = 8
     INTERRUPTED = 130
 
 
@@ -58,6 +60,9 @@ _BY_NAME: dict[str, ExitCode] = {
     "DaemonNotRunning": ExitCode.NO_DAEMON,
     "ControlPermissionDenied": ExitCode.PERMISSION,
     "DeviceTimeout": ExitCode.NO_ANSWER,
+    "FramingError": ExitCode.NO_ANSWER,
+    "RequestRefused": ExitCode.USAGE,
+    "WriteOutcomeUnknown": ExitCode.OUTCOME_UNKNOWN,
     "DeviceException": ExitCode.REFUSED,
     "WriteRejected": ExitCode.REFUSED,
     "WriteVerifyFailed": ExitCode.REFUSED,

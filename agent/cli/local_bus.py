@@ -165,6 +165,7 @@ async def open_driver_for(config: AgentConfigBase, device: str, config_dir: Path
                 state_dir=config.state_dir,
                 config_dir=config_dir,
                 logger=logging.getLogger(f"edgepost.cli.{entry.name}"),
+                profile_dirs=tuple(config.profile_dirs) if config.profile_dirs is not None else None,
             )
             driver = cls(entry, context)
             for bus in getattr(entry, "buses", ()):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,10 +11,9 @@ import typer
 from agent import __version__
 from agent.cli import buffer_cmd, bus_cmd, config_cmd, diagnose_cmd, learned_cmd, misc_cmd, scan_cmd, status_cmd
 from agent.cli.exit_codes import ExitCode, exit_code_for
-from agent.cli.state import CliState
-from agent.config import DEFAULT_CONFIG_PATH
+from agent.cli.shared_options import SharedOptionsGroup
+from agent.cli.state import state_of
 from agent.errors import EdgepostError
-from agent.logs import setup_logging
 
 # Sub-apps written by other components; one that is not installed yet is simply not offered.
 _OPTIONAL_APPS = {
@@ -43,7 +40,8 @@ def _version_callback(value: bool) -> None:
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 failed, 2 usage or invalid config, 3 daemon not running, 4 device did not answer, "
-    "5 device/agent refused, 6 not available here, 7 permission denied, 130 interrupted."
+    "5 device/agent refused, 6 not available here, 7 permission denied, "
+    "8 write sent but unconfirmed (may have been applied), 130 interrupted."
 )
 
 app = typer.Typer(
@@ -53,35 +51,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=SharedOptionsGroup,  # -c/--config, --socket, --json, -v before or after any subcommand
 )
 
 
 @app.callback()
-def _global_options(
+def _root(
     ctx: typer.Context,
-    config: Annotated[
-        Path, typer.Option("--config", "-c", envvar="EDGEPOST_CONFIG", help="config file")
-    ] = DEFAULT_CONFIG_PATH,
-    socket: Annotated[
-        Path | None,
-        typer.Option("--socket", envvar="EDGEPOST_SOCKET", help="control socket (default: from the config)"),
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details (Modbus frames) to stderr")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="print the version")
     ] = False,
 ) -> None:
-    ctx.obj = CliState(config_path=config, socket=socket, json=json_output)
     if ctx.invoked_subcommand != "run":  # the daemon sets up its own logging from the config
-        _quiet_logging(verbose)
-
-
-def _quiet_logging(verbose: bool) -> None:
-    """Technician commands: warnings only; pymodbus' frame dumps on every silent unit only with -v."""
-    setup_logging("debug" if verbose else "warning")
-    if not verbose:
-        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+        state_of(ctx).use_cli_logging()
 
 
 app.command("run")(misc_cmd.run)
@@ -131,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point. Returns the exit code (and exits with it when run as a script)."""
     command = typer.main.get_command(app)
     try:
-        args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
+        args = sys.argv[1:] if argv is None else argv
         result = command.main(args=args, prog_name="edgepost", standalone_mode=False)
         code = int(result) if isinstance(result, int) else ExitCode.OK
     except typer.Exit as exc:
@@ -154,20 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         _error(_one_line(exc))
         code = exit_code_for(exc)
     return code
-
-
-def hoist_global_flags(args: list[str]) -> list[str]:
-    """Accept ``edgepost status --json`` as well as ``edgepost --json status`` (scripts write both)."""
-    try:
-        end = args.index("--")
-    except ValueError:
-        end = len(args)
-    flags = [a for a in args[:end] if a in _HOISTED]
-    rest = [a for a in args[:end] if a not in _HOISTED]
-    return [*dict.fromkeys(flags), *rest, *args[end:]]
-
-
-_HOISTED = ("--json", "--verbose")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ def run(ctx: typer.Context) -> None:
         from agent.daemon import run_daemon
     except ImportError as exc:
         raise Unavailable(f"the daemon is not installed ({exc})") from None
-    code = run_daemon(state.config_path)
+    code = run_daemon(state.config_path, verbose=state.verbose)
     if code:
         raise typer.Exit(code)
 

@@ -1,6 +1,9 @@
 """``edgepost profile validate|show|list``: check firmware profiles and print their register maps.
 
-Every error is one line on stderr and exit code 1; never a traceback.
+Profiles come from the search path: ``--dir`` directories, ``$EDGEPOST_PROFILE_DIR``, the config's
+``profile_dirs`` (default ``/etc/edgepost/profiles``), then the shipped ones; ``list`` and ``show``
+say which file each profile came from. Every error is one line on stderr and exit code 1; never a
+traceback.
 """
 
 from __future__ import annotations
@@ -14,21 +17,61 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from agent.errors import ProfileError
+from agent.config import DEFAULT_CONFIG_PATH, read_profile_dirs
+from agent.errors import ConfigError, ProfileError
+from drivers.modbus.byte_layout import layout_letters
 from drivers.modbus.profile import Alarm, Point, Profile, Table
 from drivers.modbus.profile_firmware import describe
-from drivers.modbus.profiles import ProfileRegistry, default_profile_dir
+from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, profile_search_path
 
 app = typer.Typer(help="Firmware profiles: validate, show, list.", no_args_is_help=True)
 
 DirOption = Annotated[
-    Path | None, typer.Option("--dir", help="profile directory (default: $EDGEPOST_PROFILE_DIR or the shipped one)")
+    list[Path] | None,
+    typer.Option(
+        "--dir",
+        help="profile directory searched first (repeatable); then $EDGEPOST_PROFILE_DIR (':'-separated), "
+        "the config's profile_dirs (default /etc/edgepost/profiles) and the shipped profiles",
+    ),
 ]
 
 
+def _site_dirs(ctx: typer.Context) -> list[Path] | None:
+    """The config's ``profile_dirs`` when the command runs under ``edgepost`` with a config file."""
+    path = getattr(ctx.obj, "config_path", None)
+    if not isinstance(path, Path) or (path == DEFAULT_CONFIG_PATH and not path.exists()):
+        return None
+    try:
+        return read_profile_dirs(path)
+    except ConfigError as exc:
+        sys.stderr.write(f"edgepost profile: note: profile_dirs of {path} not used: {' | '.join(exc.problems)}\n")
+        return None
+
+
+def _search_path(ctx: typer.Context, directories: list[Path] | None) -> list[Path]:
+    ordered = dict.fromkeys([*(directories or []), *profile_search_path(_site_dirs(ctx))])
+    return list(ordered)
+
+
+def _load(ctx: typer.Context, directories: list[Path] | None) -> ProfileRegistry:
+    return ProfileRegistry.load(_search_path(ctx, directories))
+
+
+def _where(registry: ProfileRegistry, profile_id: str) -> str:
+    """Where a profile came from: ``shipped``, or the site file (and the file it overrides)."""
+    origin = registry.origin(profile_id)
+    if origin is None:
+        return ""
+    if origin.is_relative_to(DEFAULT_PROFILE_DIR):
+        return "shipped"
+    shadowed = registry.shadowed.get(profile_id, [])
+    overrides = [("shipped" if p.is_relative_to(DEFAULT_PROFILE_DIR) else str(p)) for p in shadowed]
+    return f"{origin}" + (f" (overrides {', '.join(overrides)})" if overrides else "")
+
+
 def _console() -> Console:
-    # a pipe or a test runner gets a wide table instead of one wrapped into 80 columns
-    return Console(width=None if sys.stdout.isatty() else 180, highlight=False)
+    # a pipe or a test runner gets the whole table (file paths included) instead of one cut at 80 columns
+    return Console(width=None if sys.stdout.isatty() else 1000, highlight=False)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -49,14 +92,17 @@ def _write_json(data: object) -> None:
 def validate(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="profile directories or files (default: the profile directory)")
+        list[Path] | None, typer.Argument(help="profile directories or files (default: the whole search path)")
     ] = None,
 ) -> None:
     """Check profiles: one 'file:line:col path: message' line per problem; exit 1 if there is any."""
     problems: list[str] = []
     checked = 0
-    for path in paths or [default_profile_dir()]:
-        found, count = _problems_of(path)
+    if not paths:
+        registry = _load(ctx, None)
+        problems, checked = registry.errors, len(registry.ids()) + len([k for k in registry.problems if k])
+    for path in paths or []:
+        found, count = _problems_of(ctx, path)
         problems.extend(found)
         checked += count
     if _wants_json(ctx):
@@ -72,23 +118,25 @@ def validate(
     sys.stdout.write(f"{checked} profile(s) valid\n")
 
 
-def _problems_of(path: Path) -> tuple[list[str], int]:
+def _problems_of(ctx: typer.Context, path: Path) -> tuple[list[str], int]:
+    """Problems of the profiles in ``path`` only; the rest of the search path is there for ``extends:``."""
     if path.is_dir():
-        registry = ProfileRegistry.load(path)
-        return registry.errors, len(registry.ids()) + len([k for k in registry.problems if k])
+        registry = ProfileRegistry.load(_search_path(ctx, [path]))
+        mine = [i for i, origin in registry.origins.items() if origin.is_relative_to(path)]
+        return [line for i in sorted(mine) for line in registry.problems.get(i, [])], len(mine)
     if not path.is_file():
         return [f"{path}: no such file or directory"], 0
     # a single file is checked inside its tree (vendor/file.yaml) so that 'extends:' resolves
-    root = path.resolve().parent.parent
-    profile_id = f"{path.resolve().parent.name}/{path.stem}"
-    registry = ProfileRegistry.load(root)
+    root = path.parent.parent
+    profile_id = f"{path.parent.name}/{path.stem}"
+    registry = ProfileRegistry.load(_search_path(ctx, [root]))
     return registry.problems.get(profile_id, []), 1
 
 
 @app.command("list")
 def list_profiles(ctx: typer.Context, directory: DirOption = None) -> None:
-    """List the profiles that load, with their firmware range and whether the map is verified."""
-    registry = ProfileRegistry.load(directory)
+    """List the profiles that load, with their firmware range, whether the map is verified, and where it came from."""
+    registry = _load(ctx, directory)
     if _wants_json(ctx):
         _write_json(
             [
@@ -100,12 +148,14 @@ def list_profiles(ctx: typer.Context, directory: DirOption = None) -> None:
                     "verified": p.verified,
                     "extends": p.extends,
                     "points": len(p.points),
+                    "file": str(registry.origin(p.id)),
+                    "overrides": [str(s) for s in registry.shadowed.get(p.id, [])],
                 }
                 for p in registry.all()
             ]
         )
         return
-    table = RichTable("id", "vendor", "model", "firmware", "verified", "points", "alarms", "extends")
+    table = RichTable("id", "vendor", "model", "firmware", "verified", "points", "alarms", "extends", "from")
     for profile in registry.all():
         table.add_row(
             profile.id,
@@ -116,6 +166,7 @@ def list_profiles(ctx: typer.Context, directory: DirOption = None) -> None:
             str(len(profile.points)),
             str(len(profile.alarms)),
             profile.extends or "",
+            _where(registry, profile.id),
         )
     _console().print(table)
     if registry.errors:
@@ -130,8 +181,8 @@ def show(
     json_output: Annotated[bool, typer.Option("--json", help="the resolved profile as JSON")] = False,
     directory: DirOption = None,
 ) -> None:
-    """Print a profile's points (and alarms) after 'extends:' is resolved."""
-    registry = ProfileRegistry.load(directory)
+    """Print a profile's points (and alarms) after 'extends:' is resolved, and the file it came from."""
+    registry = _load(ctx, directory)
     try:
         profile = registry.get(name, firmware)
     except ProfileError as exc:
@@ -140,16 +191,21 @@ def show(
             hint = " (a profile file with that name has problems: run 'edgepost profile validate')"
         raise _fail(f"{exc}{hint}") from None
     if _wants_json(ctx, json_output):
-        _write_json(profile.model_dump(mode="json"))
+        origin = registry.origin(profile.id)
+        overrides = [str(s) for s in registry.shadowed.get(profile.id, [])]
+        _write_json({**profile.model_dump(mode="json"), "file": str(origin), "overrides": overrides})
         return
-    _print_profile(profile)
+    origin = registry.origin(profile.id)
+    where = _where(registry, profile.id)
+    _print_profile(profile, f"{origin} (shipped)" if where == "shipped" else where)
 
 
-def _print_profile(profile: Profile) -> None:
+def _print_profile(profile: Profile, where: str) -> None:
     console = _console()
     verified = "verified from manufacturer docs" if profile.verified else "NOT verified"
     title = f"{profile.id}  {profile.vendor} {profile.model}  {describe(profile.firmware)}  {verified}"
     console.print(title, markup=False, style="bold")
+    console.print(f"file {where}", markup=False)
     if profile.extends:
         console.print(f"extends {profile.extends}")
     serial = profile.serial
@@ -193,17 +249,12 @@ def _point_row(name: str, point: Point) -> list[str]:
 
 
 def byte_layout(point: Point) -> str:
-    """Wire order of the value's bytes, A = most significant: ABCD, CDAB, BADC, DCBA..."""
+    """Wire order of the value's bytes, A = most significant: ABCD, CDAB, BADC, DCBA (as ``order:`` takes)."""
     if point.table.is_bit:
         return "-"
-    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    count = min(point.register_count, len(letters) // 2)
-    words = [letters[2 * i : 2 * i + 2] for i in range(count)]
-    if point.word_order == "little" and point.type != "string":
-        words.reverse()
-    if point.byte_order == "little":
-        words = [word[::-1] for word in words]
-    return "".join(words)
+    return layout_letters(
+        point.register_count, point.byte_order, point.word_order, swap_words=point.type != "string"
+    )
 
 
 def _scale_text(point: Point) -> str:

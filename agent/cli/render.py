@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent.cli.units import format_age, header, human
 from agent.records import JsonValue
+
+__all__ = ["cell", "format_age", "format_ts", "mapping_table", "render_sections", "rows_table", "rows_tables"]
 
 _STATE_STYLE = {
     "online": "green",
@@ -31,16 +33,15 @@ _STATE_STYLE = {
 
 
 def cell(value: JsonValue, key: str = "") -> Text:
-    if isinstance(value, float) and (key.endswith("ts") or key.endswith("_at")) and value > 1e9:
-        ahead = value - time.time()  # a next-attempt time is ahead, a last-seen time behind
-        when = f"in {format_age(ahead)}" if ahead > 0 else f"{format_age(-ahead)} ago"
-        return Text(f"{format_ts(value)} ({when})")
+    shown = human(key, value)
+    if shown is not None:
+        return Text(shown)
     if isinstance(value, float):
         return Text(f"{value:.6g}")
     if isinstance(value, dict | list):
         return Text(_compact(value), overflow="fold")
     text = "" if value is None else str(value)
-    return Text(text, style=_STATE_STYLE.get(text.lower(), ""))
+    return Text(text, style=_STATE_STYLE.get(text.lower(), ""), overflow="fold")
 
 
 def _compact(value: JsonValue) -> str:
@@ -55,17 +56,6 @@ def format_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def format_age(seconds: float) -> str:
-    seconds = max(seconds, 0.0)
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
-
-
 def _is_rows(value: JsonValue) -> bool:
     if isinstance(value, list):
         return bool(value) and all(isinstance(v, dict) for v in value)
@@ -74,8 +64,11 @@ def _is_rows(value: JsonValue) -> bool:
     return False
 
 
-def rows_table(title: str, rows: JsonValue) -> Table:
-    """A table from ``[{...}, ...]`` or ``{name: {...}}`` (the name becomes the first column)."""
+def rows_tables(title: str, rows: JsonValue, width: int) -> list[Table]:
+    """Tables from ``[{...}, ...]`` or ``{name: {...}}`` (the name becomes the first column).
+
+    Columns that do not fit ``width`` side by side go to a further table that repeats the name, so
+    no header is cut and no cell is squeezed into a column narrower than its words."""
     items: list[tuple[str | None, dict[str, JsonValue]]] = []
     if isinstance(rows, dict):
         items = [(name, row) for name, row in rows.items() if isinstance(row, dict)]
@@ -84,23 +77,65 @@ def rows_table(title: str, rows: JsonValue) -> Table:
     columns: list[str] = []
     for _, row in items:
         columns += [k for k in row if k not in columns]
-    table = Table(title=title, title_justify="left")
-    if isinstance(rows, dict):
-        table.add_column("name", style="bold")
+    cells = {c: [cell(row.get(c), c) for _, row in items] for c in columns}
+    named = isinstance(rows, dict)
+    names = [Text(name or "", style="bold") for name, _ in items]
+    name_width = max([len("name"), *(len(n.plain) for n in names)]) if named else 0
+    widths = {c: _natural_width(header(c), cells[c]) for c in columns}
+    groups = _pack(columns, widths, width, name_width)
+    tables: list[Table] = []
+    for index, group in enumerate(groups):
+        suffix = f" ({index + 1}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(title=title + suffix, title_justify="left")
+        if named:
+            table.add_column("name", no_wrap=True)
+        for column in group:
+            # at most the width packed for: a header longer than its cells wraps between its words
+            table.add_column(header(column), min_width=_longest_word(header(column)), max_width=widths[column],
+                             overflow="fold")
+        for i in range(len(items)):
+            table.add_row(*([names[i]] if named else []), *(cells[c][i] for c in group))
+        tables.append(table)
+    return tables
+
+
+_MAX_COLUMN = 28  # wider cells wrap at their spaces (or fold) rather than push columns off the table
+_BORDER = 3  # a column's padding and its rule
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in text.split()), default=0)
+
+
+def _natural_width(title: str, cells: list[Text]) -> int:
+    return min(max([_longest_word(title), *(len(c.plain) for c in cells)]), _MAX_COLUMN)
+
+
+def _pack(columns: list[str], widths: dict[str, int], width: int, name_width: int) -> list[list[str]]:
+    start = 1 + (name_width + _BORDER if name_width else 0)
+    groups: list[list[str]] = [[]]
+    used = start
     for column in columns:
-        table.add_column(column)
-    for name, row in items:
-        cells = [cell(row.get(c), c) for c in columns]
-        table.add_row(*([Text(name or "")] if isinstance(rows, dict) else []), *cells)
-    return table
+        need = widths[column] + _BORDER
+        if groups[-1] and used + need > width:
+            groups.append([])
+            used = start
+        groups[-1].append(column)
+        used += need
+    return groups
+
+
+def rows_table(title: str, rows: JsonValue) -> Table:
+    """One table however wide (for a caller that lays it out itself)."""
+    return rows_tables(title, rows, 1 << 16)[0]
 
 
 def mapping_table(title: str, data: dict[str, JsonValue]) -> Table:
     table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column("key", style="bold")
-    table.add_column("value")
+    table.add_column("key", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
     for key, value in data.items():
-        table.add_row(key, cell(value, key))
+        table.add_row(header(key), cell(value, key))
     return table
 
 
@@ -128,7 +163,8 @@ def _print_rows(console: Console, name: str, rows: dict[str, JsonValue] | list[J
     nested = _nested_row_sets(rows)
     remaining = _without(rows, nested)
     if _has_columns(remaining):  # a table of bare names says nothing its sub-tables do not
-        console.print(rows_table(name, remaining))
+        for table in rows_tables(name, remaining, console.width):
+            console.print(table)
     for inner_name, inner in nested.items():
         assert isinstance(inner, dict | list)
         _print_rows(console, f"{name} {inner_name}", inner)

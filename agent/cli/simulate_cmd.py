@@ -50,7 +50,9 @@ def simulate(
     holes: Annotated[str, typer.Option("--holes", help="reject (exception 2) or allow (zeros)")] = "reject",
     turnaround_ms: Annotated[float | None, typer.Option("--turnaround-ms", help="override the profiles'")] = None,
     no_wire_timing: Annotated[bool, typer.Option("--no-wire-timing", help="answer serial requests at once")] = False,
-    profiles_dir: Annotated[Path | None, typer.Option("--profiles-dir")] = None,
+    profiles_dir: Annotated[
+        Path | None, typer.Option("--profiles-dir", help="profile directory searched before the default ones")
+    ] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds")] = None,
 ) -> None:
     """Serve devices until Ctrl-C (or --duration, or 'quit' on stdin).

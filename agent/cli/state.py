@@ -17,6 +17,7 @@ from agent.config import DEFAULT_CONFIG_PATH, AgentConfigBase, ControlConfig, lo
 from agent.control.client import ControlClient, daemon_listening
 from agent.control.protocol import Request
 from agent.errors import ConfigError
+from agent.logs import setup_logging
 from agent.records import JsonValue
 
 T = TypeVar("T")
@@ -27,9 +28,23 @@ class CliState:
     config_path: Path = DEFAULT_CONFIG_PATH
     socket: Path | None = None
     json: bool = False
+    verbose: bool = False
     console: Console = field(default_factory=lambda: Console(highlight=False))
     _config: AgentConfigBase | None = None
     _noted_default: bool = False
+    _cli_logging: bool = False
+
+    def use_cli_logging(self) -> None:
+        """Technician commands log to stderr at warning level (details with -v); ``run`` does not call
+        this: the daemon sets up its own logging from the config."""
+        self._cli_logging = True
+        setup_cli_logging(self.verbose)
+
+    def set_verbose(self) -> None:
+        """``-v`` seen (it may come after the subcommand, when logging is already set up)."""
+        self.verbose = True
+        if self._cli_logging:
+            setup_cli_logging(True)
 
     def config(self) -> AgentConfigBase:
         """The validated config (loaded once). Raises ``ConfigError`` (exit code 2)."""
@@ -86,6 +101,12 @@ class CliState:
             sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
         else:
             render()
+
+
+def setup_cli_logging(verbose: bool) -> None:
+    """Warnings only, and nothing from the libraries below critical (pymodbus reports every silent unit
+    of a scan as an error); with -v everything, bus frames included."""
+    setup_logging("debug" if verbose else "warning", frames=verbose, quiet_libraries=not verbose)
 
 
 def load_config_quietly(path: Path) -> AgentConfigBase:

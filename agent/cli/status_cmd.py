@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Annotated
 
 import orjson
 import typer
 
-from agent.cli.render import format_age, format_ts, render_sections
+from agent.cli.render import format_ts, render_sections
 from agent.cli.state import CliState, run, state_of
+from agent.cli.units import format_bytes, relative_time
 from agent.control.client import ControlClient
 from agent.control.protocol import BufferStatsRequest, StatusRequest, WatchRequest
 from agent.records import JsonValue
@@ -28,13 +28,20 @@ def status(ctx: typer.Context) -> None:
 def _render_status(state: CliState, data: JsonValue, outbox: JsonValue) -> None:
     render_sections(state.console, data)
     if isinstance(outbox, dict):
-        oldest = outbox.get("oldest_ts")
-        age = f"{format_age(time.time() - oldest)}" if isinstance(oldest, int | float) else "-"
-        state.console.print(
-            f"[bold]outbox[/bold] {outbox.get('records')} record(s), oldest {age} old, "
-            f"{outbox.get('bytes_on_disk')} of {outbox.get('max_bytes')} bytes"
-            + (f", [red]degraded: {outbox['degraded']}[/red]" if outbox.get("degraded") else "")
-        )
+        state.console.print(outbox_line(outbox))
+
+
+def outbox_line(outbox: dict[str, JsonValue]) -> str:
+    """"outbox: 1204 records, oldest 3 min ago, 12.5 MiB of 2048 MiB (1%)"."""
+    records, oldest = outbox.get("records"), outbox.get("oldest_ts")
+    used, limit = outbox.get("bytes_on_disk"), outbox.get("max_bytes")
+    parts = [f"[bold]outbox[/bold]: {records} record{'' if records == 1 else 's'}"]
+    parts.append(f"oldest {relative_time(float(oldest))}" if isinstance(oldest, int | float) else "none waiting")
+    if isinstance(used, int | float) and isinstance(limit, int | float) and limit > 0:
+        parts.append(f"{format_bytes(used)} of {format_bytes(limit)} ({used / limit:.0%})")
+    if outbox.get("degraded"):
+        parts.append(f"[red]degraded: {outbox['degraded']}[/red]")
+    return ", ".join(parts)
 
 
 def watch(

@@ -12,25 +12,20 @@ from agent.errors import (
     DeviceError,
     DeviceTimeout,
     TransportError,
+    WriteOutcomeUnknown,
     WriteRejected,
     WriteVerifyFailed,
 )
 from drivers.base import NotSupported, PeriodRefused
 
 UNKNOWN = "unknown"
-# By class name, like the CLI's exit codes: a driver may raise it from a newer errors module.
-_OUTCOME_UNKNOWN_NAMES = frozenset({"WriteOutcomeUnknown"})
-
-
-def outcome_unknown(exc: BaseException) -> bool:
-    return any(cls.__name__ in _OUTCOME_UNKNOWN_NAMES for cls in type(exc).__mro__)
 
 
 def code_for(exc: BaseException, is_write: bool) -> str:
     """The answer code for ``exc`` raised while running a command (``is_write``: it wrote to a device)."""
     if isinstance(exc, CommandError):
         return exc.code
-    if outcome_unknown(exc) or (is_write and isinstance(exc, DeviceTimeout | TimeoutError)):
+    if isinstance(exc, WriteOutcomeUnknown) or (is_write and isinstance(exc, DeviceTimeout | TimeoutError)):
         return UNKNOWN
     if isinstance(exc, TimeoutError):
         return "timeout"
@@ -49,7 +44,7 @@ def message_for(exc: BaseException, code: str, limit_s: float) -> str:
     if isinstance(exc, TimeoutError):
         text = f"no answer within {limit_s:g} s"
         return f"{text}; the write may or may not have happened" if code == UNKNOWN else text
-    if code == UNKNOWN and not outcome_unknown(exc):
+    if code == UNKNOWN and not isinstance(exc, WriteOutcomeUnknown):
         return f"{exc}; the write may or may not have happened"
     if code in ("failed",) and not isinstance(exc, CommandError):
         return f"{type(exc).__name__}: {exc}"

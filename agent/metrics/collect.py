@@ -3,7 +3,8 @@
 The status document grows as components add counters, so the mapping is structural rather than a
 fixed list: numeric leaves become samples named by their path, the members of known collections
 (``drivers``, ``buses``, ``devices``, ``cameras``...) become labels, ``state`` strings become a
-``..._state{state="online"} 1`` sample, and booleans become 0/1.
+``..._state{state="online"} 1`` sample, and booleans become 0/1. Children of a ``line`` dict (the
+per-unit bus counters) are monotonic and become ``..._total`` counters.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ COLLECTIONS: dict[str, str] = {
     "lanes": "lane",
     "by_priority": "priority",
 }
+
+# status keys whose numeric children only ever grow: exposed as ``..._total`` counters
+COUNTER_GROUPS = frozenset({"line"})
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -58,7 +62,8 @@ def _walk(node: JsonValue, path: list[str], labels: dict[str, str], out: list[Sa
                 _walk(child, [*path, key], labels, out, members=key in COLLECTIONS)
         return
     label_items = tuple(sorted(labels.items()))
-    name = metric_name(PREFIX, *path)
+    counter = len(path) >= 2 and path[-2] in COUNTER_GROUPS
+    name = metric_name(PREFIX, *path, "total" if counter else "")
     if isinstance(node, bool):
         out.append(Sample(name, 1.0 if node else 0.0, label_items))
     elif isinstance(node, int | float):

@@ -1,4 +1,8 @@
-"""A tiny HTTP/1.0 server for ``GET /metrics`` on 127.0.0.1 only (never another interface)."""
+"""A tiny HTTP/1.0 server for ``GET /metrics`` on 127.0.0.1 only (never another interface).
+
+On the event loop, not prometheus_client's threaded server: the status it serves belongs to the loop
+(reading it from another thread would race the components updating it). The body comes from
+prometheus_client's encoders, in the format the scraper's ``Accept`` header asks for."""
 
 from __future__ import annotations
 
@@ -6,15 +10,13 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from agent.metrics.exposition import CONTENT_TYPE
-
 LISTEN_HOST = "127.0.0.1"
 MAX_REQUEST_HEAD = 8192
 READ_TIMEOUT_S = 5.0
 
 
 class MetricsHttpServer:
-    def __init__(self, port: int, render: Callable[[], Awaitable[str]]) -> None:
+    def __init__(self, port: int, render: Callable[[str | None], Awaitable[tuple[bytes, str]]]) -> None:
         self.port = port
         self._render = render
         self._server: asyncio.Server | None = None
@@ -38,16 +40,18 @@ class MetricsHttpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_S)
-            method, _, rest = head.decode("latin-1").partition(" ")
+            head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_S)).decode("latin-1")
+            request_line, *header_lines = head.split("\r\n")
+            method, _, rest = request_line.partition(" ")
             target = rest.split(" ", 1)[0]
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
             if method not in ("GET", "HEAD"):
                 await _reply(writer, 405, "text/plain", b"method not allowed\n")
             elif target.split("?", 1)[0] not in ("/metrics", "/"):
                 await _reply(writer, 404, "text/plain", b"not found: try /metrics\n")
             else:
-                body = (await self._render()).encode()
-                await _reply(writer, 200, CONTENT_TYPE, b"" if method == "HEAD" else body, len(body))
+                body, content_type = await self._render(headers.get("accept"))
+                await _reply(writer, 200, content_type, b"" if method == "HEAD" else body, len(body))
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass  # a client that never sent a full request head, or went away
         finally:

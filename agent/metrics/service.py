@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prometheus_client.exposition import generate_latest
+
 from agent.config import MetricsConfig
 from agent.errors import EdgepostError
 from agent.logs import RateLimiter, log_event, log_limited
 from agent.metrics.collect import from_outbox, from_status
-from agent.metrics.exposition import render
+from agent.metrics.exposition import Snapshot, encoder_for
 from agent.metrics.http import MetricsHttpServer
 from agent.metrics.textfile import write_atomic
 from agent.outbox.api import OutboxStats
@@ -27,18 +29,27 @@ class MetricsService:
         self.http: MetricsHttpServer | None = None
         self._limiter = RateLimiter(300.0)
 
-    async def render(self) -> str:
+    async def snapshot(self) -> Snapshot:
         stats: OutboxStats | None
         try:
             stats = await self.runtime.outbox_stats()
         except EdgepostError as exc:
             log_limited(self._limiter, _log, "outbox", "metrics_outbox_unavailable", error=str(exc))
             stats = None
-        return render([*from_status(self.runtime.status()), *from_outbox(stats)])
+        return Snapshot([*from_status(self.runtime.status()), *from_outbox(stats)])
+
+    async def render(self) -> str:
+        """The text format 0.0.4: the textfile's content."""
+        return generate_latest(await self.snapshot()).decode()
+
+    async def scrape(self, accept: str | None) -> tuple[bytes, str]:
+        """The body and content type a scraper's ``Accept`` header asks for."""
+        encode, content_type = encoder_for(accept)
+        return encode(await self.snapshot()), content_type
 
     async def start(self) -> None:
         if self.config.prometheus_port is not None:
-            self.http = MetricsHttpServer(self.config.prometheus_port, self.render)
+            self.http = MetricsHttpServer(self.config.prometheus_port, self.scrape)
             await self.http.start()
             log_event(_log, "metrics_listening", host="127.0.0.1", port=self.http.bound_port)
 

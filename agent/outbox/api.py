@@ -27,7 +27,7 @@ class StoredRecord:
     # reading: {"point", "value", "unit", "quality"}; event: {"kind", "data"}
     body: dict[str, JsonValue]
     # held only in RAM (the degraded-mode spill) when read: acknowledged but not on disk, so a crash
-    # now would lose it, and its seq could be handed out again after a restart (TOPICS.md, "ram")
+    # now would lose it (its seq is never handed out again: TOPICS.md, "ram" and "lost_in_ram")
     ram: bool = False
 
 
@@ -82,6 +82,7 @@ class OutboxWriter(Protocol):
     async def accept(self, records: Sequence[Record]) -> list[int | None]:
         """Commit ``records`` (group commit) and return their seqs once durable.
 
-        None stands for a record the ``reject-new`` full policy refused (telemetry past its budget;
-        events and alarms only once the reserve is full too): counted, and reported by a gap event."""
+        None stands for a refused record: by the ``reject-new`` full policy (telemetry past its budget;
+        events and alarms only once the reserve is full too), or while degraded with no seq reserved on
+        disk left (seqs.py); counted, and reported by a gap event."""
         ...

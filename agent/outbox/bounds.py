@@ -15,7 +15,7 @@ from agent.outbox.schema import lane_clause
 from agent.outbox.timeline import first_seq_accepted_at_or_after
 from agent.records import Event, Priority
 
-GapReason = Literal["evicted", "expired", "purged", "rejected"]
+GapReason = Literal["evicted", "expired", "purged", "rejected"]  # and "lost_in_ram" (unrecorded.py)
 
 # eviction order for the evict-oldest-telemetry policy: telemetry first, alarms last
 EVICTION_ORDER = (Priority.TELEMETRY, Priority.EVENT, Priority.ALARM)
@@ -70,17 +70,20 @@ def evict(conn: sqlite3.Connection, count: int) -> list[Gap]:
     return gaps
 
 
-def expire(conn: sqlite3.Connection, accepted_before: float) -> list[Gap]:
-    """Delete records accepted before the TTL cutoff: a seq range found by rowid bisection."""
-    first_kept = first_seq_accepted_at_or_after(conn, accepted_before)
-    params: tuple[object, ...]
-    where, params = "accepted_at < ?", (accepted_before,)
-    if first_kept is not None:  # else every record is older than the cutoff
-        where, params = "seq < ? AND accepted_at < ?", (first_kept, accepted_before)
+def expire(conn: sqlite3.Connection, accepted_before: float, max_rows: int) -> tuple[list[Gap], bool]:
+    """Delete records accepted before the TTL cutoff, at most ``max_rows`` seqs from the oldest: a seq
+    range found by rowid bisection. True when expired records may be left for another step."""
+    low = conn.execute("SELECT MIN(seq) FROM records").fetchone()[0]
+    if low is None:
+        return [], False
+    first_kept = first_seq_accepted_at_or_after(conn, accepted_before)  # None: every record is older
+    end = int(low) + max_rows
+    bound = end if first_kept is None else min(first_kept, end)
+    where, params = "seq < ? AND accepted_at < ?", (bound, accepted_before)
     gaps = _gaps(conn, where, params)
     if gaps:
         conn.execute(f"DELETE FROM records WHERE {where}", params)
-    return gaps
+    return gaps, bound == end and (first_kept is None or first_kept > end)
 
 
 def purge(conn: sqlite3.Connection, device: str | None, before: float | None) -> list[Gap]:

@@ -42,6 +42,12 @@ class OutboxConfig(BaseModel):
     spill_max_records: int = Field(
         50_000, ge=100, description="degraded mode (disk full/read-only): records kept in RAM until the disk returns"
     )
+    ram_seq_reserve: int = Field(
+        100_000, ge=1000, le=10_000_000,
+        description="seqs reserved on disk ahead (seq.hwm) for records accepted while degraded: at least"
+        " half this many can be held in RAM before new records are refused; an unclean stop skips up to"
+        " this many seqs (gap event lost_in_ram)",
+    )
     degraded_retry_s: float = Field(5.0, gt=0, description="degraded mode: how often the disk is tried again")
     expiry_interval_s: float = Field(60.0, gt=0, description="how often TTL expiry runs")
     accept_stall_s: float = Field(

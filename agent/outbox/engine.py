@@ -24,8 +24,9 @@ from agent.outbox.files import move_aside
 from agent.outbox.rejects import Rejections
 from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.seqs import SeqAllocator
-from agent.outbox.space import EVICT_TARGET, SpaceKeeper
+from agent.outbox.space import SpaceKeeper
 from agent.outbox.spill import Spill, Tombstones, seq_ranges
+from agent.outbox.unrecorded import skip_unrecorded
 from agent.private_files import private_dir
 from agent.records import Event, Priority, Record
 
@@ -59,7 +60,7 @@ class OutboxEngine:
         self.gateway_id = gateway_id
         self.clock = clock
         self.conn: sqlite3.Connection | None = None
-        self.seqs = SeqAllocator(state_dir / "seq.hwm", clock)
+        self.seqs = SeqAllocator(state_dir / "seq.hwm", clock, config.ram_seq_reserve, config.degraded_retry_s)
         self.space = SpaceKeeper(self.path, config, self.seqs, clock)
         self.degraded: str | None = None
         self.check_pending = False  # the file needs the background integrity check (integrity.py)
@@ -112,11 +113,13 @@ class OutboxEngine:
         except (sqlite3.Error, OSError) as exc:
             failure = classify(exc)
             if failure is not Failure.CORRUPT:
-                self._open_degraded(failure, exc)
+                self._open_degraded(failure, exc, check_file)
                 return
             self._adopt(self._replace_corrupt(str(exc)), fresh=False)
+        if check_file:
+            self._pending.extend(skip_unrecorded(self.seqs, self.gateway_id, self.clock()))
         self.first_seq_of_run = self.seqs.next_seq
-        self.seqs.ensure_reserved(self.seqs.next_seq)
+        self.seqs.refresh()
         if self._pending:  # the corrupt-file alarm is stored before anything else
             self._store([], [])
         self.housekeeping()
@@ -131,8 +134,10 @@ class OutboxEngine:
             raise
         self.conn = conn
 
-    def _open_degraded(self, failure: Failure, exc: BaseException) -> None:
-        """The database cannot be written: read what we can for the seq, then run on the spill."""
+    def _open_degraded(self, failure: Failure, exc: BaseException, check_file: bool) -> None:
+        """The database cannot be written: read what we can for the seq, then run on the spill.
+        Records get seqs only once the reservation can be extended (after the skip: usually when the
+        disk is back); until then they are refused and counted."""
         try:
             ro = connect_read_only(self.path)
             try:
@@ -141,6 +146,8 @@ class OutboxEngine:
                 ro.close()
         except sqlite3.Error:  # nothing readable: the sidecar, else the clock, stays above old seqs
             self.seqs.raise_floor(self.seqs.floor_after_loss())
+        if check_file:
+            self._pending.extend(skip_unrecorded(self.seqs, self.gateway_id, self.clock()))
         self._degrade(failure, exc)
 
     def _load_state(self, conn: sqlite3.Connection, fresh: bool) -> None:
@@ -217,21 +224,16 @@ class OutboxEngine:
 
     def commit(self, accepts: Sequence[list[NewRow]], deletes: Sequence[Sequence[int]]) -> CommitResult:
         """One transaction for every waiting accept and delete; returns each part's outcome."""
-        results: list[list[int | None] | OutboxError] = []
         rows: list[Row] = []
         stamp = self.seqs.stamp()
         refused = frozenset() if self.degraded else self.space.refused_lanes()
-        for new in accepts:
-            if refused and any(r[0] in refused for r in new):
-                if not self.rejections:
-                    log_event(log, "outbox_full_rejecting", logging.WARNING, lanes=sorted(refused),
-                              used=self.space.used, budget=self.space.page_budget)
-                results.append(self.rejections.admit(new, refused, stamp, self.seqs, rows))
-                continue
-            batch = self.seqs.number(new, stamp)
-            rows.extend(batch)
-            results.append([r[0] for r in batch])
-        if self.rejections.due(stamp, bool(refused)) and int(Priority.EVENT) not in refused:
+        quiet = not self.rejections
+        numbered, refusing = self.rejections.number(accepts, refused, stamp, self.seqs, rows)
+        results: list[list[int | None] | OutboxError] = list(numbered)
+        if quiet and self.rejections and refused:
+            log_event(log, "outbox_full_rejecting", logging.WARNING, lanes=sorted(refused),
+                      used=self.space.used, budget=self.space.page_budget)
+        if self.rejections.due(stamp, refusing, self.seqs) and int(Priority.EVENT) not in refused:
             self._announce_rejections(stamp)
         ranges = seq_ranges([s for group in deletes for s in group])
         try:
@@ -258,10 +260,16 @@ class OutboxEngine:
                 self._store([], [])
             except OutboxError as exc:
                 log_event(log, "outbox_final_write_failed", logging.ERROR, error=str(exc))
+        if self.degraded is None and self.conn is not None and not (self._pending or self._unsaved):
+            self.seqs.release()  # every seq handed out is on disk: the next start skips none
 
     def _pending_rows(self) -> list[Row]:
-        events, self._pending = self._pending, []
+        """The outbox's own records waiting to be stored; alarms and gap events stay pending (in
+        order) while no reserved seq is left for them."""
         unsaved, self._unsaved = self._unsaved, []
+        if not self._pending or self.seqs.room(len(self._pending)) < len(self._pending):
+            return unsaved
+        events, self._pending = self._pending, []
         return unsaved + self.seqs.rows_for(events)
 
     def _store(self, rows: list[Row], ranges: list[tuple[int, int]]) -> None:
@@ -341,6 +349,7 @@ class OutboxEngine:
     def _try_recover(self) -> None:
         """Degraded: try the disk again; on success the spill and deferred deletes are written."""
         self._last_retry = self.clock()
+        self.seqs.refresh()  # succeeds once the disk takes writes again: pending alarms get seqs
         ranges = self.tombstones.take()
         gaps, self._spill_gaps = self._spill_gaps, []
         self._pending.extend(bounds.gap_events(gaps, "evicted", self.clock()))
@@ -357,8 +366,8 @@ class OutboxEngine:
                 self.space.ballast.release()
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.space.used = bounds.used_bytes(self.conn)
-            if self.space.used > self.space.page_budget * EVICT_TARGET:
-                self.space.evict_rounds(self.conn, int(self.space.page_budget * EVICT_TARGET))
+            if self.space.used > self.space.target:  # one bounded step; housekeeping does the rest
+                self.space.evict_some(self.conn)
             rows = self.spill.take_all() + extra
             self._write(rows, ranges)
         except (sqlite3.Error, OSError, OutboxCorrupt) as exc:
@@ -376,28 +385,30 @@ class OutboxEngine:
 
     # ---- periodic -----------------------------------------------------------------------------
 
-    def housekeeping(self) -> None:
-        """After each commit and on idle ticks: size bound, TTL expiry, degraded-mode retries."""
+    def housekeeping(self) -> bool:
+        """After each commit and on idle ticks: size bound, TTL expiry, degraded-mode retries. True
+        while an eviction or expiry has more bounded steps to go (the writer calls again at once)."""
         now = self.clock()
         if self.degraded is not None:
             if now - self._last_retry >= self.config.degraded_retry_s:
                 self._try_recover()
-            return
+            return False
         if self.conn is None:
-            return
+            return False
         try:
-            self.space.housekeeping(self.conn, now)
+            return self.space.housekeeping(self.conn, now)
         except sqlite3.Error as exc:
             self._rollback()
             failure = classify(exc)
             if failure is Failure.CORRUPT:
                 self._recover_corrupt(exc)
             elif failure is Failure.FULL and self.space.make_room(self.conn):
-                return
+                return True
             elif failure is not Failure.OTHER:
                 self._degrade(failure, exc)
             else:
                 log_limited(self._limiter, log, "housekeeping", "outbox_housekeeping_failed", error=str(exc))
+            return False
 
     def purge(self, device: str | None, before: float | None) -> int:
         if self.conn is None or self.degraded:

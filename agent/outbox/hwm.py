@@ -1,8 +1,10 @@
 """A durable sidecar (``seq.hwm``) holding a seq reservation above every seq ever handed out.
 
-The database keeps the exact high-water mark; the sidecar survives when the database does not
-(a corrupt file is moved aside). It is rewritten only when a reservation block runs out, so
-the fsync costs nothing per record.
+The database keeps the exact high-water mark of what it committed; the sidecar bounds everything
+else: it survives when the database does not (a corrupt file is moved aside), and it bounds the seqs
+a run may have handed out to records it held only in RAM (degraded mode), which no file remembers.
+No seq above the value in the sidecar is ever handed out; a clean stop writes it back down to the
+last seq, so the next start can tell whether seqs may have gone out unrecorded (seqs.py).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import time
 from pathlib import Path
 
 from agent.private_files import open_private
-
-BLOCK = 1_000_000
 
 
 def read_reservation(path: Path) -> int | None:

@@ -1,8 +1,13 @@
 """Keeping the outbox within its size and age limits, on the writer thread.
 
 The limit covers everything the outbox puts on the disk: live pages, the WAL, the shm and a
-reserve file. Eviction runs in small rounds (one transaction and one gap event per device each)
-so a round's WAL stays small. SQLITE_FULL teaches the keeper the disk's real size.
+reserve file. SQLITE_FULL teaches the keeper the disk's real size.
+
+Eviction and expiry run in bounded steps (one transaction, one gap event per device each), one step
+per housekeeping call: the writer thread commits waiting accepts between two steps, so a big
+eviction (10 % of a 2 GiB outbox is millions of rows; on a slow SD card minutes of deleting) never
+holds an accept long enough to look like a hung outbox to the watchdog (``accept_stall_s``). A step's
+size adapts to the disk: it aims at ``STEP_TARGET_S`` (``bench/bench_eviction.py`` measures it).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +32,10 @@ log = logging.getLogger("agent.outbox")
 
 MIN_LIMIT = 64 * 1024
 EVICT_TARGET = 0.9  # evict down to this share of the budget, so eviction does not run on every commit
-ROUND_SHARE = 50  # one eviction round takes at most 1/50 of the rows
+# One eviction or expiry step: about what an accept may wait for it (far below accept_stall_s). Not
+# smaller: every step stores one gap event per device, so many tiny steps would flood upstream.
+STEP_TARGET_S = 1.0
+STEP_MIN_ROWS, STEP_START_ROWS, STEP_MAX_ROWS = 2_000, 20_000, 1_000_000
 _NONE: frozenset[int] = frozenset()
 _TELEMETRY: frozenset[int] = frozenset({int(Priority.TELEMETRY)})
 _ALL: frozenset[int] = frozenset(int(p) for p in Priority)
@@ -45,7 +54,13 @@ class SpaceKeeper:
         self.expired_total = 0
         self.ballast = Ballast(db.with_name("outbox.reserve"), 0)
         self._wal_budget = 0
-        self._tight = False  # the disk ran full once: checkpoint after every eviction round
+        self._tight = False  # the disk ran full once: checkpoint after every eviction step
+        self._evicting = False  # over the budget: steps go on until the target (EVICT_TARGET) is reached
+        self._reached = False  # the last eviction step's deletes got down to the target
+        self._expiring = False  # an expiry pass has more steps to go
+        self.step_rows = STEP_START_ROWS  # rows per step, adapted to how long steps take
+        self._evicted_in_episode = 0
+        self._expired_in_pass = 0
         self._last_expiry = 0.0
         self._last_ballast_try = 0.0
         self._limiter = RateLimiter(60.0)
@@ -81,16 +96,26 @@ class SpaceKeeper:
             return _NONE
         return _TELEMETRY if self.used < self.page_budget else _ALL
 
-    def housekeeping(self, conn: sqlite3.Connection, now: float) -> None:
-        """Size bound, TTL expiry, reserve file. Raises sqlite3.Error for the engine to classify."""
+    def housekeeping(self, conn: sqlite3.Connection, now: float) -> bool:
+        """One step of size bound or TTL expiry, and the reserve file; True while more steps are due
+        (the writer calls again at once, after any waiting accepts). Raises sqlite3.Error for the
+        engine to classify."""
         self.used = bounds.used_bytes(conn)
-        if self.used > self.page_budget and self.config.full_policy is FullPolicy.EVICT_OLDEST_TELEMETRY:
-            self.evict_rounds(conn, int(self.page_budget * EVICT_TARGET))
-        if now - self._last_expiry >= self.config.expiry_interval_s:
+        if self.config.full_policy is FullPolicy.EVICT_OLDEST_TELEMETRY and (
+            self._evicting or self.used > self.page_budget
+        ):
+            return self.evict_some(conn)
+        if self._expiring or now - self._last_expiry >= self.config.expiry_interval_s:
             self._last_expiry = now
-            self.expire(conn, now)
+            self._expiring = self.expire(conn, now)
         if not self.ballast.present and now - self._last_ballast_try >= self.config.degraded_retry_s:
             self._restore_ballast(now)
+        return self._expiring
+
+    @property
+    def target(self) -> int:
+        """Eviction goes down to this, so it does not start again on every commit."""
+        return int(self.page_budget * EVICT_TARGET)
 
     def _restore_ballast(self, now: float) -> None:
         self._last_ballast_try = now
@@ -118,23 +143,44 @@ class SpaceKeeper:
         try:
             self.size_wal(conn)
             log_event(log, "outbox_disk_full", logging.WARNING, occupied=occupied, new_limit=self.max_bytes)
-            return self.evict_rounds(conn, int(self.page_budget * EVICT_TARGET)) > 0 or freed
+            # one step makes room for the commit that failed; housekeeping goes on to the target
+            before = self.evicted_total
+            self.evict_some(conn)
+            return self.evicted_total > before or freed
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             log_limited(self._limiter, log, "make_room", "outbox_evict_failed", error=str(exc))
             return False
 
-    def evict_rounds(self, conn: sqlite3.Connection, target: int) -> int:
-        chunk, evicted = max(1, self.rows // ROUND_SHARE), 0
-        for _ in range(4 * ROUND_SHARE):
-            step = self._evict_round(conn, target, chunk)
-            if self._tight:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            evicted += step
-            if step == 0 or self.used <= target:
-                break
+    def evict_some(self, conn: sqlite3.Connection) -> bool:
+        """One step of an eviction episode (over the budget down to the target); True until it ends."""
+        evicted = self.evict_step(conn)
+        self._evicted_in_episode += evicted
+        # reached when the deletes got there: the step's own gap events may lie above (else each
+        # following step would evict about what the gap events of the one before took)
+        self._evicting = evicted > 0 and not self._reached
+        if not self._evicting and self._evicted_in_episode:  # one line per episode, not per step
+            log_event(log, "outbox_evicted", logging.WARNING, count=self._evicted_in_episode, used=self.used,
+                      budget=self.page_budget)
+            self._evicted_in_episode = 0
+        return self._evicting
+
+    def evict_step(self, conn: sqlite3.Connection) -> int:
+        """One bounded eviction step toward the target; the number of records evicted."""
+        started = time.monotonic()
+        evicted = self._evict_round(conn, self.target, self.step_rows)
+        if self._tight:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._adapt(evicted, time.monotonic() - started)
         return evicted
+
+    def _adapt(self, rows: int, seconds: float) -> None:
+        """Steps that took long get smaller, quick full ones bigger (the disk decides, not a guess)."""
+        if seconds > STEP_TARGET_S:
+            self.step_rows = max(STEP_MIN_ROWS, self.step_rows // 2)
+        elif rows >= self.step_rows and seconds < STEP_TARGET_S / 4:
+            self.step_rows = min(STEP_MAX_ROWS, self.step_rows * 2)
 
     def _evict_round(self, conn: sqlite3.Connection, target: int, max_rows: int) -> int:
         """One transaction: evict by policy (at most ``max_rows``) toward ``target``, with gap events."""
@@ -151,13 +197,12 @@ class SpaceKeeper:
             rows -= sum(g.count for g in step)
             used = bounds.used_bytes(conn)
         evicted = sum(g.count for g in gaps)
+        self._reached = used <= target
         added = self._insert_gap_events(conn, gaps, "evicted", "evicted_total", self.evicted_total + evicted)
         conn.execute("COMMIT")
         self.rows = rows + added
         self.evicted_total += evicted
         self.used = bounds.used_bytes(conn)
-        if evicted:
-            log_event(log, "outbox_evicted", logging.WARNING, count=evicted, used=self.used, budget=self.page_budget)
         return evicted
 
     def _insert_gap_events(
@@ -178,16 +223,22 @@ class SpaceKeeper:
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (total, counter))
         return len(rows)
 
-    def expire(self, conn: sqlite3.Connection, now: float) -> None:
+    def expire(self, conn: sqlite3.Connection, now: float) -> bool:
+        """One bounded expiry step; True when more expired records are left for the next step."""
+        started = time.monotonic()
         conn.execute("BEGIN IMMEDIATE")
-        gaps = bounds.expire(conn, now - self.config.ttl_s)
+        gaps, more = bounds.expire(conn, now - self.config.ttl_s, self.step_rows)
         expired = sum(g.count for g in gaps)
         added = self._insert_gap_events(conn, gaps, "expired", "expired_total", self.expired_total + expired)
         conn.execute("COMMIT")
-        if expired:
-            self.expired_total += expired
-            self.rows += added - expired
-            log_event(log, "outbox_expired", logging.WARNING, count=expired, ttl_s=self.config.ttl_s)
+        self._adapt(expired, time.monotonic() - started)
+        self.expired_total += expired
+        self.rows += added - expired
+        self._expired_in_pass += expired
+        if not more and self._expired_in_pass:  # one line per pass, not per step
+            log_event(log, "outbox_expired", logging.WARNING, count=self._expired_in_pass, ttl_s=self.config.ttl_s)
+            self._expired_in_pass = 0
+        return more
 
     def purge(self, conn: sqlite3.Connection, device: str | None, before: float | None) -> int:
         try:

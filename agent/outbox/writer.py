@@ -179,9 +179,10 @@ class CommitWriter:
 
     def _loop(self) -> None:
         engine = self._engine
+        more = False  # housekeeping has more bounded steps to go: do not sleep
         while True:
             with self._cond:
-                if not (self._accepts or self._deletes or self._calls or self._stopping):
+                if not (self._accepts or self._deletes or self._calls or self._stopping or more):
                     self._cond.wait(_TICK_S)
                 accepts, deletes = self._take()
                 calls, self._calls = self._calls, []
@@ -194,9 +195,10 @@ class CommitWriter:
                     self._run_call(fn, call_fut)
             if accepts or deletes[0] or deletes[1]:
                 self._commit(accepts, deletes)
-            engine.housekeeping()
-            with self._cond:
+            with self._cond:  # answered: a housekeeping step is not their wait (those queued meanwhile count)
                 self._in_flight, self._busy_since = [], None
+            # one bounded eviction/expiry step (space.py): accepts queued meanwhile go first next round
+            more = engine.housekeeping()
             if done:
                 break
         engine.finish()

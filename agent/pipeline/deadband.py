@@ -41,29 +41,30 @@ class DeadbandFilter:
 
     def passes(self, reading: Reading) -> bool:
         key = (reading.device, reading.point)
+        band = self._deadband.get(key)
+        if band is None:
+            return True  # no deadband: every reading is reported, nothing to remember (the hot path)
         last = self._last.get(key)
-        if last is None or self._changed(key, last, reading):
+        if last is None:
             self._last[key] = _LastReported(reading.value, reading.quality, reading.ts)
+            return True
+        if self._changed(key, band, last, reading):
+            last.value, last.quality, last.ts = reading.value, reading.quality, reading.ts
             return True
         return False
 
-    def _changed(self, key: tuple[str, str], last: _LastReported, reading: Reading) -> bool:
+    def _changed(self, key: tuple[str, str], band: float, last: _LastReported, reading: Reading) -> bool:
         if reading.quality is not last.quality:
             return True
         if reading.ts - last.ts >= self._heartbeat.get(key, self.default_heartbeat_s):
             return True
-        band = self._deadband.get(key)
         new, old = reading.value, last.value
         numeric = (int, float)
-        if (
-            band is not None
-            and isinstance(new, numeric)
-            and isinstance(old, numeric)
-            and not isinstance(new, bool)
-            and not isinstance(old, bool)
+        if isinstance(new, numeric) and isinstance(old, numeric) and not isinstance(new, bool) and not isinstance(
+            old, bool
         ):
             return abs(new - old) > band
-        return bool(new != old) if band is not None else True
+        return bool(new != old)
 
     def forget(self, device: str) -> None:
         """Drop everything known about a device (removed by a reload; its next reading is reported in full)."""

@@ -19,6 +19,7 @@ from agent.outbox.api import OutboxWriter
 from agent.pipeline.alarms import AlarmEvaluator
 from agent.pipeline.care.keeper import CareKeeper
 from agent.pipeline.deadband import DeadbandFilter
+from agent.pipeline.record_queue import RecordQueue
 from agent.records import Reading, Record
 from agent.rules import CareRule, PointRule
 
@@ -52,7 +53,7 @@ class Pipeline:
         self._deadband = DeadbandFilter(heartbeat_s)
         self._alarms = alarms or AlarmEvaluator()
         self._care = care
-        self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=queue_size)
+        self._queue: RecordQueue[Record] = RecordQueue(queue_size)
         self._in_hand: list[Record] = []  # taken from the queue, not yet committed
         self._batch = batch
         self._watchers: set[asyncio.Queue[Record | None]] = set()
@@ -114,10 +115,18 @@ class Pipeline:
             if not self._deadband.passes(record):
                 self.counters.suppressed += 1
                 return
-        await self._enqueue(record)
+        # inlined _enqueue: this runs once per reading of every driver
+        if not self._queue.try_put(record):
+            await self._queue.put(record)
+        if self._watchers:
+            self._to_watchers(record)
 
     async def _enqueue(self, record: Record) -> None:
         await self._queue.put(record)
+        if self._watchers:
+            self._to_watchers(record)
+
+    def _to_watchers(self, record: Record) -> None:
         for watcher in list(self._watchers):
             if watcher.full():
                 continue  # a slow `edgepost watch` loses lines, never slows the pipeline
@@ -130,9 +139,9 @@ class Pipeline:
         """
         while True:
             if not self._in_hand:
-                self._in_hand.append(await self._queue.get())
-            while len(self._in_hand) < self._batch and not self._queue.empty():
-                self._in_hand.append(self._queue.get_nowait())
+                self._in_hand = await self._queue.get_batch(self._batch)
+            elif len(self._in_hand) < self._batch:
+                self._in_hand.extend(self._queue.get_nowait_batch(self._batch - len(self._in_hand)))
             try:
                 await self._commit_in_hand()
             except OutboxError as exc:
@@ -172,8 +181,7 @@ class Pipeline:
     def _done(self, count: int) -> None:
         """The first ``count`` records in hand are settled (committed or dropped): release them."""
         del self._in_hand[:count]
-        for _ in range(count):
-            self._queue.task_done()
+        self._queue.task_done(count)
 
     async def drain(self, timeout_s: float = 20.0) -> bool:
         """Stop intake and wait until ``run`` committed everything queued (SIGTERM path).

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from agent.uplink.backoff import spread_window_s
+
 
 class TlsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,13 +84,28 @@ class UplinkConfig(BaseModel):
     return_to_first_s: float = Field(
         60.0, gt=0, description="on a later broker, try the first again after this (doubling up to reconnect_max_s)"
     )
-    reconnect_min_s: float = Field(1.0, gt=0)
-    reconnect_max_s: float = Field(120.0, gt=0)
-    reconnect_window_s: float = Field(
-        10.0, ge=0, description="after a lost connection the first attempt waits uniform(0, window): "
-        "a fleet of N gateways reconnects at about N / window per second"
+    reconnect_min_s: float = Field(1.0, gt=0, description="first step of the back-off after a failed connect")
+    reconnect_max_s: float = Field(
+        120.0, gt=0, description="longest back-off step (also caps the reconnect spread window)"
     )
-    reconnect_jitter: bool = Field(True, description="false: fixed back-off steps (benchmarks only)")
+    reconnect_fleet_size: int = Field(
+        1000, ge=1, description="how many gateways share this broker (or cluster); sets the reconnect spread"
+    )
+    reconnect_max_rate: float = Field(
+        100.0, gt=0, description="connects/s the broker may see from the whole fleet when it comes back"
+    )
+    reconnect_jitter: bool = Field(
+        True, description="false: fixed back-off steps, a fleet in lockstep (benchmarks only)"
+    )
+
+    @property
+    def reconnect_window_s(self) -> float:
+        """Seconds over which this gateway spreads its reconnects (docs/fleet-load.md, "Reconnect storms").
+
+        ``reconnect_fleet_size`` gateways each dialling at most once per window, from a random phase,
+        keep the broker's 1-second connect counts under ``reconnect_max_rate`` (1,000 at 100/s: 14.9 s).
+        """
+        return min(spread_window_s(self.reconnect_fleet_size, self.reconnect_max_rate), self.reconnect_max_s)
 
     @property
     def broker_list(self) -> list[BrokerAddress]:

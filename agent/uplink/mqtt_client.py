@@ -1,7 +1,11 @@
-"""aiomqtt 2.5.1 client with two things the uplink needs and aiomqtt does not expose.
+"""aiomqtt 2.5.1 client with three things the uplink needs and aiomqtt does not expose.
 
 - A TLS handshake failure surfaces as ``TlsError`` (aiomqtt folds every ``OSError`` from connect,
   ``ssl.SSLError`` included, into a plain ``MqttError`` string).
+- A connection closed or reset while the CONNECT waits for its CONNACK fails the connect at once
+  (``ConnectionLostBeforeConnack``). aiomqtt ignores a disconnect before the CONNACK (its
+  ``_on_disconnect`` returns early) and waits for the full client timeout, so a link that died and
+  came back during a reconnect attempt cost ``puback_timeout_s`` instead of the back-off.
 - An MQTT 5 PUBACK carrying a failure reason code (e.g. 0x87 not authorised) fails the publish instead
   of counting as delivered: the records must stay in the outbox.
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
@@ -34,6 +39,13 @@ class PubackTimeout(UplinkError):
     """A QoS 1 message got no PUBACK in time although the connection looked alive."""
 
 
+class ConnectionLostBeforeConnack(aiomqtt.MqttError):
+    """The socket closed (reset, EOF) while the CONNECT waited for its CONNACK.
+
+    An ``MqttError`` so that aiomqtt's ``__aenter__`` cleans up as for a timeout; the uplink
+    translates it at its boundary (``ConnectFailed``)."""
+
+
 class EdgeMqttClient(aiomqtt.Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -47,6 +59,38 @@ class EdgeMqttClient(aiomqtt.Client):
             # Recorded here (executor thread) and raised by the uplink after aiomqtt's MqttError.
             self.tls_failure = TlsError(f"TLS handshake with the broker failed: {exc}")
             raise
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None = None,
+    ) -> None:
+        # paho reports a lost socket here also before the CONNACK, where aiomqtt drops it: fail the
+        # wait for the CONNACK instead. (The lock is held from __aenter__ on: someone awaits it.)
+        if self._lock.locked() and not self._connected.done():
+            error = ConnectionLostBeforeConnack(f"connection lost before the CONNACK ({reason_code})")
+
+            def fail() -> None:
+                if not self._connected.done():
+                    self._connected.set_exception(error)
+
+            self._on_loop(fail)
+            return
+        super()._on_disconnect(client, userdata, flags, reason_code, properties)
+
+    def _on_loop(self, fn: Callable[[], object]) -> None:
+        """paho calls back on the event loop (aiomqtt's socket readers), or from the connect thread."""
+        try:
+            here = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            here = False
+        if here:
+            fn()
+        else:
+            self._loop.call_soon_threadsafe(fn)
 
     def _on_publish(
         self,

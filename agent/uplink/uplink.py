@@ -25,7 +25,7 @@ from agent.logs import RateLimiter, log_event, log_limited
 from agent.outbox.api import OutboxReader
 from agent.outbox.config import OutboxConfig
 from agent.records import JsonValue
-from agent.uplink.backoff import Backoff
+from agent.uplink.backoff import ReconnectSchedule
 from agent.uplink.codecs.registry import make_codec
 from agent.uplink.config import UplinkConfig, is_loopback
 from agent.uplink.counters import UplinkCounters
@@ -47,6 +47,7 @@ BirthProvider = Callable[[], dict[str, JsonValue]]
 CommandHandler = Callable[[str, bytes], None]
 STABLE_SESSION_S = 30.0  # a session that lasted this long resets the back-off
 STOP_TIMEOUT_S = 5.0
+ERROR_NDEATH_WAIT_S = 1.0  # a broken session's NDEATH: on its way before DISCONNECT, its PUBACK not awaited long
 
 
 class _StopRequested(Exception):
@@ -82,10 +83,10 @@ class Uplink:
             outbox, config.batch_records, outbox_config.backlog_share, outbox_config.live_window_s
         )
         self._deleter = AckedDeleter(outbox, self._scheduler, self.counters)
-        self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, jitter=config.reconnect_jitter)
+        self._reconnect = ReconnectSchedule(
+            config.reconnect_window_s, config.reconnect_min_s, config.reconnect_max_s, config.reconnect_jitter
+        )
         self._rotation = BrokerRotation(config.broker_list, config.return_to_first_s, config.reconnect_max_s)
-        spread = min(config.reconnect_window_s, config.reconnect_max_s)
-        self._drop_spread = Backoff(spread, spread, jitter=config.reconnect_jitter)
         self._limiter = RateLimiter()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -121,13 +122,14 @@ class Uplink:
                     if moved and len(self._rotation.brokers) > 1:
                         delay = 0.0  # a broker not yet tried this round: dial it now
             if time.monotonic() - started > STABLE_SESSION_S:
-                self._backoff.reset()
+                self._reconnect.reset()
             if self._stop.is_set():
                 break
             if delay is None:
-                # The first attempt after a lost session waits uniform(0, reconnect_window_s), so a fleet
-                # that lost its broker at once comes back spread out; failures after that back off.
-                delay = self._drop_spread.delay() if self.counters.connects > connects else self._backoff.delay()
+                # A fleet that lost its broker together comes back at most reconnect_max_rate per second
+                # (backoff.py): a session shorter than the spread window counts as a failed attempt.
+                lasted = self.counters.connects > connects and time.monotonic() - started >= self._reconnect.window_s
+                delay = self._reconnect.after_drop() if lasted else self._reconnect.after_failure()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
@@ -282,8 +284,13 @@ class Uplink:
             async with asyncio.timeout(STOP_TIMEOUT_S):
                 with contextlib.suppress(OutboxError):  # not deleted: stays listed for the next session
                     await self._deleter.flush()
-                if clean and self._sparkplug is not None:
-                    await self._sparkplug.goodbye(client, self.config.protocol == "5", STOP_TIMEOUT_S)
+                if self._sparkplug is not None:
+                    # Every end of a Sparkplug session tells the host, not only a clean stop: a DISCONNECT
+                    # without NDEATH (3.1.1) or without reason 0x04 (5) would drop the Will.
+                    await self._sparkplug.goodbye(
+                        client, self.config.protocol == "5", STOP_TIMEOUT_S if clean else ERROR_NDEATH_WAIT_S,
+                        "stop" if clean else "session ended",
+                    )
                 else:
                     if clean:
                         await client.publish_acked(self.topics.state, b"offline", retain=True)

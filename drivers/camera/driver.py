@@ -8,6 +8,7 @@ inference runtime's pool.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -48,7 +49,9 @@ class CameraDriver(Driver[CameraDriverConfig]):
         self._closed = False  # closed (stopped, or failed awaiting a restart): "offline"; never opened: "starting"
 
     @classmethod
-    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+    def check_config(
+        cls, config: DriverConfigBase, profile_dirs: Sequence[Path] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
         """Every camera's model exists (a manifest is found); loading and checksums happen at open."""
         assert isinstance(config, CameraDriverConfig)
         problems: list[tuple[tuple[str | int, ...], str]] = []

@@ -3,9 +3,13 @@
 An RS-485 line is half duplex: one request on the wire at a time, and 3.5 characters of silence
 between a response and the next request. ``SerialBusQueue`` enforces both with one FIFO lock. A TCP
 endpoint takes up to ``max_connections`` requests at once, one per connection (``TcpBusQueue``).
-Retries of timed-out requests happen here, inside the queue slot, so a retry never jumps the queue.
-Each connection has a ``LinkKeeper`` (``link.py``) that reopens it when it is missing or lost;
-``keep_open`` runs them, and a request on a connection that is down fails at once.
+Retries of timed-out reads happen here, inside the queue slot, so a retry never jumps the queue.
+A write is never sent twice: one whose reply did not come (or did not match) may have been applied,
+so it ends as ``WriteOutcomeUnknown`` and the caller decides. A read to the broadcast unit 0 is
+refused before it reaches the wire. Per-unit line counters (``LineCounters``) are shared with the
+transport, which counts what only it can see (CRC errors, mismatched and late frames).
+Each connection has a ``LinkKeeper`` (``link.py``) that opens and reopens it when it is missing or
+lost; ``keep_open`` runs them, and a request on a connection that is down fails at once.
 """
 
 from __future__ import annotations
@@ -16,11 +20,28 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from agent.errors import DeviceException, DeviceTimeout, TransportError
+from agent.errors import (
+    DeviceException,
+    DeviceTimeout,
+    FramingError,
+    RequestRefused,
+    TransportError,
+    WriteOutcomeUnknown,
+)
 from agent.records import JsonValue
 from drivers.modbus.config import SerialBus, TcpBus
+from drivers.modbus.line_counters import LineCounters
 from drivers.modbus.link import LinkKeeper, LinkState, OnChange
-from drivers.modbus.transport import ModbusRequest, PymodbusTransport, Response, Transport
+from drivers.modbus.rtu_transport import RtuTransport
+from drivers.modbus.transport import (
+    BROADCAST_UNIT,
+    ModbusRequest,
+    PymodbusTransport,
+    ReadDeviceId,
+    ReadRequest,
+    Response,
+    Transport,
+)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -49,10 +70,13 @@ class BusStats:
 class BusQueue(ABC):
     """Where devices send their requests. ``execute`` waits for a slot, then for the response."""
 
-    def __init__(self, name: str, retries: int, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, name: str, retries: int, clock: Clock = time.monotonic, counters: LineCounters | None = None
+    ) -> None:
         self.name = name
         self.retries = retries
         self.stats = BusStats(started=clock())
+        self.counters = counters if counters is not None else LineCounters()
         self._clock = clock
         self.links: list[LinkKeeper] = []
 
@@ -81,25 +105,40 @@ class BusQueue(ABC):
         """Send ``request`` and return its response; ``retries`` overrides the bus default."""
 
     def status(self) -> dict[str, JsonValue]:
-        return {**self._link_status(), **self.stats.as_json(self._clock())}
+        return {**self._link_status(), **self.stats.as_json(self._clock()), "line": self.counters.totals()}
 
     def _link_status(self) -> dict[str, JsonValue]:
         link = next((k for k in self.links if not k.is_open), self.links[0] if self.links else None)
         return link.status() if link is not None else {}
 
+    def _refuse(self, request: ModbusRequest) -> None:
+        """A request that must never reach the wire, refused before it waits for a slot or a link."""
+        if request.unit == BROADCAST_UNIT and isinstance(request, ReadRequest | ReadDeviceId):
+            raise RequestRefused(f"{self.name}: a read cannot go to the broadcast unit 0")
+
     async def _attempts(self, transport: Transport, request: ModbusRequest, retries: int) -> Response:
+        is_read = isinstance(request, ReadRequest | ReadDeviceId)
+        unit = self.counters.of(request.unit)
         attempt = 0
         while True:
             started = self._clock()
             self.stats.requests += 1
             try:
                 return await transport.execute(request)
-            except DeviceTimeout:
-                self.stats.timeouts += 1
+            except (DeviceTimeout, FramingError) as exc:
+                if isinstance(exc, DeviceTimeout):
+                    self.stats.timeouts += 1
+                    unit.timeouts += 1
+                else:
+                    self.stats.errors += 1
+                if not is_read:
+                    # it went on the wire and may have been applied: never resend a write blindly
+                    raise WriteOutcomeUnknown(exc.device, str(exc).removeprefix(f"{exc.device}: ")) from exc
                 if attempt >= retries:
                     raise
             except DeviceException:
                 self.stats.exceptions += 1
+                unit.exceptions += 1
                 raise
             except TransportError:
                 self.stats.errors += 1
@@ -107,6 +146,7 @@ class BusQueue(ABC):
             finally:
                 self._finished(started)
             attempt += 1
+            unit.retries += 1
             await self._between_attempts()
 
     def _finished(self, started: float) -> None:
@@ -127,9 +167,10 @@ class SerialBusQueue(BusQueue):
         retries: int = 1,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        counters: LineCounters | None = None,
         link: LinkKeeper | None = None,
     ) -> None:
-        super().__init__(name, retries, clock)
+        super().__init__(name, retries, clock, counters)
         self.transport = transport
         self.link = link or LinkKeeper(name, transport, transport.name)
         self.links = [self.link]
@@ -143,6 +184,7 @@ class SerialBusQueue(BusQueue):
         await self.link.open()
 
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
+        self._refuse(request)
         async with self._lock:
             self.link.check()
             await self._keep_silence()
@@ -174,9 +216,10 @@ class TcpBusQueue(BusQueue):
         transports: Sequence[Transport],
         retries: int = 1,
         clock: Clock = time.monotonic,
+        counters: LineCounters | None = None,
         links: Sequence[LinkKeeper] | None = None,
     ) -> None:
-        super().__init__(name, retries, clock)
+        super().__init__(name, retries, clock, counters)
         self.transports = list(transports)
         self.links = list(links) if links is not None else [LinkKeeper(name, t, t.name) for t in self.transports]
         self._link_of = {id(link.transport): link for link in self.links}
@@ -196,6 +239,7 @@ class TcpBusQueue(BusQueue):
                 continue
 
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
+        self._refuse(request)
         transport = await self._idle.get()
         link = self._link_of.get(id(transport))
         if link is not None and link.state.down:
@@ -212,16 +256,24 @@ class TcpBusQueue(BusQueue):
     def status(self) -> dict[str, JsonValue]:
         opened = sum(1 for link in self.links if link.is_open)
         stats = self.stats.as_json(self._clock(), slots=len(self.transports))
-        return {**self._link_status(), "open_connections": opened, **stats}
+        return {**self._link_status(), "open_connections": opened, **stats, "line": self.counters.totals()}
 
 
-def build_bus_queue(bus: SerialBus | TcpBus) -> BusQueue:
+def build_bus_queue(bus: SerialBus | TcpBus, sweep: bool = False) -> BusQueue:
+    """One queue per bus, a ``LinkKeeper`` per connection. RTU frames (a serial line, RTU over TCP)
+    go through our own master, Modbus TCP through pymodbus. ``sweep``: a scan asking each unit once
+    (after a timeout the line is held for that unit only)."""
     reopen = (bus.reopen_min_s, bus.reopen_max_s)
+    counters = LineCounters()
     if isinstance(bus, SerialBus):
-        transport = PymodbusTransport.for_bus(bus)
+        transport = RtuTransport.for_bus(bus, counters, sweep)
         link = LinkKeeper(bus.name, transport, bus.port, *reopen)
-        return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, link=link)
-    transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
+        return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters, link=link)
+    transports: list[Transport]
+    if bus.transport == "rtu-over-tcp":
+        transports = [RtuTransport.over_tcp(bus, counters) for _ in range(bus.max_connections)]
+    else:
+        transports = [PymodbusTransport.for_bus(bus) for _ in range(bus.max_connections)]
     endpoint = f"{bus.host}:{bus.port}"
     links = [LinkKeeper(bus.name, t, endpoint, *reopen) for t in transports]
-    return TcpBusQueue(bus.name, transports, bus.retries, links=links)
+    return TcpBusQueue(bus.name, transports, bus.retries, counters=counters, links=links)

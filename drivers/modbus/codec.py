@@ -10,14 +10,22 @@ from __future__ import annotations
 import functools
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from agent.errors import PermanentError
 from agent.records import PointValue
 from drivers.modbus.profile import DataType, Endian, Point
 
-__all__ = ["CodecError", "decode_bits", "decode_point", "encode_point", "raw_range"]
+__all__ = [
+    "CodecError",
+    "decode_bits",
+    "decode_point",
+    "encode_point",
+    "point_decoder",
+    "raw_range",
+    "shortest_float32",
+]
 
 
 class CodecError(PermanentError):
@@ -116,13 +124,62 @@ def decode_point(point: Point, words: Sequence[int]) -> PointValue:
 
 
 def _to_engineering(point: Point, raw: int | float) -> int | float:
+    if isinstance(raw, float) and point.type is DataType.FLOAT32:
+        raw = shortest_float32(raw)  # the device meant 231.4, not 231.39999389648438
     if not _scaled(point):
         return raw
-    value = raw * point.scale + point.offset
     if isinstance(raw, int):
         # trim binary noise: 2301 * 0.1 is 230.1, not 230.10000000000002
-        return round(value, max(_decimals(point.scale), _decimals(point.offset)))
-    return value
+        return round(raw * point.scale + point.offset, max(_decimals(point.scale), _decimals(point.offset)))
+    if not math.isfinite(raw):
+        return raw * point.scale + point.offset
+    # decimal arithmetic on the numbers as written: 231.4 * 0.1 is 23.14, not 23.140000000000001
+    return float(Decimal(repr(raw)) * Decimal(repr(point.scale)) + Decimal(repr(point.offset)))
+
+
+def shortest_float32(value: float) -> float:
+    """The float with the fewest significant digits that is still the same float32 as ``value``.
+
+    A float32 holds 6 to 9 significant decimal digits; widened to a Python float it prints all 17
+    of the binary value. Trying 1..9 digits finds what the device's firmware computed (231.4).
+    """
+    if not math.isfinite(value) or value == 0.0 or abs(value) > FLOAT_MAX[DataType.FLOAT32]:
+        return value
+    target = _F32.pack(value)
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        # beyond the largest float32 a candidate would not pack (nor be accepted by a write)
+        if abs(candidate) <= FLOAT_MAX[DataType.FLOAT32] and _F32.pack(candidate) == target:
+            return candidate
+    return value  # 9 digits always round-trip; kept for a value that is not a float32 at all
+
+
+_F32 = struct.Struct(">f")
+
+
+def point_decoder(point: Point) -> Callable[[Sequence[int]], PointValue]:
+    """``decode_point`` for one point, its layout and formats resolved once: a poller decodes the same
+    points every cycle (the hot path of a driver with many devices)."""
+    if point.table.is_bit or point.type in _NOT_COMPILED or point.enum is not None:
+        return functools.partial(decode_point, point)
+    count = point.register_count
+    layout = struct.Struct(f"{'>' if point.byte_order is Endian.BIG else '<'}{count}H").pack
+    value = struct.Struct(">" + _FORMAT[point.type]).unpack
+    swap = point.word_order is not Endian.BIG
+
+    def decode(words: Sequence[int]) -> PointValue:
+        if len(words) != count:
+            raise CodecError(f"{point.type} at {point.address} takes {count} registers, got {len(words)}")
+        try:
+            data = layout(*reversed(words)) if swap else layout(*words)
+        except struct.error:
+            raise CodecError(f"register values must be 0..65535, got {list(words)}") from None
+        return _to_engineering(point, value(data)[0])
+
+    return decode
+
+
+_NOT_COMPILED = (DataType.STRING, DataType.BOOL, DataType.BITFIELD)
 
 
 def decode_bits(point: Point, raw: int) -> dict[str, bool]:

@@ -68,6 +68,11 @@ class SerialBus(BaseModel):
     inter_frame_gap_ms: float | None = Field(None, ge=0, description="default: 3.5 chars, min 1.75 ms")
     rs485: Rs485Options | None = None
     retries: int = Field(1, ge=0, le=10)
+    late_reply_s: float | None = Field(
+        None, ge=0, le=60,
+        description="after a timeout, how long the line is still listened to (anything heard is discarded, "
+        "so a late reply cannot answer the next request); default: timeout_s",
+    )
     reopen_min_s: float = Field(1.0, gt=0, le=3600, description="first wait before reopening a missing/lost port")
     reopen_max_s: float = Field(30.0, gt=0, le=3600, description="cap of that wait (it doubles, with jitter)")
 

@@ -11,6 +11,7 @@ a silent unit must not hold the shared RS-485 line for one timeout per planned r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -19,10 +20,10 @@ from dataclasses import dataclass, field
 
 from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
 from agent.logs import log_event
-from agent.records import Event, JsonValue, Priority, Quality, Reading, Record
+from agent.records import Event, JsonValue, PointValue, Priority, Quality, Reading, Record
 from drivers.base import RecordSink
 from drivers.modbus.bus import BusQueue
-from drivers.modbus.codec import CodecError, decode_point
+from drivers.modbus.codec import CodecError, point_decoder
 from drivers.modbus.device_learning import DeviceLearning
 from drivers.modbus.learned import IllegalRanges
 from drivers.modbus.planner import PlannedRead, PlanPoint, plan_reads, split_read, uncovered
@@ -101,6 +102,8 @@ class DevicePoller:
         self.grid: PollGrid | None = None
         self._adhoc: dict[str, Point] = {}  # points read on request only, never polled
         self._plans: dict[frozenset[str], list[PlannedRead]] = {}
+        # polled point -> (its decoder, its unit), built on first use
+        self._decoders: dict[str, tuple[Callable[[list[int]], PointValue], str | None]] = {}
         self._on_learn = on_learn
         self._wall = wall
         self._wake = asyncio.Event()  # set_period: the wait for the old deadline ends early
@@ -188,6 +191,13 @@ class DevicePoller:
     async def _pause(self, seconds: float, sleep: Callable[[float], Awaitable[None]]) -> None:
         """Sleep until the next deadline, or until ``set_period`` moved the deadlines."""
         if self._wake.is_set():
+            self._wake.clear()
+            return
+        if sleep is asyncio.sleep:
+            # the real clock: one timer and the event, not two tasks and a wait (once per cycle per device)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._wake.wait()
             self._wake.clear()
             return
         sleeper = asyncio.ensure_future(sleep(seconds))
@@ -281,14 +291,21 @@ class DevicePoller:
         return True
 
     def _decode(self, plan_point: PlanPoint, words: list[int], ts: float) -> Reading:
-        point = self._point(plan_point.name)
+        name = plan_point.name
+        known = self._decoders.get(name)
+        if known is None:
+            point = self._point(name)
+            known = (point_decoder(point), point.unit)
+            if name in self.spec.points:  # an ad-hoc point may be another Point next time
+                self._decoders[name] = known
+        decoder, unit = known
         try:
-            value = decode_point(point, words)
+            value = decoder(words)
         except CodecError as exc:
             self.counters.decode_errors += 1
-            log_event(log, "decode_failed", logging.DEBUG, device=self.name, point=plan_point.name, reason=str(exc))
-            return Reading(self.name, plan_point.name, None, ts, point.unit, Quality.BAD)
-        return Reading(self.name, plan_point.name, value, ts, point.unit, Quality.GOOD)
+            log_event(log, "decode_failed", logging.DEBUG, device=self.name, point=name, reason=str(exc))
+            return Reading(self.name, name, None, ts, unit, Quality.BAD)
+        return Reading(self.name, name, value, ts, unit, Quality.GOOD)
 
     def _bad(self, points: Iterable[PlanPoint], result: CycleResult, reason: str) -> None:
         ts = self._wall()
@@ -401,4 +418,6 @@ class DevicePoller:
             "errors": c.errors,
             "decode_errors": c.decode_errors,
             **self.learning.status(),
+            # per attempt on the wire, as the bus saw them: late/stray frames count on their sender
+            "line": self.bus.counters.of(self.spec.unit).as_json(),
         }

@@ -14,12 +14,13 @@ import contextlib
 import logging
 import math
 import time
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
-from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected, WriteVerifyFailed
+from agent.errors import ConfigError, PermanentError, TransportError, WriteRejected
 from agent.logs import log_event
 from agent.records import Event, JsonValue, PointValue, Priority, Reading
-from agent.rules import AlarmRule, PointRule
+from agent.rules import PointRule
 from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, PointSpec, RecordSink
 from drivers.modbus.bus import BusQueue, build_bus_queue
 from drivers.modbus.bus_load import ReadTime, min_period_s
@@ -33,9 +34,10 @@ from drivers.modbus.planner import overhead_chars, wire_time_s
 from drivers.modbus.point_specs import point_specs_of
 from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.resolve import point_rules_for, resolve_device
 from drivers.modbus.scheduler import stagger_offset
 from drivers.modbus.transport import MAX_READ_BITS, MAX_READ_REGISTERS, ReadRequest, WriteCoils, WriteRegisters
-from drivers.modbus.writes import plan_write
+from drivers.modbus.writes import plan_write, send_write
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,12 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         self._store = LearnedStore(path, self._policy, config.learned_ranges_file)
 
     @classmethod
-    def check_config(cls, config: DriverConfigBase) -> list[tuple[tuple[str | int, ...], str]]:
+    def check_config(
+        cls, config: DriverConfigBase, profile_dirs: Sequence[Path] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
         """Every device's profile reference, point selection and alarm overrides resolve."""
         assert isinstance(config, ModbusDriverConfig)
-        registry = ProfileRegistry.load_cached()
+        registry = ProfileRegistry.load_cached(site_dirs=profile_dirs)
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for index, device in enumerate(config.devices):
             try:
@@ -103,7 +107,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     async def open(self) -> None:
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached, site_dirs=self.context.profile_dirs)
             for problem in registry.errors:
                 log_event(log, "profile_invalid", logging.WARNING, problem=problem)
         problems: list[str] = []
@@ -283,15 +287,9 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if poller is None:
             raise WriteRejected(device, point, "no such device")
         profile_point, request = plan_write(device, poller.spec.unit, self.profiles[device], point, value)
-        await poller.bus.execute(request)
-        log_event(log, "point_written", device=device, point=point, value=value)
-        if not (verify or self._devices[device].verify_writes):
-            return
-        count = len(request.values)
-        back = await poller.bus.execute(ReadRequest(poller.spec.unit, profile_point.table, request.address, count))
-        expected = [int(v) for v in request.values]
-        if back.values != expected:
-            raise WriteVerifyFailed(f"{device}.{point}: wrote {expected}, read back {back.values}")
+        verify = verify or self._devices[device].verify_writes
+        await send_write(poller.bus, f"{device}.{point}", profile_point.table, request, verify)
+        log_event(log, "point_written", device=device, point=point, value=value, verified=verify)
 
     def set_period(self, device: str, point: str | None, period_s: float) -> float:
         poller = self._poller(device)
@@ -331,12 +329,14 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
     async def raw_read(self, bus: str, unit: int, table: Table, address: int, count: int) -> list[int]:
         queue = self._bus(bus)
         limit = MAX_READ_BITS if table.is_bit else MAX_READ_REGISTERS
-        if not 1 <= count <= limit or not 0 <= address <= 0xFFFF or not 0 <= unit <= 247:
-            raise UnknownTarget(f"raw read: unit 0..247, address 0..65535, count 1..{limit}")
+        if not 1 <= count <= limit or not 0 <= address <= 0xFFFF or not 1 <= unit <= 247:
+            # unit 0 is the broadcast address: writes only, no device answers it
+            raise UnknownTarget(f"raw read: unit 1..247, address 0..65535, count 1..{limit}")
         response = await queue.execute(ReadRequest(unit, table, address, count))
         return response.values
 
     async def raw_write(self, bus: str, unit: int, table: Table, address: int, values: list[int]) -> None:
+        """Write registers or coils as given; unit 0 broadcasts (sent once, no reply expected)."""
         queue = self._bus(bus)
         if not table.writable:
             raise UnknownTarget(f"raw write: table {table} is read-only")
@@ -354,7 +354,7 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         queue = self._bus(bus)
         registry = self._registry
         if registry is None:
-            registry = await asyncio.to_thread(ProfileRegistry.load_cached)
+            registry = await asyncio.to_thread(ProfileRegistry.load_cached, site_dirs=self.context.profile_dirs)
         return await identify(queue, unit, registry)
 
     def _bus(self, name: str) -> BusQueue:
@@ -362,72 +362,3 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
         if queue is None:
             raise UnknownTarget(f"{self.name}: no bus {name!r}")
         return queue
-
-
-def resolve_device(device: Device, registry: ProfileRegistry, default_period_s: float) -> tuple[DeviceSpec, Profile]:
-    """Config + profile -> what the poller needs. Problems are ``field: message`` lines."""
-    try:
-        profile = registry.get(device.profile, device.firmware)
-    except ProfileError as exc:
-        raise ConfigError([f"profile: {p}" for p in exc.problems]) from None
-    selection = device.selected_points()
-    names = [n for n, p in profile.points.items() if p.access.readable] if selection is None else list(selection)
-    problems = [
-        f"points: no readable point {n!r} in profile {profile.id}"
-        for n in names
-        if n not in profile.points or not profile.points[n].access.readable
-    ]
-    problems += [
-        f"alarms: no alarm {a!r} in profile {profile.id} (alarms: {', '.join(profile.alarms) or 'none'})"
-        for a in device.alarms
-        if a not in profile.alarms
-    ]
-    if problems:
-        raise ConfigError(problems)
-    periods: dict[str, float] = {}
-    for n in names:
-        override = selection.get(n) if selection else None
-        point = profile.points[n]
-        periods[n] = (override and override.period) or device.period_s or point.period or default_period_s
-    known = [(str(p.table), p.address, p.end) for p in profile.points.values()]
-    spec = DeviceSpec(
-        name=device.name,
-        unit=device.unit_id,
-        points={n: profile.points[n] for n in names},
-        periods=periods,
-        limits=profile.limits,
-        known_ranges=known,
-    )
-    return spec, profile
-
-
-def point_rules_for(device: Device, profile: Profile, points: list[str]) -> list[PointRule]:
-    """Deadbands and alarms of the polled points: the profile's, with the device's overrides."""
-    selection = device.selected_points() or {}
-    rules: list[PointRule] = []
-    for name in points:
-        override = selection.get(name)
-        deadband = override.deadband if override and override.deadband is not None else profile.points[name].deadband
-        alarms: list[AlarmRule] = []
-        for alarm_name, alarm in profile.alarms.items():
-            if alarm.point != name:
-                continue
-            change = device.alarms.get(alarm_name)
-            if change is not None and not change.enabled:
-                continue
-            fields: dict[str, Any] = {}
-            if change is not None:
-                fields = {k: v for k, v in change.model_dump(exclude={"enabled"}).items() if v is not None}
-            alarms.append(
-                AlarmRule(
-                    name=alarm_name,
-                    above=fields.get("above", alarm.above),
-                    below=fields.get("below", alarm.below),
-                    hysteresis=fields.get("hysteresis", alarm.hysteresis),
-                    absolute=alarm.absolute,
-                    priority=str(alarm.priority),
-                    message=alarm.message,
-                )
-            )
-        rules.append(PointRule(device=device.name, point=name, deadband=deadband, alarms=tuple(alarms)))
-    return rules

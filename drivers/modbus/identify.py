@@ -236,7 +236,7 @@ async def scan(
                     "retries": 0,
                 }
             )
-            bus = build_bus_queue(config)
+            bus = build_bus_queue(config, sweep=True)
             try:
                 await bus.open()
                 for unit in units:

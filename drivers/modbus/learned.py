@@ -105,7 +105,13 @@ class IllegalRanges:
     # ------------------------------------------------------------------------------ queries
 
     def overlaps(self, table: Table, start: int, end: int) -> bool:
+        if not self._entries:  # the common case, asked once per request
+            return False
         return any(lo < end and start < hi for lo, hi in self._spans(table))
+
+    def spans(self, table: Table) -> list[tuple[int, int]]:
+        """The learned ``[start, end)`` ranges of ``table``, in address order."""
+        return self._spans(table)
 
     def covers(self, table: Table, start: int, end: int) -> bool:
         return not _subtract([(start, end)], self._spans(table)) if end > start else True

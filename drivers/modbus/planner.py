@@ -4,11 +4,15 @@ Per table, the points are sorted by address and partitioned into consecutive run
 request. A dynamic programme over the sorted points finds the partition of least wire cost
 (``overhead`` characters per request + 2 per register, or 1/8 per bit), within the Modbus maxima,
 the device's own limits and its hole limit, and never spanning a register learned to be illegal.
+Without a hole limit in the profile, a hole is read along whenever that is cheaper on the wire; a
+device that refuses one answers ILLEGAL DATA ADDRESS, and the poller learns the hole and plans around
+it from then on (``device.py``, ``learned.py``).
 Since a request's cost only depends on its first and last point, the DP is exact.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -73,6 +77,10 @@ def _max_count(table: Table, limits: ReadLimits) -> int:
 
 
 def _max_hole(table: Table, limits: ReadLimits) -> int:
+    """A profile's fixed hole limit; without one, any hole the request size allows (the cost decides,
+    and a device that refuses a hole teaches it through ``IllegalRanges``)."""
+    if limits.max_hole is None:
+        return _max_count(table, limits)
     return limits.max_hole * 16 if table.is_bit else limits.max_hole
 
 
@@ -86,6 +94,8 @@ def _plan_table(
     pts = sorted(points, key=lambda p: (p.address, p.end, p.name))
     n = len(pts)
     max_count, max_hole = _max_count(table, limits), _max_hole(table, limits)
+    bits = table.is_bit
+    refused = illegal.spans(table)  # few, if any: checked only for runs that reach over a hole
     best = [math.inf] * (n + 1)  # best[j]: cost of reading pts[:j]
     cut = [0] * (n + 1)  # the run ending at j starts at cut[j]
     best[0] = 0.0
@@ -95,14 +105,16 @@ def _plan_table(
         start, end = pts[i].address, pts[i].end
         for j in range(i, n):
             if j > i:
-                hole = pts[j].address - end
+                point = pts[j]
+                hole = point.address - end
                 if hole > max_hole:
                     break
-                end = max(end, pts[j].end)
+                if point.end > end:
+                    end = point.end
                 # a lone point is always planned (its own registers decide); a merged run must fit
-                if end - start > max_count or illegal.overlaps(table, start, end):
+                if end - start > max_count or (refused and any(lo < end and start < hi for lo, hi in refused)):
                     break
-            cost = best[i] + overhead + payload_chars(table, end - start)
+            cost = best[i] + overhead + (math.ceil((end - start) / 8) if bits else 2 * (end - start))
             if cost < best[j + 1]:
                 best[j + 1], cut[j + 1] = cost, i
     plan: list[PlannedRead] = []
@@ -125,8 +137,21 @@ def plan_reads(
     overhead: float = 20.0,
 ) -> list[PlannedRead]:
     """Fewest-cost requests reading every point; ``overhead`` is the per-request cost in characters."""
-    illegal = illegal or IllegalRanges()
     limits = limits or ReadLimits()
+    if not illegal:
+        # devices of one model poll the same points: one plan serves them all
+        return list(_plan_nothing_learned(frozenset(points), limits, overhead))
+    return _plan(points, limits, illegal, overhead)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan_nothing_learned(points: frozenset[PlanPoint], limits: ReadLimits, overhead: float) -> tuple[PlannedRead, ...]:
+    return tuple(_plan(points, limits, IllegalRanges(), overhead))
+
+
+def _plan(
+    points: Iterable[PlanPoint], limits: ReadLimits, illegal: IllegalRanges, overhead: float
+) -> list[PlannedRead]:
     by_table: dict[Table, list[PlanPoint]] = {}
     for point in points:
         by_table.setdefault(point.table, []).append(point)

@@ -6,7 +6,7 @@ Each problem is one ``file:line:col path: message`` line, positioned on the valu
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from agent.yamlsource import YamlDocument
 from drivers.modbus.codec import raw_range
@@ -21,13 +21,14 @@ INTEGER_TYPES = frozenset(
 Found = Iterator[tuple[list[str | int], str]]  # (path, message) pairs
 
 
-def check_profile(profile: Profile, doc: YamlDocument) -> list[str]:
+def check_profile(profile: Profile, doc: YamlDocument, skipped_points: Collection[str] = ()) -> list[str]:
+    """Problems pydantic cannot see. ``skipped_points`` failed validation: alarms on them are not unknown."""
     found: list[tuple[list[str | int], str]] = []
     for name, point in profile.points.items():
         for check in _POINT_CHECKS:
             found.extend(check(name, point, profile))
     found.extend(_overlaps(profile))
-    found.extend(_alarms(profile))
+    found.extend(_alarms(profile, skipped_points))
     found.extend(_firmware(profile))
     found.extend(_identification(profile))
     problems = [(doc.position(path), problem(doc, path, message)) for path, message in found]
@@ -136,9 +137,11 @@ def _span(point: Point) -> str:
     return str(point.address) if last == point.address else f"{point.address}..{last}"
 
 
-def _alarms(profile: Profile) -> Found:
+def _alarms(profile: Profile, skipped_points: Collection[str]) -> Found:
     for name, alarm in profile.alarms.items():
         point = profile.points.get(alarm.point)
+        if point is None and alarm.point in skipped_points:
+            continue
         if point is None:
             close = difflib.get_close_matches(alarm.point, list(profile.points), n=3)
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

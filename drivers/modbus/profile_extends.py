@@ -116,11 +116,12 @@ def _merge_by_name(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
 def resolve_all(
     docs: dict[str, YamlDocument], broken: set[str]
 ) -> tuple[dict[str, ChainDocument], dict[str, list[str]]]:
-    """Merged documents by profile id, and the problems of each id that failed."""
+    """Merged documents by profile id (also of ids with a problem, when they could be merged), and
+    the problems of each id that failed."""
     resolver = _Resolver(docs, broken)
     resolved: dict[str, ChainDocument] = {}
     for profile_id in sorted(docs):
         result = resolver.resolve(profile_id)
-        if result is not None and profile_id not in resolver.problems:
+        if result is not None:  # merged despite a problem (a missing firmware range): validated too
             resolved[profile_id] = result
     return resolved, resolver.problems

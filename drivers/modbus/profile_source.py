@@ -28,6 +28,11 @@ def problem(doc: YamlDocument, path: Sequence[str | int], message: str) -> str:
     return f"{doc.where(path)} {format_path(path)}: {message}"
 
 
+def other_drivers_profile(doc: YamlDocument) -> bool:
+    """A profile of another driver (``driver: dlt645``) in the shared tree; Modbus profiles name none."""
+    return isinstance(doc.data, dict) and doc.data.get("driver", "modbus") != "modbus"
+
+
 def read_profile_file(path: Path, source: str) -> YamlDocument:
     """Parse one file. Raises ``ValueError`` with ``source:line:col path: message`` on bad YAML."""
     return parse_profile_text(read_yaml_text(path, source), source)

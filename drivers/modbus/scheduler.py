@@ -59,18 +59,17 @@ class PollGrid:
     def complete(self, points: Iterable[str], finished: float) -> int:
         """Advance the served points past the cycle's end. Returns the slots skipped by an overrun."""
         worst = 0
+        periods, deadlines = self.periods, self.deadlines
         for name in points:
-            period = self.periods.get(name)
+            period = periods.get(name)
             if period is None:
                 continue
-            deadline = self.deadlines[name] + period
-            skipped = 0
+            deadline = deadlines[name] + period
             if deadline <= finished:
                 following = self._slot_after(period, finished, inclusive=False)
-                skipped = round((following - deadline) / period)
+                worst = max(worst, round((following - deadline) / period))
                 deadline = following
-            self.deadlines[name] = deadline
-            worst = max(worst, skipped)
+            deadlines[name] = deadline
         self.missed_cycles += worst
         return worst
 

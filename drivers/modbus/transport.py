@@ -1,38 +1,43 @@
-"""Typed Modbus requests and the pymodbus client that carries them.
+"""Typed Modbus requests, the ``Transport`` protocol, and the pymodbus client for TCP buses.
 
-pymodbus does the framing (RTU, MBAP) and the CRC; this module only builds the right client for a
-bus and translates what comes back: pymodbus exceptions, ``ExceptionResponse`` and timeouts become
-``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``. pymodbus' own reconnecting
-is off: reopening a missing or lost port is ``link.py``'s job, bounded and observable.
+On Modbus TCP, pymodbus does the framing; this module builds the client and translates what comes
+back: pymodbus exceptions, ``ExceptionResponse`` and timeouts
+become ``DeviceTimeout``, ``DeviceException(fc, code)`` and ``TransportError``, and a reply PDU that
+does not answer its request (``pdu_response``) a ``FramingError``. RTU (serial lines, RTU over TCP)
+has its own master (``rtu_transport``): pymodbus' client takes a late reply for the next request's.
+Nothing here reopens a connection: pymodbus' own reconnecting is off, and reopening a missing or
+lost port is ``link.py``'s job, bounded and observable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import serial
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
-from serial.rs485 import RS485Settings
 
-from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
-from agent.logs import RateLimiter, log_event
-from drivers.modbus.config import Rs485Options, SerialBus, TcpBus
+from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
+from agent.logs import RateLimiter
+from drivers.modbus.config import TcpBus
 from drivers.modbus.profile import Table
 
 log = logging.getLogger(__name__)
 
 MAX_READ_REGISTERS = 125
+BROADCAST_UNIT = 0
+# Modbus over serial line V1.02, 2.4.1: after a broadcast the master waits a "turnaround delay"
+# (typically 100 to 200 ms) so every device has processed the request.
+BROADCAST_TURNAROUND_S = 0.2
 MAX_READ_BITS = 2000
 
 READ_FUNCTION: dict[Table, int] = {Table.COIL: 1, Table.DISCRETE: 2, Table.HOLDING: 3, Table.INPUT: 4}
@@ -148,6 +153,8 @@ class _PymodbusRepeats(logging.Filter):
         self._lock = threading.Lock()  # a pymodbus client may log from a thread of its own
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True  # debug frame dumps exist only under -v; agent.frame_log budgets them per link
         key = repeat_key(record.getMessage())
         with self._lock:
             self._keys[key] = None
@@ -169,11 +176,6 @@ def _fold_pymodbus_repeats() -> None:
     logger = logging.getLogger("pymodbus.logging")
     if _pymodbus_filter not in logger.filters:
         logger.addFilter(_pymodbus_filter)
-
-
-def _exists(path: str) -> bool:
-    """A stat of a device node: no I/O on the line, nothing to hand to a thread."""
-    return os.path.exists(path)
 
 
 def _where(name: str, unit: int) -> str:
@@ -200,48 +202,22 @@ class PymodbusTransport:
     """A pymodbus async client. pymodbus retries and reconnects are off: the bus queue decides about
     retries, the bus's link keeper about reopening."""
 
-    def __init__(
-        self,
-        name: str,
-        client: ModbusBaseClient,
-        timeout_s: float,
-        rs485: Rs485Options | None = None,
-        events: _LinkEvents | None = None,
-        port: str | None = None,
-    ):
+    def __init__(self, name: str, client: ModbusBaseClient, timeout_s: float, events: _LinkEvents | None = None):
         self.name = name
         self._client = client
         self._timeout_s = timeout_s
-        self._rs485 = rs485
-        self._rs485_warned = False
         self._events = events or _LinkEvents()
-        self._port = port if port is not None and "://" not in port else None  # a device file to look for
         _fold_pymodbus_repeats()
 
     @classmethod
-    def for_bus(cls, bus: SerialBus | TcpBus) -> PymodbusTransport:
-        client: ModbusBaseClient
+    def for_bus(cls, bus: TcpBus) -> PymodbusTransport:
+        """Modbus TCP (MBAP: transaction ids match replies). RTU frames, on a serial line or over TCP,
+        go through ``rtu_transport.RtuTransport``."""
         events = _LinkEvents()
-        if isinstance(bus, SerialBus):
-            client = AsyncModbusSerialClient(
-                bus.port,
-                framer=FramerType.RTU,
-                baudrate=bus.baudrate,
-                bytesize=bus.bytesize,
-                parity=bus.parity,
-                stopbits=bus.stopbits,
-                timeout=bus.timeout_s,
-                retries=0,
-                name=bus.name,
-                reconnect_delay=0,
-                trace_connect=events.changed,
-            )
-            return cls(bus.name, client, bus.timeout_s, bus.rs485, events, bus.port)
-        framer = FramerType.SOCKET if bus.transport == "tcp" else FramerType.RTU
         client = AsyncModbusTcpClient(
             bus.host,
             port=bus.port,
-            framer=framer,
+            framer=FramerType.SOCKET,
             timeout=bus.timeout_s,
             retries=0,
             name=bus.name,
@@ -257,15 +233,12 @@ class PymodbusTransport:
     async def connect(self) -> None:
         if self.connected:
             return
-        if self._port is not None and not _exists(self._port):
-            raise PortMissing(f"{self.name}: {self._port} does not exist")
         try:
             connected = await self._client.connect()
         except (ModbusException, OSError, serial.SerialException) as exc:
             raise TransportError(f"{self.name}: cannot connect: {exc}") from None
         if not connected:
-            raise TransportError(f"{self.name}: cannot connect to {self._endpoint()}{self._why_not()}")
-        self._apply_rs485()
+            raise TransportError(f"{self.name}: cannot connect to {self._endpoint()}")
 
     async def wait_lost(self) -> None:
         while self.connected:
@@ -276,37 +249,9 @@ class PymodbusTransport:
             except TimeoutError:
                 continue
 
-    def _why_not(self) -> str:
-        """pymodbus logs why an open failed and returns False; say what we can see ourselves."""
-        if self._port is None:
-            return ""
-        if not os.access(self._port, os.R_OK | os.W_OK):
-            return " (permission denied)"
-        return " (in use, or not a serial port)"
-
     def _endpoint(self) -> str:
         params = self._client.ctx.comm_params
         return f"{params.host}:{params.port}" if params.port else str(params.host)
-
-    def _apply_rs485(self) -> None:
-        """Hand RTS direction control to the kernel (on every open: a reopened port starts without it);
-        a pty (or a USB adapter) refuses the ioctl, which is said once."""
-        if self._rs485 is None:
-            return
-        port: Any = getattr(self._client.ctx.transport, "sync_serial", None)
-        opts = self._rs485
-        try:
-            port.rs485_mode = RS485Settings(
-                rts_level_for_tx=opts.rts_level_for_tx,
-                rts_level_for_rx=opts.rts_level_for_rx,
-                loopback=opts.loopback,
-                delay_before_tx=opts.delay_before_tx_ms / 1000.0,
-                delay_before_rx=opts.delay_after_tx_ms / 1000.0,
-            )
-        except (ValueError, OSError, AttributeError, serial.SerialException) as exc:
-            if not self._rs485_warned:
-                self._rs485_warned = True
-                log_event(log, "rs485_mode_unavailable", logging.WARNING, bus=self.name, reason=str(exc))
 
     async def close(self) -> None:
         self._client.close()
@@ -325,12 +270,16 @@ class PymodbusTransport:
             raise TransportError(f"{self.name}: {exc}") from None
         except (ModbusException, OSError, serial.SerialException) as exc:
             raise TransportError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+        where = _where(self.name, request.unit)
+        if pdu is None:  # a broadcast: nothing answers
+            return Response()
         if isinstance(pdu, ExceptionResponse) or pdu.isError():
-            code = int(getattr(pdu, "exception_code", 0))
-            raise DeviceException(_where(self.name, request.unit), request.function_code, code)
-        return _response(self.name, request, pdu)
+            if pdu.function_code & 0x7F != request.function_code:
+                raise FramingError(where, f"exception reply for function {pdu.function_code & 0x7F}")
+            raise DeviceException(where, request.function_code, int(getattr(pdu, "exception_code", 0)))
+        return pdu_response(where, request, pdu)
 
-    async def _call(self, request: ModbusRequest) -> ModbusPDU:
+    async def _call(self, request: ModbusRequest) -> ModbusPDU | None:
         client = self._client
         unit = request.unit
         if isinstance(request, ReadRequest):
@@ -342,30 +291,59 @@ class PymodbusTransport:
             if request.table is Table.COIL:
                 return await client.read_coils(address, count=count, device_id=unit)
             return await client.read_discrete_inputs(address, count=count, device_id=unit)
+        if isinstance(request, ReadDeviceId):
+            return await client.read_device_information(
+                read_code=request.read_code, object_id=request.object_id, device_id=unit
+            )
+        broadcast = unit == BROADCAST_UNIT  # every device applies it, none answers
         if isinstance(request, WriteCoils):
             if len(request.values) == 1:
-                return await client.write_coil(request.address, request.values[0], device_id=unit)
-            return await client.write_coils(request.address, list(request.values), device_id=unit)
-        if isinstance(request, WriteRegisters):
-            if len(request.values) == 1:
-                return await client.write_register(request.address, request.values[0], device_id=unit)
-            return await client.write_registers(request.address, list(request.values), device_id=unit)
-        return await client.read_device_information(
-            read_code=request.read_code, object_id=request.object_id, device_id=unit
-        )
+                pdu = await client.write_coil(
+                    request.address, request.values[0], device_id=unit, no_response_expected=broadcast
+                )
+            else:
+                pdu = await client.write_coils(
+                    request.address, list(request.values), device_id=unit, no_response_expected=broadcast
+                )
+        elif len(request.values) == 1:
+            pdu = await client.write_register(
+                request.address, request.values[0], device_id=unit, no_response_expected=broadcast
+            )
+        else:
+            pdu = await client.write_registers(
+                request.address, list(request.values), device_id=unit, no_response_expected=broadcast
+            )
+        if broadcast:
+            await asyncio.sleep(BROADCAST_TURNAROUND_S)  # let every device apply it before the next request
+            return None
+        return pdu
 
 
-def _response(name: str, request: ModbusRequest, pdu: ModbusPDU) -> Response:
+def pdu_response(where: str, request: ModbusRequest, pdu: ModbusPDU) -> Response:
+    """The values of a decoded reply PDU; a PDU that does not answer ``request`` is a ``FramingError``."""
+    if pdu.function_code != request.function_code:
+        raise FramingError(where, f"reply of function {pdu.function_code} to function {request.function_code}")
     if isinstance(request, ReadRequest):
         if request.table.is_bit:
-            bits = [1 if b else 0 for b in pdu.bits[: request.count]]
-            values = bits
+            values = [1 if b else 0 for b in pdu.bits[: request.count]]
         else:
             values = [int(r) for r in pdu.registers]
-        if len(values) != request.count:
-            raise DeviceError(_where(name, request.unit), f"short response: {len(values)} of {request.count}")
+        expected = (request.count + 7) // 8 * 8 if request.table.is_bit else request.count
+        got = len(pdu.bits) if request.table.is_bit else len(values)
+        if got != expected:
+            raise FramingError(where, f"reply holds {got} values, {request.count} were asked for")
         return Response(values=values)
     if isinstance(request, ReadDeviceId):
         info: dict[int, bytes] = dict(getattr(pdu, "information", {}) or {})
         return Response(objects=info)
+    if pdu.address != request.address:
+        raise FramingError(where, f"write reply echoes address {pdu.address}, not {request.address}")
+    if len(request.values) > 1:
+        if pdu.count != len(request.values):
+            raise FramingError(where, f"write reply echoes quantity {pdu.count}, not {len(request.values)}")
+    elif isinstance(request, WriteCoils):
+        if list(pdu.bits[:1]) != [request.values[0]]:
+            raise FramingError(where, "single coil write echoes another value")
+    elif list(pdu.registers[:1]) != [request.values[0]]:
+        raise FramingError(where, "single register write echoes another value")
     return Response()

@@ -1,18 +1,26 @@
-"""Write validation: a value is checked against the profile before anything goes on the wire.
+"""Writes: a value is checked against the profile before anything goes on the wire, then sent once.
 
 ``plan_write`` answers either a typed request ready for the bus or ``WriteRejected`` naming what
 is wrong: an unknown point, a read-only one, a wrong type, an unknown enum label, out of min/max.
+``send_write`` puts it on the bus exactly once (the bus never resends a write): a write whose reply
+did not come may have been applied, so it ends as ``WriteOutcomeUnknown`` unless a read-back was
+asked for, which then decides.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
-from agent.errors import WriteRejected
+from agent.errors import DeviceError, TransportError, WriteOutcomeUnknown, WriteRejected, WriteVerifyFailed
+from agent.logs import log_event
 from agent.records import PointValue
+from drivers.modbus.bus import BusQueue
 from drivers.modbus.codec import CodecError, encode_point
-from drivers.modbus.profile import DataType, Point, Profile
-from drivers.modbus.transport import WriteCoils, WriteRegisters
+from drivers.modbus.profile import DataType, Point, Profile, Table
+from drivers.modbus.transport import ReadRequest, WriteCoils, WriteRegisters
+
+log = logging.getLogger(__name__)
 
 _INTEGER_TYPES = {
     DataType.INT16,
@@ -82,3 +90,28 @@ def plan_write(
     if point.table.is_bit:
         return point, WriteCoils(unit, point.address, (bool(words[0]),))
     return point, WriteRegisters(unit, point.address, tuple(words))
+
+
+async def send_write(
+    bus: BusQueue, what: str, table: Table, request: WriteCoils | WriteRegisters, verify: bool
+) -> None:
+    """Send ``request`` once; with ``verify`` read it back. ``what`` names the target in errors."""
+    read_back = ReadRequest(request.unit, table, request.address, len(request.values))
+    expected = [int(v) for v in request.values]
+    try:
+        await bus.execute(request)
+    except WriteOutcomeUnknown as unknown:
+        if not verify:
+            raise WriteOutcomeUnknown(what, unknown.reason) from unknown
+        log_event(log, "write_outcome_unknown", logging.WARNING, target=what, reason=unknown.reason, next="read-back")
+        try:
+            back = await bus.execute(read_back)
+        except (DeviceError, TransportError) as exc:
+            raise WriteOutcomeUnknown(what, f"{unknown.reason}; the read-back failed too: {exc}") from exc
+        if back.values != expected:
+            raise WriteVerifyFailed(f"{what}: not applied: wrote {expected}, read back {back.values}") from None
+        return
+    if verify:
+        back = await bus.execute(read_back)
+        if back.values != expected:
+            raise WriteVerifyFailed(f"{what}: wrote {expected}, read back {back.values}")

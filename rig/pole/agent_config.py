@@ -39,7 +39,9 @@ def build_config(pole: PoleSpec, where: Endpoints) -> dict[str, Any]:
                 {
                     "name": d.name, "bus": bus.name, "unit_id": d.unit, "profile": d.profile,
                     **({"firmware": d.firmware} if d.firmware else {}),
-                    "period_s": d.period_s, "points": d.polled,
+                    # the scenario's period_s is the rate of every polled point: a device's period_s
+                    # alone would yield to each point's own profile period
+                    "period_s": d.period_s, "points": {name: {"period": d.period_s} for name in d.polled},
                 }
                 for bus in pole.buses for d in bus.devices
             ],

@@ -7,11 +7,13 @@ NBIRTH of a session carries the bdSeq of the Will registered in that session's C
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
 from aiomqtt import Will
 
+from agent.errors import UplinkError
 from agent.logs import log_event
 from agent.uplink.config import SparkplugConfig
 from agent.uplink.mqtt_client import EdgeMqttClient
@@ -54,16 +56,24 @@ class SparkplugEdge:
         self._next_bdseq = (self._next_bdseq + 1) % BDSEQ_MODULO
         return Will(self.topics.ndeath, payloads.ndeath(self.bdseq).SerializeToString(), qos=1, retain=False)
 
-    async def goodbye(self, client: EdgeMqttClient, mqtt5: bool, timeout_s: float) -> None:
-        """Intentional disconnect: NDEATH first (3.1.1: published; 5: DISCONNECT with the Will)."""
-        if mqtt5:
-            await client.disconnect_with_will()
-        else:
-            await client.publish_acked(
-                self.topics.ndeath, payloads.ndeath(self.bdseq).SerializeToString(), timeout=timeout_s
-            )
+    async def goodbye(self, client: EdgeMqttClient, mqtt5: bool, timeout_s: float, reason: str) -> None:
+        """End a session so the host learns the node is gone, however the session ended.
+
+        MQTT 5: DISCONNECT with reason 0x04, the broker publishes the NDEATH Will. MQTT 3.1.1: NDEATH
+        published, then DISCONNECT (which makes the broker drop the Will). On a connection already lost
+        both fail quietly and the broker publishes the Will itself.
+        """
+        try:
+            if mqtt5:
+                await client.disconnect_with_will()
+                return
+            with contextlib.suppress(UplinkError):
+                await client.publish_acked(
+                    self.topics.ndeath, payloads.ndeath(self.bdseq).SerializeToString(), timeout=timeout_s
+                )
+        finally:
             await client.__aexit__(None, None, None)
-        log_event(log, "sparkplug_ndeath", bdseq=self.bdseq, reason="stop")
+            log_event(log, "sparkplug_ndeath", bdseq=self.bdseq, reason=reason)
 
     def status(self) -> dict[str, str | int | bool | None]:
         return {

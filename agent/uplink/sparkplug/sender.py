@@ -37,7 +37,3 @@ class SeqSender:
         self._counters.published += 1
         self._counters.bytes_published += len(data)
         return self._client.wait_published(info, topic, self._timeout)
-
-    async def send_unsequenced(self, topic: str, payload: Any) -> None:
-        """NDEATH: no seq, QoS 1, not retained."""
-        await self._client.publish_acked(topic, payload.SerializeToString(), timeout=self._timeout)

@@ -2,14 +2,13 @@
 
 The drain task is the only one that stamps and sends births, deaths and data, so seq order is send
 order. Commands and STATE arrive on the receive task, which only sets flags (rebirth), starts DCMD
-writes, or, when the primary host goes offline, publishes NDEATH and ends the session (the uplink
-then reconnects, to the next broker, with the next bdSeq, and waits for the host again).
+writes, or, when the primary host goes offline, ends the session (the uplink says NDEATH, reconnects
+to the next broker with the next bdSeq, and waits for the host again).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Coroutine, Sequence
@@ -216,7 +215,6 @@ class SparkplugSession:
 
     async def _host_gone(self) -> None:
         self._closing = True  # no more data from the drain, which may still be between two sends
-        with contextlib.suppress(UplinkError):
-            await self._sender.send_unsequenced(self._edge.topics.ndeath, payloads.ndeath(self._edge.bdseq))
-        log_event(log, "sparkplug_ndeath", bdseq=self._edge.bdseq, reason="primary host offline")
+        log_event(log, "sparkplug_host_offline", host=self._edge.host.host_id if self._edge.host else None)
+        # The uplink ends the session with NDEATH (SparkplugEdge.goodbye), then reconnects.
         raise HostOffline(f"primary host {self._edge.host.host_id if self._edge.host else ''} went offline")

@@ -33,24 +33,24 @@ from pymodbus.pdu.register_message import (
 from agent.logs import RateLimiter, log_limited
 from agent.records import PointValue
 from drivers.modbus.codec import CodecError, decode_point, encode_point, raw_range
-from drivers.modbus.profile import DataType, IdentRegister, Point, Profile, Table
-from drivers.modbus.simulator.faults import Fault, FaultDecision, FaultSet, parse_fault
-from drivers.modbus.simulator.generators import (
-    Constant,
+from drivers.modbus.generator_specs import (
+    AnyGeneratorSpec,
     ConstantSpec,
     CounterSpec,
     RandomWalkSpec,
     SequenceSpec,
     SineSpec,
-    ValueSource,
-    make_source,
 )
+from drivers.modbus.profile import DataType, IdentRegister, Point, Profile, Table
+from drivers.modbus.simulator.defaults import default_spec
+from drivers.modbus.simulator.faults import Fault, FaultDecision, FaultSet, parse_fault
+from drivers.modbus.simulator.generators import Constant, ValueSource, make_source
 from drivers.modbus.simulator.image import RegisterImage
 
 _log = logging.getLogger(__name__)
 _limiter = RateLimiter(60.0)
 
-GeneratorLike = ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec | CounterSpec | ValueSource | PointValue
+GeneratorLike = AnyGeneratorSpec | ValueSource | PointValue
 
 _READ_TABLE = {1: Table.COIL, 2: Table.DISCRETE, 3: Table.HOLDING, 4: Table.INPUT}
 _READ_RESPONSE: dict[int, type[ModbusPDU]] = {
@@ -107,7 +107,7 @@ class SimulatedDevice:
         for name, point in profile.points.items():
             self._image.claim(name, point)
             given = (generators or {}).get(name)
-            self._set_source(name, _as_source(given) if given is not None else _default_source(point))
+            self._set_source(name, _as_source(given if given is not None else default_spec(name, point)))
         self._load_identification(profile.identification.registers, firmware)
 
     # ----------------------------------------------------------------------------- faults
@@ -286,25 +286,11 @@ def _parse_faults(faults: list[Fault | str] | None) -> list[Fault]:
 
 
 def _as_source(given: GeneratorLike) -> ValueSource:
-    if isinstance(given, ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec | CounterSpec):
+    if isinstance(given, ConstantSpec | SineSpec | RandomWalkSpec | CounterSpec | SequenceSpec):
         return make_source(given)
     if given is None or isinstance(given, bool | int | float | str):
         return make_source(ConstantSpec(value=given if given is not None else 0))
     return given
-
-
-def _default_source(point: Point) -> ValueSource:
-    """A plausible constant: the first enum value, the middle of the write range, else zero."""
-    if point.table.is_bit or point.type is DataType.BOOL:
-        return make_source(ConstantSpec(value=False))
-    if point.type is DataType.STRING:
-        return make_source(ConstantSpec(value="SIM"[: point.length or 0]))
-    if point.enum:
-        return make_source(ConstantSpec(value=min(point.enum)))
-    if point.min is not None and point.max is not None:
-        return make_source(ConstantSpec(value=(point.min + point.max) / 2))
-    low, high = raw_range(point)
-    return make_source(ConstantSpec(value=min(max(0.0, low), high)))
 
 
 def _fit(point: Point, value: PointValue) -> PointValue:

@@ -1,5 +1,9 @@
 """Fault modes of a simulated device, written ``silent``, ``exception:<code>``, ``corrupt-crc[:<p>]``,
-``slow:<ms>`` or ``drop[:<p>]``. A device holds a ``FaultSet`` that can be replaced at run time.
+``slow:<ms>``, ``slow-write:<ms>`` or ``drop[:<p>]``. A device holds a ``FaultSet`` that can be
+replaced at run time.
+
+``slow-write`` is a device that commits writes to flash before answering: the write is applied at
+once, its reply comes late (reads are answered as usual).
 
 ``corrupt-crc`` applies to RTU framing (serial, RTU over TCP); Modbus TCP frames carry no CRC, so
 there it has no effect.
@@ -17,6 +21,7 @@ class FaultKind(StrEnum):
     EXCEPTION = "exception"  # answers every request with this exception code
     CORRUPT_CRC = "corrupt-crc"  # answers with a broken CRC, with a probability
     SLOW = "slow"  # extra turnaround, milliseconds
+    SLOW_WRITE = "slow-write"  # extra turnaround of write replies only, milliseconds
     DROP = "drop"  # does not answer, with a probability
 
 
@@ -30,8 +35,8 @@ class Fault:
     def __str__(self) -> str:
         if self.kind is FaultKind.EXCEPTION:
             return f"exception:{self.exception_code}"
-        if self.kind is FaultKind.SLOW:
-            return f"slow:{self.delay_ms:g}"
+        if self.kind in (FaultKind.SLOW, FaultKind.SLOW_WRITE):
+            return f"{self.kind}:{self.delay_ms:g}"
         if self.kind in (FaultKind.CORRUPT_CRC, FaultKind.DROP):
             return f"{self.kind}:{self.probability:g}"
         return str(self.kind)
@@ -55,10 +60,10 @@ def parse_fault(text: str) -> Fault:
         if not 1 <= code <= 255:
             raise ValueError(f"exception code must be 1..255, got {text!r}")
         return Fault(kind, exception_code=int(code))
-    if kind is FaultKind.SLOW:
+    if kind in (FaultKind.SLOW, FaultKind.SLOW_WRITE):
         delay = _number(text, arg, float)
         if delay < 0:
-            raise ValueError(f"slow needs milliseconds >= 0, got {text!r}")
+            raise ValueError(f"{kind} needs milliseconds >= 0, got {text!r}")
         return Fault(kind, delay_ms=delay)
     probability = _number(text, arg, float) if arg else 1.0
     if not 0.0 <= probability <= 1.0:
@@ -80,6 +85,7 @@ class FaultDecision:
     answer: bool = True
     corrupt_crc: bool = False
     extra_delay_s: float = 0.0
+    extra_write_delay_s: float = 0.0  # on top of ``extra_delay_s`` when the request is a write
 
 
 NO_FAULT = FaultDecision()
@@ -110,6 +116,7 @@ class FaultSet:
         answer = True
         corrupt = False
         delay = 0.0
+        write_delay = 0.0
         for fault in self.faults:
             if fault.kind is FaultKind.SILENT:
                 answer = False
@@ -119,7 +126,9 @@ class FaultSet:
                 corrupt = corrupt or self._hit(fault.probability)
             elif fault.kind is FaultKind.SLOW:
                 delay += fault.delay_ms / 1000.0
-        return FaultDecision(answer=answer, corrupt_crc=corrupt, extra_delay_s=delay)
+            elif fault.kind is FaultKind.SLOW_WRITE:
+                write_delay += fault.delay_ms / 1000.0
+        return FaultDecision(answer=answer, corrupt_crc=corrupt, extra_delay_s=delay, extra_write_delay_s=write_delay)
 
     def _hit(self, probability: float) -> bool:
         return probability >= 1.0 or self._rng.random() < probability

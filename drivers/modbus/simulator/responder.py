@@ -26,6 +26,7 @@ class BusStats:
     """Counters since start; read them from tests and benches."""
 
     requests: int = 0  # well-formed frames seen, for any unit
+    writes: int = 0  # write requests among them (broadcasts included)
     answered: int = 0
     silent: int = 0  # frames for a simulated unit that got no answer (faults)
     unknown_unit: int = 0
@@ -80,6 +81,8 @@ class Responder:
 
     def respond(self, request: Request) -> Reply | None:
         self.stats.requests += 1
+        if request.pdu.function_code in _WRITE_FUNCTIONS:
+            self.stats.writes += 1
         if request.unit == 0 and request.pdu.function_code in _WRITE_FUNCTIONS:
             for each in self.devices.values():  # broadcast write: everyone applies it, no one answers
                 each.handle(request.pdu)
@@ -100,7 +103,10 @@ class Responder:
             frame = frame[:-1] + bytes([frame[-1] ^ 0xFF])
             self.stats.corrupted += 1
         self.stats.answered += 1
-        return Reply(frame, device.turnaround_s + decision.extra_delay_s)
+        delay = device.turnaround_s + decision.extra_delay_s
+        if request.pdu.function_code in _WRITE_FUNCTIONS:
+            delay += decision.extra_write_delay_s
+        return Reply(frame, delay)
 
 
 class ServesDevices:

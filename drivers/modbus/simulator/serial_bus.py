@@ -4,7 +4,8 @@ The simulator owns the I/O loop so it can model the wire: an answer leaves only 
 and response bytes, the 3.5-character silences and the device turnaround would have elapsed on a
 real line at the configured baud (``WireTiming``); the line then stays busy for the trailing
 silence, so a master that does not wait is held back as the real bus would hold it back. Unknown
-unit ids get silence, as on a real multi-drop bus.
+unit ids get silence, as on a real multi-drop bus. A ``SerialPath`` adds what a real master's path
+adds: a USB adapter's latency and the device's turnaround jitter (``serial_path.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from agent.errors import TransportError
 from agent.logs import log_event
 from drivers.modbus.simulator.device import SimulatedDevice
 from drivers.modbus.simulator.responder import Request, Responder, ServesDevices
+from drivers.modbus.simulator.serial_path import SerialPath
 from drivers.modbus.simulator.wire import WireTiming, sleep_until
 
 _log = logging.getLogger(__name__)
@@ -43,10 +45,12 @@ class SimulatedBus(ServesDevices):
         stopbits: Literal[1, 2] = 1,
         bytesize: Literal[7, 8] = 8,
         wire_timing: bool = True,
+        path: SerialPath | None = None,
     ) -> None:
         self.port = port
         self.timing = WireTiming(baud=baud, bytesize=bytesize, parity=parity, stopbits=stopbits)
         self.wire_timing = wire_timing
+        self.path = path or SerialPath()
         self._responder = Responder(devices, "rtu")
         self._serial: serial.Serial | None = None
         self._task: asyncio.Task[None] | None = None
@@ -128,23 +132,28 @@ class SimulatedBus(ServesDevices):
 
     async def _answer(self, fd: int, request: Request, arrived: float) -> None:
         reply = self._responder.respond(request)
-        start = max(arrived, self._bus_free_at)  # a polite master would have waited for the line
+        # a polite master would have waited for the line
+        start = max(self.path.request_on_wire(arrived), self._bus_free_at)
         if reply is None:
             self._bus_free_at = start + self.timing.bytes_s(request.size) + self.timing.silence_s
             return
+        turnaround = self.path.turnaround_s(reply.delay_s)
         modelled = 0.0
         if self.wire_timing:
-            modelled = self.timing.response_delay_s(request.size, len(reply.frame), reply.delay_s)
+            modelled = self.timing.response_delay_s(request.size, len(reply.frame), turnaround)
         else:
-            modelled = reply.delay_s
-        deadline = start + modelled
+            modelled = turnaround
+        wire_end = start + modelled
+        deadline = self.path.answer_at_host(wire_end)
         await sleep_until(deadline)
         self._write(fd, reply.frame)
         sent = time.perf_counter()
         self.delay_errors_s.append(sent - deadline)
         if len(self.delay_errors_s) > 10_000:
             del self.delay_errors_s[:5_000]
-        self._bus_free_at = sent + (self.timing.guard_s if self.wire_timing else 0.0)
+        # the line is free a t3.5 after the answer left it (late by our own overshoot), whenever
+        # the adapter hands it to the host
+        self._bus_free_at = wire_end + (sent - deadline) + (self.timing.guard_s if self.wire_timing else 0.0)
 
     def _write(self, fd: int, frame: bytes) -> None:
         try:

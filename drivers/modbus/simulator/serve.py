@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from agent.errors import ConfigError, ProfileError
 from agent.yamlsource import YamlDocument, format_path
-from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.profiles import ProfileRegistry, profile_search_path
 from drivers.modbus.simulator.device import SimulatedDevice
 from drivers.modbus.simulator.runner import SimulatorServer
 from drivers.modbus.simulator.serial_bus import SimulatedBus
+from drivers.modbus.simulator.serial_path import SerialPath
 from drivers.modbus.simulator.spec import BusSpec, DeviceSpec, SimulatorSpec
 from drivers.modbus.simulator.tcp_server import SimulatedTcpServer
 from drivers.modbus.simulator.wire import WireTiming
@@ -22,7 +23,9 @@ def build_servers(
     spec: SimulatorSpec, doc: YamlDocument | None = None, registry: ProfileRegistry | None = None
 ) -> list[SimServer]:
     """One server per bus. Unknown profiles or point names raise ``ConfigError`` naming the spot."""
-    registry = registry or ProfileRegistry.load(spec.profiles_dir)
+    if registry is None:
+        extra = [spec.profiles_dir] if spec.profiles_dir is not None else []
+        registry = ProfileRegistry.load([*extra, *profile_search_path()])
     servers: list[SimServer] = []
     problems: list[str] = []
     for b, bus in enumerate(spec.buses):
@@ -61,6 +64,7 @@ def _server(bus: BusSpec, devices: list[SimulatedDevice]) -> SimServer:
         return SimulatedBus(
             s.port, s.baud, devices, parity=s.parity, stopbits=s.stopbits, bytesize=s.bytesize,
             wire_timing=s.wire_timing,
+            path=SerialPath(s.adapter_latency_ms, s.turnaround_jitter_ms, s.path_seed),
         )
     assert bus.tcp is not None
     t = bus.tcp

@@ -10,7 +10,7 @@
               frequency: 50.0            # a bare value is a constant
             faults: ["slow:20"]
       - tcp: {host: 127.0.0.1, port: 5020}          # framing: socket (Modbus TCP) or rtu (RTU over TCP)
-        devices: [{unit: 1, profile: witmotion/wt901c485, holes: allow}]
+        devices: [{unit: 1, profile: witmotion/wt901c-485, holes: allow}]
 
 Errors name the file, line and field path (``sim.yaml:7:13 buses[0].devices[0].unit: ...``).
 """
@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.errors import ConfigError
 from agent.yamlsource import YamlDocument, load_yaml_file, parse_yaml, validation_problems
+from drivers.modbus.generator_specs import GeneratorSpec, bare_constant
 from drivers.modbus.simulator.device import HolePolicy
 from drivers.modbus.simulator.faults import parse_fault
-from drivers.modbus.simulator.generators import GeneratorSpec
 
 
 class _Model(BaseModel):
@@ -34,16 +34,25 @@ class _Model(BaseModel):
 
 
 class SerialEndpoint(_Model):
+    """A serial line (or one end of a socat pty pair) the devices answer on, RTU framing."""
+
     port: str = Field(min_length=1, description="serial device or pty path")
-    baud: int = Field(9600, gt=0)
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
-    wire_timing: bool = True
+    baud: int = Field(9600, gt=0, description="bits per second, for wire timing (a pty ignores it)")
+    parity: Literal["N", "E", "O"] = Field("N", description="none, even or odd")
+    stopbits: Literal[1, 2] = Field(1, description="stop bits")
+    bytesize: Literal[7, 8] = Field(8, description="data bits")
+    wire_timing: bool = Field(True, description="answer after the frame's time on the wire at this baud")
+    adapter_latency_ms: float = Field(
+        0.0, ge=0, le=255, description="USB-serial adapter latency timer (FTDI: 1..16 ms); 0: a native UART"
+    )
+    turnaround_jitter_ms: float = Field(0.0, ge=0, description="device answers up to this much later, uniformly")
+    path_seed: int = Field(0, description="seed of the path's random draws")
 
 
 class TcpEndpoint(_Model):
-    host: str = "127.0.0.1"
+    """A TCP listener: Modbus TCP, or RTU frames over TCP (a serial server)."""
+
+    host: str = Field("127.0.0.1", description="listen address")
     port: int = Field(ge=0, le=65535, description="0 picks a free port")
     framing: Literal["socket", "rtu"] = Field("socket", description="Modbus TCP, or RTU over TCP")
     wire_timing: bool = Field(False, description="model a serial line behind the socket (RTU over TCP)")
@@ -51,14 +60,20 @@ class TcpEndpoint(_Model):
 
 
 class DeviceSpec(_Model):
-    unit: int = Field(ge=1, le=247)
+    """One simulated device: a profile's register map answering on one unit id."""
+
+    unit: int = Field(ge=1, le=247, description="Modbus unit id")
     profile: str = Field(min_length=1, description="profile id or vendor/model")
-    firmware: str | None = None
-    holes: HolePolicy = HolePolicy.REJECT
+    firmware: str | None = Field(None, description="firmware version to report (and to pick a variant by)")
+    holes: HolePolicy = Field(
+        HolePolicy.REJECT, description="reject: exception 2 outside the map, like most devices; allow: zeros"
+    )
     turnaround_ms: float | None = Field(None, ge=0, description="default: the profile's limits.turnaround_ms")
-    faults: list[str] = Field(default_factory=list)
-    points: dict[str, GeneratorSpec] = Field(default_factory=dict)
-    seed: int | None = None
+    faults: list[str] = Field(default_factory=list, description="faults active from the start (see Faults)")
+    points: dict[str, GeneratorSpec] = Field(
+        default_factory=dict, description="point name -> generator, or a bare value for a constant"
+    )
+    seed: int | None = Field(None, description="seed of the random faults")
 
     @field_validator("faults")
     @classmethod
@@ -72,16 +87,15 @@ class DeviceSpec(_Model):
     def _bare_constants(cls, points: Any) -> Any:
         if not isinstance(points, dict):
             return points
-        return {
-            name: {"kind": "constant", "value": g} if isinstance(g, bool | int | float | str) else g
-            for name, g in points.items()
-        }
+        return {name: bare_constant(g) for name, g in points.items()}
 
 
 class BusSpec(_Model):
-    serial: SerialEndpoint | None = None
-    tcp: TcpEndpoint | None = None
-    devices: list[DeviceSpec] = Field(min_length=1)
+    """One line or listener and the devices on it; give exactly one of serial or tcp."""
+
+    serial: SerialEndpoint | None = Field(None, description="serve on a serial line or pty")
+    tcp: TcpEndpoint | None = Field(None, description="serve on a TCP port")
+    devices: list[DeviceSpec] = Field(min_length=1, description="unit ids must differ on one bus")
 
     @model_validator(mode="after")
     def _one_endpoint(self) -> BusSpec:
@@ -95,8 +109,14 @@ class BusSpec(_Model):
 
 
 class SimulatorSpec(_Model):
-    profiles_dir: Path | None = Field(None, description="default: the shipped firmware_profiles/")
-    buses: list[BusSpec] = Field(min_length=1)
+    """What ``edgepost simulate --spec FILE`` serves."""
+
+    profiles_dir: Path | None = Field(
+        None,
+        description="profile directory searched first (relative to the spec file), before "
+        "$EDGEPOST_PROFILE_DIR, /etc/edgepost/profiles and the shipped profiles",
+    )
+    buses: list[BusSpec] = Field(min_length=1, description="each served at the same time")
 
 
 def validate_spec(doc: YamlDocument) -> SimulatorSpec:
@@ -105,7 +125,7 @@ def validate_spec(doc: YamlDocument) -> SimulatorSpec:
     try:
         return SimulatorSpec.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError(validation_problems(doc, exc)) from None
+        raise ConfigError(validation_problems(doc, exc, model=SimulatorSpec)) from None
 
 
 def load_spec(path: Path) -> tuple[SimulatorSpec, YamlDocument]:

@@ -54,10 +54,10 @@ outbox: {{durability: process-safe}}
 """
 
 DEVICES = {
-    "meter": "      - {name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120, period_s: 0.2,"
-    " points: [voltage, current]}",
-    "manhole": "      - {name: manhole, bus: bus1, unit_id: 3, profile: witmotion/wt901c-485, period_s: 0.2,"
-    " points: [roll, pitch]}",
+    "meter": "      - {name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120,"
+    " points: {voltage: {period: 0.2}, current: {period: 0.2}}}",
+    "manhole": "      - {name: manhole, bus: bus1, unit_id: 3, profile: witmotion/wt901c-485,"
+    " points: {roll: {period: 0.2}, pitch: {period: 0.2}}}",
 }
 
 

@@ -35,7 +35,7 @@ drivers:
     buses:
       - {{name: bus1, transport: serial, port: "{port}", baudrate: 38400, timeout_s: 0.3}}
     devices:
-      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120, period_s: 0.2, points: [voltage]}}
+      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120, points: {{voltage: {{period: 0.2}}}}}}
 {manhole}
 uplink: {{host: 127.0.0.1, port: {mqtt_port}}}
 control: {{socket: {state}/control.sock, group: null}}
@@ -49,7 +49,7 @@ MANHOLE = ("      - {name: manhole, bus: bus1, unit_id: 3, profile: witmotion/wt
 class TiltPole(Pole):
     sensor: SimulatedDevice | None = None
 
-    def configure(self, points: str | None = "[roll, pitch]", extra: str = "") -> None:
+    def configure(self, points: str | None = "{roll: {period: 0.2}, pitch: {period: 0.2}}", extra: str = "") -> None:
         """The tilt sensor polls ``points`` (None: it is left out of the config) with ``extra`` fields."""
         line = "" if points is None else MANHOLE.replace("POINTS", points).replace(" EXTRA", extra)
         self.write_config(text=CONFIG.format(state=self.state, port=self.agent_port, mqtt_port=self.broker.port,
@@ -157,8 +157,8 @@ def test_an_alarm_still_active_after_a_restart_is_not_raised_again(tilt_pole: Ti
 @pytest.mark.parametrize(
     ("points", "extra", "reason"),
     [(None, "", "device_removed"),
-     ("[roll, pitch]", ", alarms: {cover_tilt_roll: {enabled: false}}", "rule_removed"),
-     ("[pitch]", "", "rule_removed")],
+     ("{roll: {period: 0.2}, pitch: {period: 0.2}}", ", alarms: {cover_tilt_roll: {enabled: false}}", "rule_removed"),
+     ("{pitch: {period: 0.2}}", "", "rule_removed")],
     ids=["device-removed", "rule-disabled", "point-no-longer-polled"],
 )
 def test_an_alarm_whose_device_or_rule_left_the_config_is_cleared_at_start(

@@ -38,7 +38,8 @@ drivers:
     buses:
       - {{name: bus1, transport: serial, port: "{port}", baudrate: 38400, timeout_s: 0.3, retries: 0}}
     devices:
-      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120, period_s: 0.2, points: [voltage, current]}}
+      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120,
+          points: {{voltage: {{period: 0.2}}, current: {{period: 0.2}}}}}}
 uplink: {{host: 127.0.0.1, port: {mqtt_port}}}
 control: {{socket: {state}/control.sock, group: null}}
 outbox: {{durability: process-safe}}

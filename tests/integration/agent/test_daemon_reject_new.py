@@ -61,8 +61,10 @@ def test_full_outbox_refuses_telemetry_alarms_still_arrive_and_a_gap_accounts_fo
     text = pole.config.read_text()
     text = text.replace("outbox: {durability: process-safe}",
                         "outbox: {durability: process-safe, max_bytes: 1048576, full_policy: reject-new}")
-    text = text.replace("points: [roll, pitch]}",  # a tilt alarm that trips and clears every few polls
-                        "points: [roll, pitch], alarms: {cover_tilt_roll: {above: 0.5, hysteresis: 0}}}")
+    manhole = "points: {roll: {period: 0.2}, pitch: {period: 0.2}}}"
+    assert manhole in text
+    text = text.replace(manhole,  # a tilt alarm that trips and clears every few polls
+                        manhole[:-1] + ", alarms: {cover_tilt_roll: {above: 0.5, hysteresis: 0}}}")
     text = text.replace(f"uplink: {{host: 127.0.0.1, port: {pole.broker.port}}}",
                         f"uplink: {{host: 127.0.0.1, port: {pole.broker.port}, reconnect_max_s: 2}}")
     pole.config.write_text(text)

@@ -37,7 +37,7 @@ drivers:
       - {{name: bus1, transport: serial, port: "{port}", baudrate: 38400, timeout_s: 0.3, retries: 0,
           reopen_min_s: {reopen_s}, reopen_max_s: {reopen_s}}}
     devices:
-      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120, period_s: {period}, points: [voltage]}}
+      - {{name: meter, bus: bus1, unit_id: 1, profile: eastron/sdm120, points: {{voltage: {{period: {period}}}}}}}
 uplink: {{host: 127.0.0.1, port: {mqtt_port}}}
 control: {{socket: {state}/control.sock, group: null}}
 outbox: {{durability: process-safe}}

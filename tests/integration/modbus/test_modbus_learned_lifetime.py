@@ -30,8 +30,8 @@ def config(port: str) -> dict[str, object]:
         "reprobe_max_s": 1.2,
         "buses": [{"transport": "serial", "name": "rs485", "port": port, "timeout_s": 0.3, "retries": 0}],
         "devices": [
-            {"name": "meter", "bus": "rs485", "unit_id": 1, "profile": "eastron/sdm120", "period_s": 0.3,
-             "points": POINTS}
+            {"name": "meter", "bus": "rs485", "unit_id": 1, "profile": "eastron/sdm120",
+             "points": {name: {"period": 0.3} for name in POINTS}}
         ],
     }
 

@@ -49,8 +49,7 @@ def config(port: Path) -> dict[str, object]:
                 "bus": "rs485",
                 "unit_id": 1,
                 "profile": "eastron/sdm120",
-                "period_s": 0.3,
-                "points": ["voltage"],
+                "points": {"voltage": {"period": 0.3}},
             }
         ],
     }

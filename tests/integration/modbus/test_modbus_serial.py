@@ -97,8 +97,8 @@ async def test_shared_line_silent_unit_and_crc_noise(line, tmp_path: Path, caplo
         await sink.wait_for(
             lambda: {r.device for r in sink.readings()[offline_at:]} >= {"meter", "weather", "tilt"}, 60
         )
-        # corrupted frames fail pymodbus' CRC check and surface as timeouts of that device only
-        await sink.wait_for(lambda: driver.pollers["tilt"].counters.timeouts > 0, 60)
+        # corrupted frames fail the CRC check and are counted as CRC errors of that device only
+        await sink.wait_for(lambda: driver.buses["rs485"].counters.of(4).crc_errors > 0, 60)
         await sink.wait_for(lambda: len(sink.readings("tilt")) >= 4, 60)
         status = driver.status()
     readings = sink.readings()
@@ -112,7 +112,10 @@ async def test_shared_line_silent_unit_and_crc_noise(line, tmp_path: Path, caplo
     assert sink.events("meter")[0].data["state"] == "online"
     devices = status["devices"]
     assert devices["ghost"]["state"] == "offline"  # type: ignore[index,call-overload]
-    assert devices["tilt"]["timeouts"] > 0  # type: ignore[index,call-overload,operator]
+    assert devices["tilt"]["line"]["crc_errors"] > 0  # type: ignore[index,call-overload,operator]
+    for name in ("meter", "weather", "lamp", "ghost"):
+        assert devices[name]["line"]["crc_errors"] == 0  # type: ignore[index,call-overload]
+    assert devices["ghost"]["line"]["timeouts"] > 0  # type: ignore[index,call-overload,operator]
     assert status["buses"]["rs485"]["timeouts"] > 0  # type: ignore[index,call-overload,operator]
     assert bus.stats.requests > 0
     # a dead device logs one line per state change, not one per poll (ours and pymodbus' own)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,21 @@ class TinyFs:
 
     def remount(self, mode: str) -> None:
         subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True, capture_output=True)
+
+    def fill(self) -> None:
+        """Write a filler file until the filesystem is full (ENOSPC, for real)."""
+        block = b"\xa5" * 4096
+        with (self.path / "filler.bin").open("ab", buffering=0) as filler:
+            while True:
+                try:
+                    filler.write(block)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    return
+
+    def free(self) -> None:
+        (self.path / "filler.bin").unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A read-only filesystem: the agent stays up, accepts into the RAM spill, raises an alarm, recovers."""
+"""A read-only or full filesystem: the agent stays up, raises an alarm, recovers; RAM records are flagged."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 import time
 import zlib
 from pathlib import Path
+from unittest.mock import ANY
 
 import orjson
 
-from agent.outbox.config import OutboxConfig
+from agent.outbox.config import FullPolicy, OutboxConfig
 from agent.outbox.store import Outbox
 from agent.records import Priority, Reading
 from agent.uplink.config import UplinkConfig
@@ -23,6 +24,9 @@ def _readings(n: int) -> list[Reading]:
 
 
 async def test_read_only_filesystem_degrades_then_recovers(tiny_fs: TinyFs) -> None:
+    """A start on a read-only state dir: the agent stays up and reports it, but it cannot reserve seqs
+    on disk, so it refuses records (counted) rather than hand out seqs no file remembers (a crash
+    now and another read-only start would hand them out again: test_degraded_crash.py)."""
     config = OutboxConfig(degraded_retry_s=0.05)
     outbox = await Outbox.open(tiny_fs.path, config, "gw-ro")
     before = await outbox.accept(_readings(20))
@@ -31,16 +35,14 @@ async def test_read_only_filesystem_degrades_then_recovers(tiny_fs: TinyFs) -> N
 
     outbox = await Outbox.open(tiny_fs.path, config, "gw-ro")
     try:
-        during = await outbox.accept(_readings(30))  # accepted into the spill, not lost
-        assert 0 < during[0] - before[-1] <= 2  # seq read from the read-only file (+1 for the alarm)
+        during = await outbox.accept(_readings(30))
+        assert during == [None] * 30  # refused, not given seqs nothing durable bounds
         stats = await outbox.stats()
-        assert stats.degraded is not None
-        [alarm] = await outbox.fetch(10, priority=Priority.ALARM)
-        assert alarm.body["kind"] == "outbox_degraded"
+        assert stats.degraded is not None and stats.rejected_total == 30
         telemetry = [r.seq for r in await outbox.fetch(100, priority=Priority.TELEMETRY)]
-        assert telemetry == before + during  # the file is still read, the spill merged after it
-        await outbox.delete(during[:5])  # acked while read-only: remembered, applied later
-        assert [r.seq for r in await outbox.fetch(100, priority=Priority.TELEMETRY)] == before + during[5:]
+        assert telemetry == before  # the file is still read and sent
+        await outbox.delete(before[:5])  # acked while read-only: remembered, applied later
+        assert [r.seq for r in await outbox.fetch(100, priority=Priority.TELEMETRY)] == before[5:]
 
         tiny_fs.remount("rw")
         for _ in range(200):  # the writer retries the disk every degraded_retry_s
@@ -49,17 +51,32 @@ async def test_read_only_filesystem_degrades_then_recovers(tiny_fs: TinyFs) -> N
             await asyncio.sleep(0.05)
         assert (await outbox.stats()).degraded is None
         more = await outbox.accept(_readings(1))
+        assert isinstance(more[0], int) and more[0] > before[-1]
     finally:
         await outbox.close()
 
     outbox = await Outbox.open(tiny_fs.path, config, "gw-ro")
     try:
-        on_disk = [r.seq async for r in outbox.export()]
-        assert [s for s in on_disk if s in set(before + during + more)] == before + during[5:] + more
-        assert alarm.seq in on_disk
+        on_disk = [r async for r in outbox.export()]
+        assert [r.seq for r in on_disk if r.priority is Priority.TELEMETRY] == before[5:] + more
+        events = {str(r.body["kind"]): r for r in on_disk if r.priority is not Priority.TELEMETRY}
+        assert events["outbox_degraded"].priority is Priority.ALARM  # stored once it had a seq
+        assert events["gap"].body["data"] == {  # the refused records, announced once the disk was back
+            "device": "m1", "first_ts": ANY, "last_ts": ANY, "count": 30, "reason": "rejected",
+        }
         assert (await outbox.stats()).degraded is None
     finally:
         await outbox.close()
+
+
+async def _degrade_with_a_full_disk(outbox: Outbox, tiny_fs: TinyFs) -> None:
+    """Under reject-new nothing is evicted: SQLITE_FULL from the real disk degrades the outbox."""
+    tiny_fs.fill()
+    for _ in range(100):
+        await outbox.accept([Reading("m1", "pad", "x" * 20_000, time.time()) for _ in range(5)])
+        if (await outbox.stats()).degraded is not None:
+            return
+    raise AssertionError("a full disk did not degrade the outbox")
 
 
 def _upstream_records(payloads: list[bytes]) -> list[dict[str, object]]:
@@ -70,19 +87,17 @@ def _upstream_records(payloads: list[bytes]) -> list[dict[str, object]]:
 
 
 async def test_records_held_in_ram_are_flagged_upstream(tiny_fs: TinyFs, tmp_path: Path) -> None:
-    """Accepted while the disk is read-only means held in RAM, not committed: a real broker must see
+    """Accepted while the disk refuses writes means held in RAM, not committed: a real broker must see
     ``"ram": true`` on exactly those records (TOPICS.md), and no flag on records read from the file."""
-    config = OutboxConfig(degraded_retry_s=60)
-    outbox = await Outbox.open(tiny_fs.path, config, "gw-ro")
-    on_disk = await outbox.accept(_readings(5))
-    await outbox.close()
-    tiny_fs.remount("ro")
+    config = OutboxConfig(degraded_retry_s=3600, full_policy=FullPolicy.REJECT_NEW)
 
     with Mosquitto(tmp_path) as broker, broker.collector("edgepost/#") as sub:
         outbox = await Outbox.open(tiny_fs.path, config, "gw-ro")
         try:
-            assert (await outbox.stats()).degraded is not None
-            in_ram = await outbox.accept(_readings(7))
+            on_disk = await outbox.accept(_readings(5))
+            await _degrade_with_a_full_disk(outbox, tiny_fs)
+            in_ram = await outbox.accept(_readings(7))  # seqs from the reservation on disk
+            assert None not in in_ram
             uplink = Uplink(UplinkConfig(port=broker.port), config, "gw-ro", outbox)
             task = asyncio.create_task(uplink.run())
             try:

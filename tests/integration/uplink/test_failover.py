@@ -24,7 +24,7 @@ OUTBOX = OutboxConfig(durability=Durability.PROCESS_SAFE)
 def failover_config(first: int, second: int) -> UplinkConfig:
     return UplinkConfig(
         port=first, brokers=[BrokerAddress(host="127.0.0.1", port=second)], puback_timeout_s=1.0,
-        return_to_first_s=1.0, reconnect_min_s=0.05, reconnect_max_s=2.0, reconnect_window_s=0.1,
+        return_to_first_s=1.0, reconnect_min_s=0.05, reconnect_max_s=2.0, reconnect_fleet_size=1,
         batch_records=20, inflight=4,
     )
 

@@ -37,7 +37,7 @@ async def test_kill9_connected_node_agent_fails_over_nothing_lost(tmp_path: Path
             config = UplinkConfig(
                 port=n1.mqtt_port, protocol="3.1.1",
                 brokers=[BrokerAddress(host="127.0.0.1", port=n.mqtt_port) for n in (n2, n3)],
-                puback_timeout_s=5.0, reconnect_min_s=0.2, reconnect_max_s=2.0, reconnect_window_s=0.5,
+                puback_timeout_s=5.0, reconnect_min_s=0.2, reconnect_max_s=2.0, reconnect_fleet_size=1,
                 return_to_first_s=300.0, batch_records=50, inflight=10,
             )
             async with running_uplink(config, outbox) as (up, _):

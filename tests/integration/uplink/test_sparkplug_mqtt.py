@@ -42,7 +42,7 @@ LEVEL = DeviceDecl("level1", "online", (PointDecl("distance", "uint16", unit="cm
 def spb_config(port: int, **sparkplug: object) -> UplinkConfig:
     return UplinkConfig(
         port=port, namespace="sparkplug", sparkplug=SparkplugConfig(group_id=GROUP, **sparkplug),  # type: ignore[arg-type]
-        reconnect_min_s=0.05, reconnect_max_s=0.3, reconnect_window_s=0.1, batch_records=50,
+        reconnect_min_s=0.05, reconnect_max_s=0.3, reconnect_fleet_size=1, batch_records=50,
     )
 
 

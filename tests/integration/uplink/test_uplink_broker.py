@@ -136,7 +136,7 @@ async def test_stop_while_broker_unreachable_returns_promptly(tmp_path: Path) ->
     outbox = await Outbox.open(tmp_path / "state", OUTBOX, "gw1")
     try:
         broker = Mosquitto(tmp_path)  # never started: connection refused, the uplink backs off
-        config = UplinkConfig(port=broker.port, reconnect_min_s=0.05, reconnect_max_s=60)
+        config = UplinkConfig(port=broker.port, reconnect_min_s=0.05, reconnect_max_s=60, reconnect_fleet_size=1)
         async with running_uplink(config, outbox) as (up, task):
             await wait_until(lambda: up.counters.reconnects >= 3)
             await up.stop()

@@ -98,3 +98,19 @@ def test_unknown_profile_and_point_are_refused_at_load_with_their_lines(tmp_path
     assert found[1] == (
         "config.yaml:20:9 drivers[0].devices[1].points: no readable point 'nosuch' in profile witmotion/wt901c-485"
     )
+
+
+def test_unknown_keys_get_a_did_you_mean(tmp_path: Path) -> None:
+    text = (
+        "gateway: {id: pole-1, sit: Main St}\n"
+        "profile_dir: [/etc/edgepost/profiles]\n"
+        "drivers:\n"
+        "  - driver: modbus\n"
+        "    name: rs485\n"
+        "    buses: [{name: b, transport: serial, port: /dev/null, baudrat: 9600}]\n"
+    )
+    assert problems(text, tmp_path) == [
+        "config.yaml:1:23 gateway.sit: unknown key (did you mean 'site'?)",
+        "config.yaml:6:59 drivers[0].buses[0].baudrat: unknown key (did you mean 'baudrate'?)",
+        "config.yaml:2:1 profile_dir: unknown key (did you mean 'profile_dirs'?)",
+    ]

@@ -109,7 +109,7 @@ def test_status_tables_from_daemon(daemon: tuple[FakeRuntime, Path], capsys: pyt
     _, sock = daemon
     assert main(["--socket", str(sock), "status"]) == 0
     out = capsys.readouterr().out
-    assert "bus1" in out and "connected" in out and "12 record(s)" in out
+    assert "bus1" in out and "connected" in out and "outbox: 12 records" in out
 
 
 def test_read_point_via_daemon(daemon: tuple[FakeRuntime, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,11 @@ from agent.errors import (
     ConfigError,
     DeviceException,
     DeviceTimeout,
+    FramingError,
     OutboxError,
+    RequestRefused,
     TransportError,
+    WriteOutcomeUnknown,
     WriteRejected,
     WriteVerifyFailed,
 )
@@ -35,6 +38,9 @@ from drivers.base import NotSupported
         (TransportError("x"), ExitCode.FAILED),
         (OutboxError("x"), ExitCode.FAILED),
         (CliError("x", ExitCode.NO_ANSWER), ExitCode.NO_ANSWER),
+        (WriteOutcomeUnknown("d", "no response"), ExitCode.OUTCOME_UNKNOWN),
+        (FramingError("d", "reply of another unit"), ExitCode.NO_ANSWER),
+        (RequestRefused("read to unit 0"), ExitCode.USAGE),
     ],
 )
 def test_local_errors(error: BaseException, code: ExitCode) -> None:
@@ -52,6 +58,7 @@ def test_local_errors(error: BaseException, code: ExitCode) -> None:
         ("BadRequest", ExitCode.USAGE),
         ("UplinkError", ExitCode.FAILED),
         ("SomethingNew", ExitCode.FAILED),
+        ("WriteOutcomeUnknown", ExitCode.OUTCOME_UNKNOWN),
     ],
 )
 def test_errors_answered_by_the_daemon_map_by_kind(kind: str, code: ExitCode) -> None:

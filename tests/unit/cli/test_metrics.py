@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from agent.config import MetricsConfig
 from agent.metrics.collect import Sample, from_outbox, from_status
@@ -46,6 +47,23 @@ def test_status_leaves_become_labelled_samples() -> None:
     assert not any(name.startswith("edgepost_note") for name, _ in got)
 
 
+def test_line_counters_of_a_device_are_counters() -> None:
+    status = {
+        "drivers": {
+            "rs485": {
+                "devices": {"meter1": {"timeouts": 2, "line": {"timeouts": 5, "crc_errors": 1, "mismatched": 3}}},
+            }
+        }
+    }
+    got = sample_map(from_status(status))
+    labels = (("device", "meter1"), ("driver", "rs485"))
+    assert got[("edgepost_drivers_devices_line_timeouts_total", labels)] == 5
+    assert got[("edgepost_drivers_devices_line_crc_errors_total", labels)] == 1
+    assert got[("edgepost_drivers_devices_line_mismatched_total", labels)] == 3
+    assert got[("edgepost_drivers_devices_timeouts", labels)] == 2  # outside ``line``: unchanged
+    assert "# TYPE edgepost_drivers_devices_line_mismatched_total counter" in render(from_status(status))
+
+
 def test_outbox_samples() -> None:
     stats = OutboxStats(5, {"alarm": 1, "telemetry": 4}, 900.0, 8192, 1 << 20, 2, 1, 99, "ENOSPC")
     got = sample_map(from_outbox(stats, now=1000.0))
@@ -57,21 +75,34 @@ def test_outbox_samples() -> None:
     assert sample_map(from_outbox(None)) == {("edgepost_outbox_up", ()): 0.0}
 
 
+def parsed(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The exposition read back by prometheus_client's own parser (what a scraper would see)."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 def test_exposition_format() -> None:
     text = render([
         Sample("edgepost_x_total", 3.0),
         Sample("edgepost_y", 1.5, (("device", 'we"ird\\'),)),
         Sample("edgepost_y", 2.0, (("device", "a"),)),
     ])
-    assert text == (
-        "# TYPE edgepost_x_total counter\n"
-        "edgepost_x_total 3\n"
-        "# TYPE edgepost_y gauge\n"
-        'edgepost_y{device="a"} 2\n'
-        'edgepost_y{device="we\\"ird\\\\"} 1.5\n'
-    )
-    line = re.compile(r'^(# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge)|[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? \S+)$')
-    assert all(line.match(x) for x in render(from_status(STATUS)).splitlines())
+    assert "# TYPE edgepost_x_total counter" in text and "# TYPE edgepost_y gauge" in text
+    got = parsed(text)
+    assert got[("edgepost_x_total", ())] == 3.0
+    assert got[("edgepost_y", (("device", 'we"ird\\'),))] == 1.5
+    assert got[("edgepost_y", (("device", "a"),))] == 2.0
+    assert got[("edgepost_process_resident_memory_bytes", ())] > 0  # the process collector rides along
+    status = parsed(render(from_status(STATUS)))
+    assert status[("edgepost_drivers_devices_state", (("device", "meter1"), ("driver", "rs485"), ("state", "online")))]
+
+
+def test_a_gauge_and_a_counter_of_one_family_name_both_survive() -> None:
+    got = parsed(render([Sample("edgepost_polls", 4.0), Sample("edgepost_polls_total", 9.0)]))
+    assert got[("edgepost_polls", ())] == 4.0 and got[("edgepost_polls_total", ())] == 9.0
 
 
 def test_textfile_is_replaced_atomically(tmp_path: Path) -> None:
@@ -102,8 +133,14 @@ async def test_http_endpoint_on_loopback_and_textfile(tmp_path: Path) -> None:
         writer.close()
         head, _, body = response.partition("\r\n\r\n")
         assert head.startswith("HTTP/1.0 200 OK") and "text/plain; version=0.0.4" in head
-        assert "edgepost_outbox_records 12" in body
-        assert 'edgepost_uplink_state{state="connected"} 1' in body
+        assert parsed(body)[("edgepost_outbox_records", ())] == 12
+        assert parsed(body)[("edgepost_uplink_state", (("state", "connected"),))] == 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", service.http.bound_port)
+        writer.write(b"GET /metrics HTTP/1.0\r\nAccept: application/openmetrics-text;version=1.0.0\r\n\r\n")
+        response = (await reader.read()).decode()
+        writer.close()
+        head, _, body = response.partition("\r\n\r\n")
+        assert "application/openmetrics-text" in head and body.rstrip().endswith("# EOF")
         reader, writer = await asyncio.open_connection("127.0.0.1", service.http.bound_port)
         writer.write(b"GET /nope HTTP/1.0\r\n\r\n")
         assert (await reader.read()).startswith(b"HTTP/1.0 404")
@@ -112,7 +149,7 @@ async def test_http_endpoint_on_loopback_and_textfile(tmp_path: Path) -> None:
             if textfile.exists():
                 break
             await asyncio.sleep(0.05)
-        assert "edgepost_outbox_records 12" in textfile.read_text()
+        assert parsed(textfile.read_text())[("edgepost_outbox_records", ())] == 12
     finally:
         loop_task.cancel()
         await service.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -59,12 +60,22 @@ def test_int_values_roundtrip(type_: DataType, byte_order: Endian, word_order: E
     assert decode_point(point, words) == value
 
 
+def _digits(value: float) -> int:
+    """Significant decimal digits of the shortest repr (1e15 has one, though repr spells 16 zeros)."""
+    return len(Decimal(repr(value)).normalize().as_tuple().digits)
+
+
 @pytest.mark.parametrize("byte_order,word_order", ORDERS)
 @settings(max_examples=80, deadline=None)
 @given(value=st.floats(width=32, allow_nan=False))
 def test_float32_values_roundtrip(byte_order: Endian, word_order: Endian, value: float) -> None:
     point = make(DataType.FLOAT32, byte_order, word_order)
-    assert decode_point(point, encode_point(point, value)) == value
+    decoded = decode_point(point, encode_point(point, value))
+    assert isinstance(decoded, float)
+    # the same float32, written with the fewest digits (231.4, not 231.39999389648438)
+    assert struct.pack(">f", decoded) == struct.pack(">f", value)
+    assert _digits(decoded) <= _digits(value)
+    assert encode_point(point, decoded) == encode_point(point, value)
 
 
 @pytest.mark.parametrize("byte_order,word_order", ORDERS)

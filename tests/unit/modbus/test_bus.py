@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from agent.errors import DeviceException, DeviceTimeout
+from agent.errors import DeviceException, DeviceTimeout, RequestRefused, WriteOutcomeUnknown
 from drivers.modbus.bus import SerialBusQueue, TcpBusQueue
 from drivers.modbus.config import frame_gap_s
 from drivers.modbus.profile import Table
-from drivers.modbus.transport import ReadRequest, Response
+from drivers.modbus.transport import ReadRequest, Response, WriteRegisters
 from tests.unit.modbus.fakes import FakeTransport, FakeUnit
 
 
@@ -67,19 +67,22 @@ async def test_serial_queue_one_request_at_a_time_with_silence_between() -> None
     assert bus.stats.requests == 12 and bus.status()["requests"] == 12
 
 
+class Flaky(FakeTransport):
+    """Times out ``failures`` times (the request went out, no reply came), then answers."""
+
+    def __init__(self) -> None:
+        super().__init__({1: FakeUnit(registers={Table.HOLDING: {0: 9}})})
+        self.failures = 1
+
+    async def execute(self, request):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            self.requests.append(request)
+            raise DeviceTimeout("rs1/unit1", "no response")
+        return await super().execute(request)
+
+
 async def test_serial_queue_retries_timeouts_but_not_exceptions() -> None:
-    class Flaky(FakeTransport):
-        def __init__(self) -> None:
-            super().__init__({1: FakeUnit(registers={Table.HOLDING: {0: 9}})})
-            self.failures = 1
-
-        async def execute(self, request):  # type: ignore[no-untyped-def]
-            if self.failures:
-                self.failures -= 1
-                self.requests.append(request)
-                raise DeviceTimeout("rs1/unit1", "no response")
-            return await super().execute(request)
-
     flaky = Flaky()
     bus = SerialBusQueue("rs1", flaky, 0.0, retries=1)
     assert (await bus.execute(ReadRequest(1, Table.HOLDING, 0, 1))).values == [9]
@@ -95,6 +98,30 @@ async def test_serial_queue_retries_timeouts_but_not_exceptions() -> None:
         await bus.execute(ReadRequest(1, Table.HOLDING, 5, 1))
     assert info.value.exception_code == 2 and info.value.function_code == 3
     assert len(refusing.requests) == 1 and bus.stats.exceptions == 1
+    assert bus.counters.of(1).exceptions == 1
+
+
+async def test_a_write_is_never_sent_twice() -> None:
+    flaky = Flaky()
+    bus = SerialBusQueue("rs1", flaky, 0.0, retries=3)
+    with pytest.raises(WriteOutcomeUnknown) as info:
+        await bus.execute(WriteRegisters(1, 0, (5,)))
+    assert flaky.requests == [WriteRegisters(1, 0, (5,))]
+    assert "may have been applied" in str(info.value)
+    line = bus.counters.of(1)
+    assert (line.timeouts, line.retries) == (1, 0)
+    # a read is retried, and the retry is counted
+    flaky.failures = 1
+    assert (await bus.execute(ReadRequest(1, Table.HOLDING, 0, 1))).values == [9]
+    assert (line.timeouts, line.retries) == (2, 1)
+
+
+async def test_reads_to_the_broadcast_unit_are_refused() -> None:
+    transport = FakeTransport({})
+    bus = SerialBusQueue("rs1", transport, 0.0)
+    with pytest.raises(RequestRefused):
+        await bus.execute(ReadRequest(0, Table.HOLDING, 0, 1))
+    assert transport.requests == []
 
 
 async def test_tcp_queue_bounds_requests_in_flight() -> None:

@@ -11,9 +11,10 @@ from agent.errors import ConfigError
 from agent.rules import AlarmRule
 from drivers.base import DriverContext
 from drivers.modbus.config import ModbusDriverConfig
-from drivers.modbus.driver import ModbusDriver, point_rules_for, resolve_device
+from drivers.modbus.driver import ModbusDriver
 from drivers.modbus.profile import Access, Alarm, Point, Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.resolve import point_rules_for, resolve_device
 
 PROFILE = Profile(
     id="acme/tilt",
@@ -55,6 +56,22 @@ def test_default_selection_is_every_readable_point_with_period_precedence() -> N
     cfg = driver_config(period_s=5, points={"roll": {"period": 1}, "pitch": {}})
     spec, _ = resolve_device(cfg.devices[0], REGISTRY, cfg.default_period_s)
     assert spec.periods == {"roll": 1.0, "pitch": 5.0}
+
+
+def test_device_period_is_a_default_not_an_override() -> None:
+    """A meter's hourly registers stay hourly when the device says period_s: 5."""
+    profile = PROFILE.model_copy(
+        update={"points": {**PROFILE.points, "serial": Point(table=Table.HOLDING, address=20, period=3600.0)}}
+    )
+    registry = ProfileRegistry(Path("."), {profile.id: profile}, {})
+    cfg = driver_config(period_s=5, points={"roll": {}, "pitch": {}, "serial": {}})
+    spec, _ = resolve_device(cfg.devices[0], registry, cfg.default_period_s)
+    # the profile point's own period > the device's period_s > the driver default
+    assert spec.periods == {"roll": 2.0, "pitch": 5.0, "serial": 3600.0}
+    cfg = driver_config(period_s=5, points={"serial": {"period": 60}})  # the device's per-point override wins
+    assert resolve_device(cfg.devices[0], registry, cfg.default_period_s)[0].periods == {"serial": 60.0}
+    cfg = driver_config(points=["pitch"])
+    assert resolve_device(cfg.devices[0], registry, cfg.default_period_s)[0].periods == {"pitch": 30.0}
 
 
 def test_bad_references_are_config_errors() -> None:

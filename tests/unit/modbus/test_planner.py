@@ -136,8 +136,9 @@ def _brute_force(points: list[PlanPoint], limits: ReadLimits, overhead: float) -
         total = 0.0
         for run in runs:
             start, end = run[0].address, max(p.end for p in run)
+            max_hole = limits.max_registers if limits.max_hole is None else limits.max_hole
             holes_ok = all(
-                b.address - max(p.end for p in run[: i + 1]) <= limits.max_hole for i, b in enumerate(run[1:])
+                b.address - max(p.end for p in run[: i + 1]) <= max_hole for i, b in enumerate(run[1:])
             )
             if len(run) > 1 and (end - start > limits.max_registers or not holes_ok):
                 total = math.inf
@@ -153,10 +154,12 @@ def _brute_force(points: list[PlanPoint], limits: ReadLimits, overhead: float) -
         st.tuples(st.integers(0, 80), st.sampled_from([1, 2, 4])), min_size=1, max_size=9, unique_by=lambda t: t[0]
     ),
     st.integers(1, 30),
-    st.integers(0, 12),
+    st.none() | st.integers(0, 12),
     st.floats(1, 60),
 )
-def test_dp_is_exactly_optimal(raw: list[tuple[int, int]], max_registers: int, max_hole: int, overhead: float) -> None:
+def test_dp_is_exactly_optimal(
+    raw: list[tuple[int, int]], max_registers: int, max_hole: int | None, overhead: float
+) -> None:
     # non-overlapping points, as a valid profile has
     points: list[PlanPoint] = []
     for address, count in sorted(raw):
@@ -171,6 +174,18 @@ def test_dp_is_exactly_optimal(raw: list[tuple[int, int]], max_registers: int, m
         assert read.address == min(p.address for p in read.points)
         assert read.end == max(p.end for p in read.points)
     assert _cost(plan, overhead) == pytest.approx(_brute_force(points, limits, overhead))
+
+
+def test_without_a_hole_limit_the_wire_cost_decides() -> None:
+    assert ReadLimits().max_hole is None  # the profile default
+    # a hole of 11 registers costs 22 characters: worth it against a request of 30, not one of 20
+    (merged,) = plan_reads(pts((0, 1), (12, 1)), overhead=30)
+    assert (merged.address, merged.count) == (0, 13)
+    assert len(plan_reads(pts((0, 1), (12, 1)), overhead=20)) == 2
+    # only the request size bounds a hole
+    (wide,) = plan_reads(pts((0, 1), (124, 1)), overhead=1000)
+    assert wide.count == 125
+    assert len(plan_reads(pts((0, 1), (125, 1)), overhead=1000)) == 2
 
 
 def test_wire_time_model() -> None:

@@ -21,10 +21,10 @@ async def driver(tmp_path: Path) -> AsyncIterator[ModbusDriver]:
         "name": "mb",
         "buses": [{"transport": "serial", "name": "rs1", "port": str(tmp_path / "no-such-port"), "baudrate": 9600}],
         "devices": [
-            {"name": "tilt", "bus": "rs1", "unit_id": 3, "profile": "witmotion/wt901c-485", "period_s": 1.0,
-             "points": ["roll", "pitch"]},
-            {"name": "meter", "bus": "rs1", "unit_id": 1, "profile": "eastron/sdm120", "period_s": 0.5,
-             "points": ["voltage", "current"]},
+            {"name": "tilt", "bus": "rs1", "unit_id": 3, "profile": "witmotion/wt901c-485",
+             "points": {"roll": {"period": 1.0}, "pitch": {"period": 1.0}}},
+            {"name": "meter", "bus": "rs1", "unit_id": 1, "profile": "eastron/sdm120",
+             "points": {"voltage": {"period": 0.5}, "current": {"period": 0.5}}},
         ],
     })
     d = ModbusDriver(config, DriverContext("gw", tmp_path, tmp_path, logging.getLogger("t")))

@@ -8,11 +8,11 @@ import pytest
 
 from agent.errors import ProfileError
 from drivers.modbus.profiles import ProfileRegistry
-from tests.unit.profiles.profile_tree import write
+from tests.unit.profiles.profile_tree import relative, write
 
 
 def problems(root: Path) -> list[str]:
-    return ProfileRegistry.load(root).errors
+    return relative(ProfileRegistry.load(root).errors, root)
 
 
 def test_overlapping_registers(root: Path) -> None:
@@ -239,7 +239,7 @@ def test_one_bad_file_does_not_hide_the_others(root: Path) -> None:
     registry = ProfileRegistry.load(root)
     assert registry.ids() == ["acme/good"]
     assert list(registry.problems) == ["acme/broken"]
-    assert registry.errors[0].startswith("firmware_profiles/acme/broken.yaml:")
+    assert registry.errors[0].startswith(f"{root}/acme/broken.yaml:")
     with pytest.raises(ProfileError) as raised:
         ProfileRegistry.load(root, strict=True)
     assert raised.value.problems == registry.errors

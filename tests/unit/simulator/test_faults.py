@@ -13,6 +13,7 @@ from drivers.modbus.simulator.faults import Fault, FaultKind, FaultSet, parse_fa
         ("corrupt-crc", Fault(FaultKind.CORRUPT_CRC, probability=1.0)),
         ("corrupt-crc:0.25", Fault(FaultKind.CORRUPT_CRC, probability=0.25)),
         ("slow:150", Fault(FaultKind.SLOW, delay_ms=150)),
+        ("slow-write:1300", Fault(FaultKind.SLOW_WRITE, delay_ms=1300)),
         ("drop:0.5", Fault(FaultKind.DROP, probability=0.5)),
     ],
 )
@@ -46,6 +47,9 @@ def test_decisions_combine_faults() -> None:
     assert not FaultSet([parse_fault("silent"), parse_fault("slow:5")]).decide().answer
     assert FaultSet([parse_fault("exception:4")]).exception_code == 4
     assert FaultSet().decide().answer
+    writes = FaultSet([parse_fault("slow-write:1300"), parse_fault("slow:5")]).decide()
+    assert writes.extra_delay_s == pytest.approx(0.005)
+    assert writes.extra_write_delay_s == pytest.approx(1.3)
 
 
 def test_probabilities_are_seeded_and_roughly_honoured() -> None:

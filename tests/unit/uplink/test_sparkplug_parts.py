@@ -116,3 +116,18 @@ def test_topics() -> None:
     assert t.nbirth == "spBv1.0/g/NBIRTH/n" and t.ddata("d") == "spBv1.0/g/DDATA/n/d"
     assert t.dcmd_device("spBv1.0/g/DCMD/n/d") == "d" and t.dcmd_device("spBv1.0/g/DCMD/x/d") is None
     assert t.state("h") == "spBv1.0/STATE/h"
+
+
+def test_bdseq_wraps_after_255() -> None:
+    """tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq: +1 per CONNECT (each
+    Will), 255 -> 0; the session's NBIRTH carries the bdSeq of its Will."""
+    from agent.uplink.config import SparkplugConfig
+    from agent.uplink.sparkplug.edge import SparkplugEdge
+
+    edge = SparkplugEdge(SparkplugConfig(group_id="g"), "n", 4096)
+    seen = []
+    for _ in range(258):
+        will = edge.will()
+        seen.append(decode(bytes(will.payload))["metrics"][0]["value"])  # type: ignore[arg-type]
+        assert edge.bdseq == seen[-1]
+    assert seen[:3] == [0, 1, 2] and seen[255:] == [255, 0, 1]

@@ -1,0 +1,78 @@
+"""The daemon's log stream as an operator reads it: every line one structured event (pymodbus' too),
+timestamps unless journald takes them, and ``run -v`` showing the Modbus frames on the wire."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.fixtures.edgepost_cli import EDGEPOST, ROOT, clean_env
+from tests.integration.agent.conftest import CONFIG, DEVICES, Pole, wait_until
+
+pytestmark = [pytest.mark.network, pytest.mark.hardware, pytest.mark.slow]
+
+# unit 5 has no simulated device: a silent unit, which pymodbus reports as an error with its frame dump
+SILENT = "      - {name: ghost, bus: bus1, unit_id: 5, profile: eastron/sdm120, period_s: 0.5, points: [voltage]}"
+LOGFMT_LINE = re.compile(r'^(?:<\d>)?(?:time=\S+ )?level=[a-z]+ logger=\S+ event=\S+( |$)')
+
+
+def write_config(pole: Pole) -> None:
+    devices = "\n".join([DEVICES["meter"], SILENT])
+    pole.write_config(text=CONFIG.format(state=pole.state, port=pole.agent_port, mqtt_port=pole.broker.port,
+                                         devices=devices))
+
+
+def start(pole: Pole, *args: str, env: dict[str, str] | None = None) -> None:
+    with pole.log_path.open("ab") as log:
+        pole.proc = subprocess.Popen([EDGEPOST, *args], stdout=log, stderr=log, cwd=ROOT, env=env or clean_env())
+
+
+def unstructured(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not LOGFMT_LINE.match(line)]
+
+
+def test_run_v_logs_modbus_frames_as_structured_rate_limited_events(pole: Pole) -> None:
+    write_config(pole)
+    start(pole, "run", "-c", str(pole.config), "-v")
+    pole.wait_log('event=frame link=pymodbus dir=tx')
+    pole.wait_log('event=frame link=pymodbus dir=rx')
+    pole.wait_log("event=device_state device=ghost state=offline")
+    assert pole.stop_agent() == 0
+    log = pole.log()
+    frames = [line for line in log.splitlines() if " event=frame " in line]
+    assert len(frames) >= 4
+    # a read of the meter (unit 1) as sent: unit, function 3 or 4, address, count, CRC
+    assert any(re.search(r'dir=tx len=8 hex="01 0[34]( [0-9a-f]{2}){6}"', line) for line in frames), frames[:5]
+    assert unstructured(log) == []
+
+
+def test_without_v_no_frames_and_pymodbus_errors_are_one_structured_line(pole: Pole) -> None:
+    write_config(pole)
+    start(pole, "run", "-c", str(pole.config))
+    wait_until(lambda: "No response received" in pole.log(), what="pymodbus reporting the silent unit")
+    assert pole.stop_agent() == 0
+    log = pole.log()
+    assert unstructured(log) == []
+    assert " event=frame " not in log
+    errors = [line for line in log.splitlines() if "logger=pymodbus" in line]
+    assert errors and all(" event=log " in line and "level=error" in line for line in errors), errors
+    assert not any(line.startswith(">>>>>") for line in log.splitlines())  # its frame dump stays inside the line
+    assert all(line.startswith("time=") for line in log.splitlines())  # not under journald: timestamped
+
+
+def test_under_journald_lines_carry_no_timestamp_and_a_priority_prefix(pole: Pole) -> None:
+    write_config(pole)
+    pole.log_path.touch()
+    info = os.stat(pole.log_path)  # journald hands the daemon a stream; JOURNAL_STREAM names it
+    env = clean_env(JOURNAL_STREAM=f"{info.st_dev}:{info.st_ino}", INVOCATION_ID="0123456789abcdef")
+    start(pole, "run", "-c", str(pole.config), env=env)
+    pole.wait_log("event=agent_ready")
+    assert pole.stop_agent() == 0
+    lines = pole.log().splitlines()
+    assert lines and all(LOGFMT_LINE.match(line) for line in lines), lines[:5]
+    assert not any("time=" in line.split(" event=", 1)[0] for line in lines)
+    assert any(line.startswith("<6>level=info logger=agent.daemon event=agent_ready") for line in lines)
+    assert not (pole.state / "log").exists()  # the journal keeps them: no second copy on the flash
