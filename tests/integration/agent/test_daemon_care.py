@@ -37,7 +37,7 @@ drivers:
     buses:
       - {{name: bus1, transport: serial, port: "{port}", baudrate: 38400, timeout_s: 0.3}}
     devices:
-      - {{name: flat-0301, bus: bus1, unit_id: 1, profile: oem/tuf-2000m, period_s: 0.2, points: [positive_total]}}
+      - {{name: flat-0301, bus: bus1, unit_id: 1, profile: oem/tuf-2000m, points: {{positive_total: {{period: 0.2}}}}}}
 {care}
 uplink: {{host: 127.0.0.1, port: {mqtt_port}}}
 control: {{socket: {state}/control.sock, group: null}}
