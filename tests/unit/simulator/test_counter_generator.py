@@ -53,6 +53,17 @@ def test_spec_errors() -> None:
         ADAPTER.validate_python({"kind": "counter", "repeat": True, "script": [{"rate": 1}]})
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         ADAPTER.validate_python({"kind": "counter", "script": [{"rate": -1}]})
+    with pytest.raises(ValidationError, match="either 'per_hour' or a 'script'"):
+        ADAPTER.validate_python({"kind": "counter", "per_hour": 2, "script": [{"rate": 1}]})
+    with pytest.raises(ValidationError, match="'repeat' needs a 'script'"):
+        ADAPTER.validate_python({"kind": "counter", "repeat": True})
+
+
+def test_without_a_script_the_counter_rises_per_hour_since_the_device_started_and_wraps() -> None:
+    steady = make_source(CounterSpec(start=10, per_hour=3600))
+    assert [steady.value(t) for t in (0, 5, 100)] == [10, 15, 110]
+    wrapped = make_source(CounterSpec(start=90, per_hour=3600, wrap=100))
+    assert [wrapped.value(t) for t in (0, 9, 15)] == [90, 99, 5]
 
 
 def test_a_simulated_meter_serves_the_script_and_a_yaml_spec_takes_it() -> None:
@@ -72,4 +83,4 @@ def test_a_simulated_meter_serves_the_script_and_a_yaml_spec_takes_it() -> None:
         "sim.yaml",
     )
     generator = spec.buses[0].devices[0].points["positive_total"]
-    assert isinstance(generator, CounterSpec) and generator.script[0].seconds == 60
+    assert isinstance(generator, CounterSpec) and generator.script is not None and generator.script[0].seconds == 60
