@@ -19,7 +19,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.fixtures.mosquitto import Mosquitto, _port_open
+from rig.pole.ports import port_open as _port_open
+from tests.fixtures.mosquitto import Mosquitto
 from tests.fixtures.nats_cluster import NatsCluster
 
 MOSQUITTO_CONNECT = re.compile(r"^(\d+): New client connected from (\S+) as (\S+) ")
