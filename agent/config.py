@@ -16,6 +16,7 @@ from agent.commands.config import CommandsConfig
 from agent.config_dropins import load_with_dropins
 from agent.errors import ConfigError, DriverNotFound
 from agent.outbox.config import OutboxConfig
+from agent.pipeline.care.config import CareConfig, split_point_key
 from agent.uplink.config import UplinkConfig
 from agent.yamlsource import YamlDocument, format_path, parse_yaml, validation_problems
 from drivers.base import DriverConfigBase
@@ -88,6 +89,7 @@ class AgentConfigBase(_ProfileDirs):
     state_dir: Path = Path("/var/lib/edgepost")
     drivers: list[DriverConfigBase] = Field(default_factory=list)
     pipeline: PipelineConfig = PipelineConfig()
+    care: CareConfig = CareConfig()
     outbox: OutboxConfig = OutboxConfig()
     uplink: UplinkConfig = UplinkConfig()
     commands: CommandsConfig = CommandsConfig()
@@ -133,8 +135,11 @@ def validate_document(doc: YamlDocument, base_dir: Path | None = None) -> AgentC
 
 
 def reference_problems(doc: YamlDocument, config: AgentConfigBase) -> list[str]:
-    """What each configured driver finds wrong beyond the schema (unknown profiles, points, models)."""
+    """What each configured driver finds wrong beyond the schema (unknown profiles, points, models),
+    and care rules on points no driver reports."""
     problems: list[str] = []
+    declared: dict[str, frozenset[str]] = {}
+    complete = True  # every driver could say which devices and points it has
     for index, entry in enumerate(config.drivers):
         try:
             driver_class = load_driver_class(str(getattr(entry, "driver", "")))
@@ -145,6 +150,33 @@ def reference_problems(doc: YamlDocument, config: AgentConfigBase) -> list[str]:
         for path, message in driver_class.check_config(entry, profile_dirs=dirs):
             full = ("drivers", index, *path)
             problems.append(f"{doc.where(full)} {format_path(full)}: {message}")
+        points = driver_class.configured_points(entry)
+        if points is None:
+            complete = False
+        else:
+            declared |= points
+    for path, message in care_reference_problems(config.care, declared, complete):
+        problems.append(f"{doc.where(path)} {format_path(path)}: {message}")
+    return problems
+
+
+def care_reference_problems(
+    care: CareConfig, declared: dict[str, frozenset[str]], complete: bool
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Care rules whose device or point no driver declares. Unless ``complete`` (a driver can only
+    tell once it runs), an unknown device may be that driver's: only a missing point is a problem."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for key in care.points:
+        device, point = split_point_key(key)
+        path = ("care", "points", key)
+        known = declared.get(device)
+        if known is None:
+            if complete:
+                names = ", ".join(sorted(declared)) or "none"
+                problems.append((path, f"no device {device!r} in the drivers' config (devices: {names})"))
+        elif point not in known:
+            names = ", ".join(sorted(known)) or "none"
+            problems.append((path, f"device {device!r} reports no point {point!r} (its points: {names})"))
     return problems
 
 

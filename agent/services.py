@@ -21,6 +21,8 @@ from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
 from agent.pipeline.alarm_state import AlarmJournal
 from agent.pipeline.alarms import AlarmEvaluator
+from agent.pipeline.care.engine import CARE
+from agent.pipeline.care.keeper import CareKeeper
 from agent.pipeline.pipeline import Pipeline
 from agent.private_files import secure_state_dir
 from agent.records import JsonValue
@@ -47,6 +49,7 @@ class Services:
         self.notifier = Notifier()
         self._outbox: Outbox | None = None
         self._pipeline: Pipeline | None = None
+        self._care: CareKeeper | None = None
         self._host: DriverHost | None = None
         self.uplink: Uplink | None = None
         self.commands: CommandDispatcher | None = None
@@ -65,6 +68,11 @@ class Services:
     def pipeline(self) -> Pipeline:
         assert self._pipeline is not None, "services not started"
         return self._pipeline
+
+    @property
+    def care_keeper(self) -> CareKeeper:
+        assert self._care is not None, "services not started"
+        return self._care
 
     @property
     def host(self) -> DriverHost:
@@ -87,9 +95,12 @@ class Services:
         self._outbox = await Outbox.open(cfg.state_dir, cfg.outbox, cfg.gateway.id)
         self.supervisor.start("outbox", self._outbox.keep_writing)
         journal = await AlarmJournal.open(self._outbox, cfg.state_dir)  # alarms active when the agent stopped
+        self._care = await CareKeeper.open(cfg.state_dir, journal.active_of(CARE), cfg.care.save_interval_s)
         self._pipeline = Pipeline(journal, cfg.pipeline.heartbeat_s, cfg.pipeline.queue_size,
-                                  alarms=AlarmEvaluator(journal.active))
+                                  alarms=AlarmEvaluator(journal.active - journal.active_of(CARE)), care=self._care)
+        await self._pipeline.apply_care(cfg.care.rules())  # a care rule removed while the agent was down clears
         self.supervisor.start("pipeline", self._pipeline.run)
+        self.supervisor.start("care.state", self._care.run)
         self._host = DriverHost(self.supervisor, self._pipeline, self._context)
         self._start_uplink(self._build_uplink(cfg))
         self._host.start(self._host.build(list(cfg.drivers)))
@@ -103,8 +114,16 @@ class Services:
         if cfg.metrics.textfile is not None:
             self.supervisor.start("metrics.textfile", self.metrics.textfile_loop)
         await self._host.wait_started(DRIVER_OPEN_WAIT_S)
+        self._warn_unknown_care_devices(cfg)
         self.notifier.ready(f"{len(self._host.drivers)} drivers, outbox at seq {self._outbox.last_seq}")
         self.supervisor.start("loop-health", lambda: self.health.run(self._feed_watchdog))
+
+    def _warn_unknown_care_devices(self, cfg: AgentConfigBase) -> None:
+        """Care rules on devices no running driver reports. The config loader cannot tell when a driver
+        knows its devices only once it runs; such a rule never sees a reading, so say it."""
+        running = {info.name for info in self.host.inventory()}
+        for device in sorted({rule.device for rule in cfg.care.rules()} - running):
+            log_event(log, "care_device_unknown", logging.WARNING, device=device)
 
     def _feed_watchdog(self) -> None:
         """WATCHDOG=1 only while records can flow: the pipeline task runs and the outbox writer is
@@ -176,6 +195,8 @@ class Services:
                     if self._pipeline is not None:
                         committed = await self._pipeline.drain(timeout_s / 2)
                         log_event(log, "pipeline_drained", committed=committed, pending=self._pipeline.depth)
+                    if self._care is not None:
+                        await self._care.save()  # where every care rule stands, for the next start
                 finally:
                     try:
                         await self._stop_uplink()
@@ -203,6 +224,11 @@ class Services:
             else:
                 for driver in self.host.drivers.values():
                     driver.retry_now()  # a reload is often "I plugged it in": don't wait out a back-off
+            if new.care != self.config.care:
+                self.care_keeper.save_every_s = new.care.save_interval_s
+                await self.pipeline.apply_care(new.care.rules())
+            if drivers is not None or new.care != self.config.care:
+                self._warn_unknown_care_devices(new)
             if built is not None:
                 await self._stop_uplink()
                 self._start_uplink(built)

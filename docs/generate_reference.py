@@ -25,7 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from drivers.modbus import byte_layout, generator_specs, profile_extends, profiles
-from drivers.modbus.generator_specs import GENERATOR_SPECS
+from drivers.modbus.generator_specs import GENERATOR_SPECS, CounterSpec, CounterStep
 from drivers.modbus.profile import (
     Alarm,
     DeviceIdentification,
@@ -55,8 +55,11 @@ PROFILE_SECTIONS: dict[type[BaseModel], str] = {
     Point: "points.<name>",
     Alarm: "alarms.<name>",
 }
-GENERATOR_SECTIONS: dict[type[BaseModel], str] = {m: f"kind: {_kind}" for m in GENERATOR_SPECS
-                                                   for _kind in [m.model_fields["kind"].default]}
+GENERATOR_SECTIONS: dict[type[BaseModel], str] = {}
+for _model in GENERATOR_SPECS:
+    GENERATOR_SECTIONS[_model] = f"kind: {_model.model_fields['kind'].default}"
+    if _model is CounterSpec:
+        GENERATOR_SECTIONS[CounterStep] = "kind: counter, script[]"
 SPEC_SECTIONS: dict[type[BaseModel], str] = {
     SimulatorSpec: "Top-level keys",
     BusSpec: "buses[]",

@@ -125,6 +125,12 @@ class Driver(ABC, Generic[ConfigT]):
         """
         return []
 
+    @classmethod
+    def configured_points(cls, config: DriverConfigBase) -> dict[str, frozenset[str]] | None:
+        """The devices ``config`` declares, each with the points it will report, so the config loader can
+        refuse a rule (``care:``) naming one that does not exist. None: known only once the driver runs."""
+        return None
+
     @abstractmethod
     async def open(self) -> None:
         """Acquire ports/streams/models. Raise a typed error when that fails."""

@@ -1,11 +1,16 @@
 """`make demo` (`python -m tests.demo`): a street pole on a laptop.
 
-Simulated devices (energy meter, weather station, manhole-cover tilt sensor, dimmer, water level)
-answer on a wire-timed 9600-baud virtual RS-485 line (a socat pty pair). The real agent (`edgepost
+Simulated devices (energy meter, weather station, manhole-cover tilt sensor, dimmer, water level, and
+a home's water meter) answer on a wire-timed 9600-baud virtual RS-485 line (a socat pty pair). The real agent (`edgepost
 run`, a separate process) polls them, buffers in its SQLite outbox and publishes to a local
 mosquitto. This script subscribes upstream and shows what arrives, live. Half-way it stops the broker
 (the agent keeps buffering), then starts it again: the backlog drains, marked historical, and the
 seq check at the bottom shows nothing was lost.
+
+The water meter plays a tap left open (say, after a fall) and closed again about 45 s later. Its
+care rule, ``continuous_flow`` with the day compressed (``hours: 0.003`` = 10.8 s of flow in every
+1.8 s interval), raises a care alarm in the alarm lane within the first minute and clears it once
+the water stops; the "care alarms" panel shows each transition as it reaches the broker.
 
 It lives beside the tests because it reuses their fixtures (broker, pty pair); it is not shipped.
 ``DEMO_SECONDS`` (default 75) sets how long it runs; Ctrl-C stops it early.
@@ -20,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,7 @@ from typing import Any
 import orjson
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -65,6 +72,11 @@ buses:
         profile: keller/series30
         points:
           p1_pressure: {{kind: sine, amplitude: 0.05, period: 60, offset: 0.12}}
+      - unit: 6
+        profile: oem/tuf-2000m
+        points:
+          # the script starts at the meter's first read: a tap open for 45 s (compressed time), then shut
+          positive_total: {{kind: counter, start: 500, script: [{{seconds: 45, rate: 1.0}}, {{rate: 0}}]}}
 """
 
 AGENT_CONFIG = """
@@ -90,6 +102,13 @@ drivers:
          points: [dim_1, dim_2]}}
       - {{name: level, bus: bus1, unit_id: 5, profile: keller/series30,
          points: {{p1_pressure: {{period: 2}}, p1_temperature: {{period: 2}}}}}}
+      - {{name: flat-0301, bus: bus1, unit_id: 6, profile: oem/tuf-2000m, points: {{positive_total: {{period: 0.5}}}}}}
+care:
+  timezone: Asia/Shanghai
+  points:
+    flat-0301.positive_total:
+      continuous_flow: {{hours: 0.003, interval_min: 0.03, severity: critical,
+                        message: "water running without a break: a tap left open?"}}
 uplink: {{host: 127.0.0.1, port: {mqtt_port}, topic_prefix: edgepost}}
 commands: {{writable: ["dimmer.dim_*"]}}
 control: {{socket: {state}/control.sock, group: null}}
@@ -107,6 +126,8 @@ class Upstream:
     historical: int = 0
     messages: int = 0
     events: deque[str] = field(default_factory=lambda: deque(maxlen=6))
+    care: list[str] = field(default_factory=list)  # each care alarm raise/clear as shown, in arrival order
+    care_records: list[dict[str, Any]] = field(default_factory=list)  # the same, as published
     state: str = "?"
 
     def take(self, topic: str, payload: bytes) -> None:
@@ -132,6 +153,19 @@ class Upstream:
             else:
                 stamp = time.strftime("%H:%M:%S", time.localtime(rec.get("ts", 0)))
                 self.events.append(f"{stamp} {rec['dev']}: {rec.get('ev')} {orjson.dumps(rec.get('data')).decode()}")
+                self._note_care(rec, stamp, bool(batch.get("hist")))
+
+    def _note_care(self, rec: dict[str, Any], stamp: str, hist: bool) -> None:
+        data = rec.get("data")
+        if rec.get("ev") not in ("alarm", "alarm_cleared") or not isinstance(data, dict) or data.get("rule") != "care":
+            return
+        self.care_records.append(rec)
+        if rec.get("ev") == "alarm":
+            what = f"[bold red]RAISED[/] {data.get('severity')}: {escape(str(data.get('message') or ''))}"
+        else:
+            what = f"[green]cleared[/] ({escape(str(data.get('reason') or 'the water stopped'))})"
+        lane = f"lane {rec.get('pri')}, seq {rec.get('seq')}" + (", historical" if hist else "")
+        self.care.append(f"{stamp} {escape(str(rec['dev']))}.{data.get('point')} {data.get('alarm')} {what} ({lane})")
 
     def missing(self) -> int:
         return (max(self.seqs) - len(self.seqs)) if self.seqs else 0
@@ -165,12 +199,14 @@ def render(up: Upstream, phase: str, agent_alive: bool) -> Group:
         f"missing seqs: {up.missing()}   duplicates: {up.duplicates}"
     )
     events = "\n".join(up.events) or "(none yet)"
-    return Group(Panel(summary, title="edgepost demo"), table, Panel(events, title="events and alarms"))
+    care = "\n".join(up.care) or "(none yet: the flat's tap has been open less than 10.8 s of compressed time)"
+    return Group(Panel(summary, title="edgepost demo"), table, Panel(events, title="events and alarms"),
+                 Panel(care, title="care alarms (water use, issue 13)"))
 
 
-def main() -> int:
-    seconds = float(os.environ.get("DEMO_SECONDS", "75"))
-    console = Console()
+def run(seconds: float, console: Console, until: Callable[[Upstream], bool] | None = None) -> Upstream:
+    """The demo: ``seconds`` long, or until ``until(upstream)`` holds (the tests stop it early)."""
+    upstream = Upstream()
     with tempfile.TemporaryDirectory(prefix="edgepost-demo-") as tmp:
         work = Path(tmp)
         state = work / "state"
@@ -183,7 +219,6 @@ def main() -> int:
                 agent = subprocess.Popen(
                     [sys.executable, "-m", "agent.cli.main", "--config", str(config), "run"], stderr=log
                 )
-                upstream = Upstream()
                 try:
                     with broker.collector("edgepost/#", persistent=True) as sub, Live(console=console) as live:
                         started = time.monotonic()
@@ -202,6 +237,8 @@ def main() -> int:
                                 upstream.take(message.topic, message.payload)
                             seen = len(sub.snapshot())
                             live.update(render(upstream, phase, agent.poll() is None))
+                            if until is not None and until(upstream):
+                                break
                             time.sleep(0.5)
                 finally:
                     agent.send_signal(signal.SIGTERM)
@@ -211,8 +248,14 @@ def main() -> int:
                         agent.kill()
                     log.close()
                 console.print(f"agent exited with {agent.returncode}; its log: {len(upstream.seqs)} records seen")
+                console.print("care alarms upstream:\n" + ("\n".join(upstream.care) or "none"))
                 tail = (work / "agent.log").read_text(errors="replace").splitlines()[-8:]
                 console.print("\n".join(tail))
+    return upstream
+
+
+def main() -> int:
+    run(float(os.environ.get("DEMO_SECONDS", "75")), Console())
     return 0
 
 

@@ -100,8 +100,12 @@ class AlarmJournal:
 
     @property
     def active(self) -> frozenset[AlarmKey]:
-        """Alarms whose raise is committed and clear is not (the evaluator starts from these)."""
+        """Alarms whose raise is committed and clear is not (the evaluators start from these)."""
         return frozenset(self._active)
+
+    def active_of(self, rule: str | None) -> frozenset[AlarmKey]:
+        """The active alarms a ``data.rule`` marked as ``rule``'s (None: the unmarked, threshold alarms)."""
+        return frozenset(k for k, info in self._active.items() if info.get("rule") == rule)
 
     async def accept(self, records: Sequence[Record]) -> list[int | None]:
         seqs = await self._outbox.accept(records)
@@ -120,6 +124,8 @@ class AlarmJournal:
             assert isinstance(record, Event)
             if record.kind == RAISED:
                 self._active[key] = {"since": record.ts, "value": record.data.get("value")}
+                if "rule" in record.data:  # which evaluator owns it (care rules mark theirs)
+                    self._active[key]["rule"] = record.data["rule"]
             else:
                 self._active.pop(key, None)
             changed = True

@@ -1,6 +1,6 @@
 """The pipeline: the one ``RecordSink`` every driver writes to.
 
-``put`` applies the alarm and deadband rules and queues what survives; a single writer task hands
+``put`` applies the alarm, care and deadband rules and queues what survives; a single writer task hands
 queued records to the outbox in batches (the outbox group-commits them). The bounded queue gives
 drivers back-pressure instead of unbounded memory growth when the disk is slow.
 """
@@ -17,10 +17,11 @@ from agent.errors import OutboxError, RecordRejected
 from agent.logs import RateLimiter, log_limited
 from agent.outbox.api import OutboxWriter
 from agent.pipeline.alarms import AlarmEvaluator
+from agent.pipeline.care.keeper import CareKeeper
 from agent.pipeline.deadband import DeadbandFilter
 from agent.pipeline.record_queue import RecordQueue
 from agent.records import Reading, Record
-from agent.rules import PointRule
+from agent.rules import CareRule, PointRule
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,12 @@ class Pipeline:
         queue_size: int,
         batch: int = 2000,
         alarms: AlarmEvaluator | None = None,
+        care: CareKeeper | None = None,
     ) -> None:
         self._outbox = outbox
         self._deadband = DeadbandFilter(heartbeat_s)
         self._alarms = alarms or AlarmEvaluator()
+        self._care = care
         self._queue: RecordQueue[Record] = RecordQueue(queue_size)
         self._in_hand: list[Record] = []  # taken from the queue, not yet committed
         self._batch = batch
@@ -71,16 +74,27 @@ class Pipeline:
         for event in events:
             await self._enqueue(event)
 
+    async def apply_care(self, rules: Iterable[CareRule]) -> None:
+        """Set every care rule (config ``care:``); an active care alarm without a rule any more is cleared."""
+        if self._care is None:
+            raise RuntimeError("this pipeline was built without care rules")
+        for event in await self._care.configure(rules):
+            await self._enqueue(event)
+
     async def forget(self, devices: Iterable[str]) -> None:
         """Devices a reload removed: their state goes, their active alarms are cleared upstream."""
         for device in devices:
             self._deadband.forget(device)
-            for event in self._alarms.forget(device):
+            events = self._alarms.forget(device)
+            if self._care is not None:
+                events += await self._care.forget(device)
+            for event in events:
                 await self._enqueue(event)
 
     @property
     def active_alarms(self) -> frozenset[tuple[str, str, str]]:
-        return self._alarms.active
+        care = self._care.active if self._care is not None else frozenset()
+        return self._alarms.active | care
 
     @property
     def depth(self) -> int:
@@ -92,7 +106,10 @@ class Pipeline:
             return
         self.counters.received += 1
         if isinstance(record, Reading):
-            for event in self._alarms.evaluate(record):
+            events = self._alarms.evaluate(record)
+            if self._care is not None:
+                events += await self._care.observe(record)
+            for event in events:
                 self.counters.alarms += 1
                 await self._enqueue(event)
             if not self._deadband.passes(record):

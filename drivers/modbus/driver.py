@@ -87,6 +87,21 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
                     problems.append((("devices", index, field), message))
         return problems
 
+    @classmethod
+    def configured_points(cls, config: DriverConfigBase) -> dict[str, frozenset[str]] | None:
+        """Each device's polled points (a device whose profile does not resolve has none: check_config says why)."""
+        assert isinstance(config, ModbusDriverConfig)
+        registry = ProfileRegistry.load_cached()
+        points: dict[str, frozenset[str]] = {}
+        for device in config.devices:
+            try:
+                spec, _ = resolve_device(device, registry, config.default_period_s)
+            except ConfigError:
+                points[device.name] = frozenset()
+                continue
+            points[device.name] = frozenset(spec.points)
+        return points
+
     # ------------------------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:

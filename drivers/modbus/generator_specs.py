@@ -52,12 +52,39 @@ class RandomWalkSpec(_Spec):
         return self
 
 
+class CounterStep(_Spec):
+    """One step of a counter's ``script``: the total rises at ``rate`` units per second for ``seconds``."""
+
+    seconds: float | None = Field(None, gt=0, description="how long; left out (last step only): for ever")
+    rate: float = Field(0.0, ge=0, description="units per second (0: no use)")
+    set: float | None = Field(None, ge=0, description="jump to this value when the step starts (a meter swapped)")
+
+
 class CounterSpec(_Spec):
-    """A total that only rises (an energy or volume counter): ``start + per_hour * hours``."""
+    """A total that only rises (an energy or volume counter): ``start + per_hour * hours``, or, with a
+    ``script``, a use pattern (water use that stops, never stops, a meter swapped) played from the first read."""
 
     kind: Literal["counter"] = "counter"
     start: float = Field(0.0, description="value when the device starts")
-    per_hour: float = Field(1.0, ge=0, description="rise per hour of simulated time")
+    per_hour: float = Field(1.0, ge=0, description="rise per hour of simulated time (without a script)")
+    script: list[CounterStep] | None = Field(None, min_length=1, description="steps played in order, "
+                                             "starting at the first read (instead of per_hour)")
+    repeat: bool = Field(False, description="play the script again after its end; otherwise hold its last rate")
+    wrap: float | None = Field(None, gt=0, description="the value rolls over to 0 here (a 5-digit register, say)")
+
+    @model_validator(mode="after")
+    def _script_or_rate(self) -> CounterSpec:
+        if self.script is None:
+            if self.repeat:
+                raise ValueError("'repeat' needs a 'script'")
+            return self
+        if "per_hour" in self.model_fields_set:
+            raise ValueError("give either 'per_hour' or a 'script', not both")
+        if any(step.seconds is None for step in self.script[:-1]):
+            raise ValueError("only the last step may leave out 'seconds' (it lasts for ever)")
+        if self.repeat and self.script[-1].seconds is None:
+            raise ValueError("a script that repeats needs 'seconds' on its last step")
+        return self
 
 
 class SequenceSpec(_Spec):

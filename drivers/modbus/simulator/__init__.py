@@ -13,8 +13,11 @@ from drivers.modbus.simulator.device import GeneratorLike, HolePolicy, Simulated
 from drivers.modbus.simulator.faults import Fault, FaultKind, FaultSet, parse_fault
 from drivers.modbus.simulator.generators import (
     ConstantSpec,
+    CounterSpec,
+    CounterStep,
     GeneratorSpec,
     RandomWalkSpec,
+    ScriptedCounter,
     SequenceSpec,
     SineSpec,
     ValueSource,
@@ -28,6 +31,8 @@ from drivers.modbus.simulator.wire import WireTiming
 __all__ = [
     "BusStats",
     "ConstantSpec",
+    "CounterSpec",
+    "CounterStep",
     "Fault",
     "FaultKind",
     "FaultSet",
@@ -35,6 +40,7 @@ __all__ = [
     "GeneratorSpec",
     "HolePolicy",
     "RandomWalkSpec",
+    "ScriptedCounter",
     "SequenceSpec",
     "SimulatedBus",
     "SimulatedDevice",

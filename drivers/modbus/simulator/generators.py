@@ -1,4 +1,4 @@
-"""Value generators for simulated points: constant, sine, random walk, counter, scripted sequence.
+"""Value generators for simulated points: constant, sine, random walk, counter (steady or scripted), scripted sequence.
 
 Each spec is a pydantic model (``kind:`` discriminated, in ``drivers.modbus.generator_specs`` so
 that a profile's ``simulate:`` hint can use them); ``make_source`` turns one into a
@@ -17,6 +17,7 @@ from drivers.modbus.generator_specs import (
     AnyGeneratorSpec,
     ConstantSpec,
     CounterSpec,
+    CounterStep,
     GeneratorSpec,
     RandomWalkSpec,
     SequenceSpec,
@@ -29,9 +30,11 @@ __all__ = [
     "ConstantSpec",
     "Counter",
     "CounterSpec",
+    "CounterStep",
     "GeneratorSpec",
     "RandomWalk",
     "RandomWalkSpec",
+    "ScriptedCounter",
     "Sequence",
     "SequenceSpec",
     "Sine",
@@ -82,7 +85,51 @@ class Counter:
         self._spec = spec
 
     def value(self, now_s: float) -> PointValue:
-        return self._spec.start + self._spec.per_hour * max(now_s, 0.0) / 3600.0
+        total = self._spec.start + self._spec.per_hour * max(now_s, 0.0) / 3600.0
+        return total % self._spec.wrap if self._spec.wrap is not None else total
+
+
+class ScriptedCounter:
+    """Plays a ``CounterSpec``'s script: the value is the start plus each step's rate over the time spent in it."""
+
+    def __init__(self, spec: CounterSpec) -> None:
+        assert spec.script is not None
+        self._spec = spec
+        self._script = spec.script
+        self._origin: float | None = None
+
+    def value(self, now_s: float) -> PointValue:
+        if self._origin is None:
+            self._origin = now_s
+        return self.at(now_s - self._origin)
+
+    def at(self, elapsed_s: float) -> float:
+        """The value ``elapsed_s`` seconds into the script (pure: tests sample a whole day with it)."""
+        spec = self._spec
+        left = max(0.0, elapsed_s)
+        total = spec.start
+        length = sum(step.seconds or 0.0 for step in self._script)
+        if spec.repeat and left >= length:
+            rounds = int(left // length)
+            if any(step.set is not None for step in self._script):
+                total = self._play(spec.start, length)  # a set step makes every round end alike
+            else:
+                total += rounds * self._play(0.0, length)
+            left -= rounds * length
+        total = self._play(total, left)
+        return total % spec.wrap if spec.wrap is not None else total
+
+    def _play(self, total: float, seconds: float) -> float:
+        """``total`` after ``seconds`` of the script from its first step."""
+        for step in self._script:
+            if step.set is not None:
+                total = step.set
+            span = seconds if step.seconds is None else min(seconds, step.seconds)
+            total += step.rate * span
+            seconds -= span
+            if seconds <= 0:
+                return total
+        return total + self._script[-1].rate * seconds  # past the end: the last rate holds
 
 
 class Sequence:
@@ -109,5 +156,5 @@ def make_source(spec: AnyGeneratorSpec) -> ValueSource:
     if isinstance(spec, RandomWalkSpec):
         return RandomWalk(spec)
     if isinstance(spec, CounterSpec):
-        return Counter(spec)
+        return Counter(spec) if spec.script is None else ScriptedCounter(spec)
     return Sequence(spec)
