@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import termios
 import time
 from typing import Any
 
@@ -102,8 +103,9 @@ class SerialLink:
         except asyncio.CancelledError:
             opening.add_done_callback(_close_when_opened)  # a port opened for nobody is closed again
             raise
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise TransportError(f"cannot open {self.port}: {exc}") from None
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
+            # termios.error: the port refuses a setting (a pty has no parity), pyserial passes it on raw
+            raise TransportError(f"cannot open {self.port}: {_reason(exc)}") from None
         transport.setup()  # registers the reader and calls connection_made on the next loop turn
         await receiver.made.wait()
         self._transport = transport
@@ -174,3 +176,9 @@ class SerialLink:
         self.lost_reason = str(exc) if exc else "closed"
         self._arrived.set()
         self._gone.set()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, termios.error) and len(exc.args) == 2:
+        return f"the port refuses these settings ({exc.args[1]})"
+    return str(exc)
