@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import logging
 import math
 import time
@@ -264,9 +265,13 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
 
     async def read_point(self, device: str, point: str) -> Reading:
         poller = self._poller(device)
-        profile_point = self.profiles[device].points.get(point)
+        profile = self.profiles[device]
+        profile_point = profile.points.get(point)
         if profile_point is None or not profile_point.access.readable:
-            raise UnknownTarget(f"{device}: no readable point {point!r}")
+            readable = sorted(n for n, p in profile.points.items() if p.access.readable)
+            close = difflib.get_close_matches(point, readable, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UnknownTarget(f"{device}: no readable point {point!r}{hint}; points: {', '.join(readable)}")
         return await poller.read_point(point, profile_point)
 
     async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> PointValue:
