@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table as RichTable
 
-from agent.cli import local_bus
 from agent.cli.exit_codes import CliError, ExitCode
+from agent.cli.point_cmd import is_outcome_unknown, outcome_unknown, print_reading, read_point, write_point
 from agent.cli.state import CliState, run, state_of
 from agent.control.client import RemoteError
 from agent.control.handlers import to_json
@@ -20,13 +20,11 @@ from agent.control.protocol import (
     IdentifyRequest,
     RawReadRequest,
     RawWriteRequest,
-    ReadPointRequest,
     Request,
-    WritePointRequest,
 )
 from agent.errors import ConfigError, WriteOutcomeUnknown
-from agent.recordjson import record_to_json
-from agent.records import JsonValue, PointValue
+from agent.records import JsonValue
+from drivers.modbus.cli import local_bus
 from drivers.modbus.profile import Table
 
 BusOpt = Annotated[str | None, typer.Option("--bus", "-b", help="bus name from the config")]
@@ -83,40 +81,10 @@ def _raw_via_daemon(state: CliState, request: Request) -> JsonValue:
     return state.call(request)
 
 
-def parse_value(text: str) -> PointValue:
-    """A point value from the command line: bool, int, float, else the text (an enum label)."""
-    lowered = text.lower()
-    if lowered in ("true", "on"):
-        return True
-    if lowered in ("false", "off"):
-        return False
-    try:
-        return int(text, 0)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _need_unit(unit: int | None) -> int:
     if unit is None:
         raise CliError("raw access needs --unit", ExitCode.USAGE)
     return unit
-
-
-def _outcome_unknown(what: str, exc: BaseException) -> CliError:
-    reason = exc.reason if isinstance(exc, WriteOutcomeUnknown) else str(exc)
-    return CliError(
-        f"{what}: the write went out but no reply confirmed it ({reason}): it may or may not have been "
-        "applied, and it was not sent again. Read the value back before writing again (or write with --verify).",
-        ExitCode.OUTCOME_UNKNOWN,
-    )
-
-
-def _is_outcome_unknown(exc: BaseException) -> bool:
-    return isinstance(exc, WriteOutcomeUnknown) or (isinstance(exc, RemoteError) and exc.kind == "WriteOutcomeUnknown")
 
 
 def _confirm_broadcast(where: str, table: Table, address: int, values: list[int], yes: bool) -> None:
@@ -144,8 +112,8 @@ def read(
     if address is None:
         if device is None or point is None:
             raise CliError("give DEVICE POINT, or --address for a raw read", ExitCode.USAGE)
-        result = _read_point(state, device, point)
-        state.emit(result, lambda: _print_reading(state, result))
+        result = read_point(state, device, point)
+        state.emit(result, lambda: print_reading(state, result))
         return
     unit_id = _need_unit(unit)
     if unit_id == BROADCAST_UNIT:
@@ -165,26 +133,6 @@ def read(
         values = to_json(run(_read()))
     data: JsonValue = {"unit": unit_id, "table": table.value, "address": address, "values": values}
     state.emit(data, lambda: _print_registers(state, address, values))
-
-
-def _read_point(state: CliState, device: str, point: str) -> JsonValue:
-    if state.daemon_running():
-        return state.call(ReadPointRequest(device=device, point=point))
-
-    async def _read() -> JsonValue:
-        async with local_bus.open_driver_for(state.config(), device, state.config_path.parent) as driver:
-            return record_to_json(await driver.read_point(device, point))
-
-    return run(_read())
-
-
-def _print_reading(state: CliState, result: JsonValue) -> None:
-    if not isinstance(result, dict):
-        state.console.print(str(result))
-        return
-    unit = f" {result['unit']}" if result.get("unit") else ""
-    quality = "" if result.get("quality") in (None, "good") else f" [{result['quality']}]"
-    state.console.print(f"{result.get('device')}.{result.get('point')} = {result.get('value')}{unit}{quality}")
 
 
 def _print_registers(state: CliState, address: int, values: JsonValue) -> None:
@@ -213,17 +161,7 @@ def write(
         if len(args) != 3:
             raise CliError("point mode takes DEVICE POINT VALUE", ExitCode.USAGE)
         device, point, text = args
-        value = parse_value(text)
-        try:
-            _write_point(state, device, point, value, verify)
-        except (WriteOutcomeUnknown, RemoteError) as exc:
-            if not _is_outcome_unknown(exc):
-                raise
-            raise _outcome_unknown(f"{device}.{point}", exc) from None
-        state.emit(
-            {"device": device, "point": point, "value": value, "verified": verify},
-            lambda: state.console.print(f"{device}.{point} <- {value}" + (" (verified)" if verify else "")),
-        )
+        write_point(state, device, point, text, verify)
         return
     unit_id = _need_unit(unit)
     try:
@@ -237,9 +175,9 @@ def write(
     try:
         _raw_write(state, via or bus, options, unit_id, table, address, values)
     except (WriteOutcomeUnknown, RemoteError) as exc:
-        if not _is_outcome_unknown(exc):
+        if not is_outcome_unknown(exc):
             raise
-        raise _outcome_unknown(f"unit {unit_id} {table.value} {address}", exc) from None
+        raise outcome_unknown(f"unit {unit_id} {table.value} {address}", exc) from None
     data: dict[str, JsonValue] = {"unit": unit_id, "table": table.value, "address": address, "values": list(values)}
     if unit_id == BROADCAST_UNIT:
         data.update(broadcast=True, outcome="sent")
@@ -267,18 +205,6 @@ def _raw_write(
     run(_write())
 
 
-def _write_point(state: CliState, device: str, point: str, value: PointValue, verify: bool) -> None:
-    if state.daemon_running():
-        state.call(WritePointRequest(device=device, point=point, value=value, verify=verify))
-        return
-
-    async def _write() -> None:
-        async with local_bus.open_driver_for(state.config(), device, state.config_path.parent) as driver:
-            await driver.write_point(device, point, value, verify)
-
-    run(_write())
-
-
 def probe(
     ctx: typer.Context,
     bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
@@ -286,7 +212,7 @@ def probe(
     unit: UnitOpt = None,
 ) -> None:
     """Say which firmware profile fits one device (by its identification registers / FC43)."""
-    from agent.cli.identify_link import identify_local, print_matches
+    from drivers.modbus.cli.identify_link import identify_local, print_matches
 
     state = state_of(ctx)
     unit_id = _need_unit(unit)

@@ -6,10 +6,10 @@ import importlib
 from typing import Any
 
 from agent.cli.exit_codes import Unavailable
-from agent.cli.local_bus import open_bus
 from agent.cli.state import CliState
 from agent.control.handlers import to_json
 from agent.records import JsonValue
+from drivers.modbus.cli.local_bus import open_bus
 
 
 def _identify_module() -> Any:

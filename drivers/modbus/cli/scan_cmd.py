@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
-from agent.cli import local_bus
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
+from agent.cli.local_driver import refuse_if_held
 from agent.cli.state import CliState, run, state_of
 from agent.control.handlers import to_json
 from agent.errors import ConfigError
 from agent.records import JsonValue
+from drivers.modbus.cli import local_bus
 
 DEFAULT_BAUDS = "9600,19200"
 DEFAULT_PARITIES = "N,E"
@@ -64,7 +65,7 @@ def _check_port_is_free(state: CliState, port: str) -> None:
                 f"(stop the daemon, or identify one unit with 'edgepost probe --bus {bus} --unit N')",
                 ExitCode.FAILED,
             )
-    local_bus.refuse_if_held(port)
+    refuse_if_held(port)
 
 
 def _hit_row(hit: Any) -> dict[str, JsonValue]:
