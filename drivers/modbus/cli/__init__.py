@@ -16,6 +16,8 @@ def register(app: typer.Typer) -> None:
     app.command("scan")(scan_cmd.scan)
     app.command("probe")(bus_cmd.probe)
     app.command("read")(bus_cmd.read)
-    app.command("write")(bus_cmd.write)
+    # unknown options reach the arguments, so a negative value needs no "--" (write lamp dim_1 -1);
+    # bus_cmd.write still names any other unknown option as one
+    app.command("write", context_settings={"ignore_unknown_options": True})(bus_cmd.write)
     app.add_typer(profile_cmd.app, name="profile")
     app.add_typer(simulate_cmd.app, name="simulate")

@@ -142,7 +142,7 @@ def test_a_value_the_register_cannot_hold_is_reported_as_written(line: Bench) ->
     assert answer["value"] == 0.0004 and answer["written"] == 0
     human = line.with_config("write", "dimmer", "dim_3", "1.2344")
     assert human.returncode == 0, human.stderr
-    assert "1.234 V" in human.stdout and "1.2344" in human.stdout and "step" in human.stdout
+    assert "1.234 V" in human.stdout and "1.2344" in human.stdout and "exactly" in human.stdout
     assert raw_register(line, DIMMER_PROFILE.points["dim_3"].address) == 1234
 
 
