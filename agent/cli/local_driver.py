@@ -81,4 +81,6 @@ async def open_driver_for(config: AgentConfigBase, device: str, config_dir: Path
             async with driver:
                 yield driver
             return
-    raise ConfigError([f"no device named {device!r} in the config"])
+    known = [str(getattr(d, "name", "")) for e in config.drivers for d in getattr(e, "devices", ())]
+    known += [str(getattr(c, "name", "")) for e in config.drivers for c in getattr(e, "cameras", ())]
+    raise ConfigError([f"no device named {device!r} in the config (devices: {', '.join(sorted(known)) or 'none'})"])
