@@ -52,13 +52,32 @@ class DeviceTimeout(DeviceError):
     """The device did not answer in time (a silent RS-485 unit, a dead TCP peer)."""
 
 
+# The exception codes of the Modbus application protocol (v1.1b3, section 7), in a technician's words.
+EXCEPTION_NAMES: dict[int, str] = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge (still working on it)",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+
+def exception_text(exception_code: int) -> str:
+    """``illegal data address (exception 2)``: the name first, the number for the manual."""
+    return f"{EXCEPTION_NAMES.get(exception_code, 'unknown exception')} (exception {exception_code})"
+
+
 class DeviceException(DeviceError):
     """The device answered with a Modbus exception code."""
 
     def __init__(self, device: str, function_code: int, exception_code: int) -> None:
         self.function_code = function_code
         self.exception_code = exception_code
-        super().__init__(device, f"function {function_code:#04x} answered exception {exception_code}")
+        super().__init__(device, exception_text(exception_code))
 
 
 class FramingError(DeviceError):
@@ -83,6 +102,11 @@ class WriteRejected(PermanentError):
 class RequestRefused(PermanentError):
     """A request that must never go on the wire: a read to the broadcast unit 0, which either no
     device answers or every device answers at once."""
+
+
+class InvalidRequest(PermanentError):
+    """A request no device could be sent as asked (an address past the table's end, more registers
+    than one frame carries, a value no register holds): refused before the wire, in one line."""
 
 
 class WriteVerifyFailed(TransientError):

@@ -162,7 +162,9 @@ class Driver(ABC, Generic[ConfigT]):
     async def read_point(self, device: str, point: str) -> Reading:
         raise NotSupported(f"{self.name}: read_point is not supported")
 
-    async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> None:
+    async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> PointValue:
+        """Write ``value``; returns the value the device was sent when the driver can say (``value``
+        rounded to what the register holds), else None."""
         raise NotSupported(f"{self.name}: write_point is not supported")
 
     def set_period(self, device: str, point: str | None, period_s: float) -> float:

@@ -62,6 +62,7 @@ _BY_NAME: dict[str, ExitCode] = {
     "DeviceTimeout": ExitCode.NO_ANSWER,
     "FramingError": ExitCode.NO_ANSWER,
     "RequestRefused": ExitCode.USAGE,
+    "InvalidRequest": ExitCode.USAGE,
     "WriteOutcomeUnknown": ExitCode.OUTCOME_UNKNOWN,
     "DeviceException": ExitCode.REFUSED,
     "WriteRejected": ExitCode.REFUSED,

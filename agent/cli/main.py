@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from agent import __version__
-from agent.cli import buffer_cmd, bus_cmd, config_cmd, diagnose_cmd, learned_cmd, misc_cmd, scan_cmd, status_cmd
+from agent.cli import buffer_cmd, config_cmd, diagnose_cmd, learned_cmd, misc_cmd, point_cmd, status_cmd
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.cli.shared_options import SharedOptionsGroup
 from agent.cli.state import state_of
 from agent.errors import EdgepostError
-
-# Sub-apps written by other components; one that is not installed yet is simply not offered.
-_OPTIONAL_APPS = {
-    "profile": ("agent.cli.profile_cmd", "Firmware profiles: list, show, check."),
-    "simulate": ("agent.cli.simulate_cmd", "Serve simulated Modbus devices on a pty or TCP."),
-    "model": ("agent.cli.model_cmd", "ONNX models: check, bench, update."),
-}
 
 
 def package_version() -> str:
@@ -69,10 +62,8 @@ def _root(
 app.command("run")(misc_cmd.run)
 app.command("status")(status_cmd.status)
 app.command("watch")(status_cmd.watch)
-app.command("scan")(scan_cmd.scan)
-app.command("probe")(bus_cmd.probe)
-app.command("read")(bus_cmd.read)
-app.command("write")(bus_cmd.write)
+app.command("read")(point_cmd.read)
+app.command("write")(point_cmd.write)
 app.command("diagnose")(diagnose_cmd.diagnose)
 app.add_typer(buffer_cmd.app, name="buffer")
 app.add_typer(misc_cmd.sync_app, name="sync")
@@ -81,31 +72,35 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(learned_cmd.app, name="learned")
 
 
-def _mount_optional_apps() -> None:
-    for name, (module_name, help_text) in _OPTIONAL_APPS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue  # not landed / not installed on this box: the command is not offered
-        sub_app = getattr(module, "app", None)
-        if isinstance(sub_app, typer.Typer):  # its own help lists its own commands: it cannot go stale here
-            app.add_typer(sub_app, name=name, help=sub_app.info.help or help_text)
-
-
 def _mount_entry_point_apps() -> None:
-    """Sub-apps registered by other packages under the ``edgepost.cli`` entry-point group."""
+    """Commands registered by drivers and other packages under the ``edgepost.cli`` entry-point group.
+
+    An entry point names a ``typer.Typer`` (mounted as ``edgepost <entry name> ...``) or a function
+    ``register(app)`` that adds commands to the root app; a command it adds under a name the agent
+    already has (``read``, ``write``) replaces the agent's one, which it may call for what it does not
+    add itself. Entry points load in name order, so the command line does not depend on install order.
+    """
     from importlib.metadata import entry_points
 
-    for entry in entry_points(group="edgepost.cli"):
+    for entry in sorted(entry_points(group="edgepost.cli"), key=lambda e: e.name):
         try:
-            sub_app = entry.load()
+            target = entry.load()
         except ImportError:
             continue  # its package (or one of its extras) is not installed: the command is not offered
-        if isinstance(sub_app, typer.Typer):
-            app.add_typer(sub_app, name=entry.name)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=entry.name)
+        elif callable(target):
+            _register(target)
 
 
-_mount_optional_apps()
+def _register(register: Callable[[typer.Typer], object]) -> None:
+    register(app)
+    names = [info.name or getattr(info.callback, "__name__", "") for info in app.registered_commands]
+    latest = {name: index for index, name in enumerate(names)}
+    kept = [info for index, info in enumerate(app.registered_commands) if latest[names[index]] == index]
+    app.registered_commands[:] = kept
+
+
 _mount_entry_point_apps()
 
 

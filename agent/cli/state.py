@@ -83,6 +83,15 @@ class CliState:
             self._noted_default = True
         return path
 
+    def control_group(self) -> str | None:
+        """The group the daemon gives its socket (the config's ``control.group``), for a permission hint."""
+        if self._no_config():
+            return ControlConfig().group
+        try:
+            return self.config().control.group
+        except ConfigError:
+            return None
+
     def daemon_running(self) -> bool:
         return daemon_listening(self.socket_path())
 
@@ -90,7 +99,7 @@ class CliState:
         """One request to the running daemon (raises DaemonNotRunning when there is none)."""
 
         async def _call() -> JsonValue:
-            async with ControlClient(self.daemon_socket(), timeout_s) as client:
+            async with ControlClient(self.daemon_socket(), timeout_s, self.control_group()) as client:
                 return await client.call(request)
 
         return run(_call())

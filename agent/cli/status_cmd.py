@@ -54,7 +54,7 @@ def watch(
 
     async def _watch() -> None:
         seen = 0
-        async with ControlClient(state.daemon_socket()) as client:
+        async with ControlClient(state.daemon_socket(), group=state.control_group()) as client:
             async for record in client.watch(WatchRequest(device=device)):
                 _print_record(state, record)
                 seen += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import getpass
+import grp
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -53,12 +55,39 @@ def daemon_listening(path: Path) -> bool:
     return True
 
 
+def _socket_group(path: Path) -> str | None:
+    try:
+        return grp.getgrgid(path.stat().st_gid).gr_name
+    except (OSError, KeyError):
+        return None
+
+
+def permission_hint(path: Path, group: str | None) -> str:
+    """Why this user may not use the daemon's socket, and the one command that fixes it."""
+    actual = _socket_group(path)
+    named = group or actual
+    if named is None:
+        return f"permission denied on {path}: run the command as root (the daemon gives the socket no group)"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "$USER"
+    text = (
+        f"permission denied on {path}: the daemon lets group {named!r} use it, and {user} is not in it "
+        f"(sudo usermod -aG {named} {user}, then log in again)"
+    )
+    if group and actual and actual != group:
+        text += f"; the socket's group is {actual!r}: does group {group!r} exist on this box?"
+    return text
+
+
 class ControlClient:
     """``async with ControlClient(path) as client: await client.call(StatusRequest())``."""
 
-    def __init__(self, path: Path, timeout_s: float = 30.0) -> None:
+    def __init__(self, path: Path, timeout_s: float = 30.0, group: str | None = None) -> None:
         self.path = path
         self.timeout_s = timeout_s
+        self.group = group  # the config's control.group, named when this user may not connect
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -66,9 +95,7 @@ class ControlClient:
         try:
             self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=MAX_LINE_BYTES)
         except PermissionError:
-            raise ControlPermissionDenied(
-                f"permission denied on {self.path} (is this user in group edgepost?)"
-            ) from None
+            raise ControlPermissionDenied(permission_hint(self.path, self.group)) from None
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK):
                 raise DaemonNotRunning(f"the edgepost daemon is not running (no answer on {self.path})") from None

@@ -89,8 +89,8 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
         return record_to_json(reading)
     if isinstance(request, WritePointRequest):
         driver = require_driver(runtime, request.device)
-        await driver.write_point(request.device, request.point, request.value, request.verify)
-        return {"device": request.device, "point": request.point, "value": request.value}
+        written = await driver.write_point(request.device, request.point, request.value, request.verify)
+        return {"device": request.device, "point": request.point, "value": request.value, "written": written}
     if isinstance(request, RawReadRequest):
         raw_read = _method(driver_for_bus(runtime, request.bus), "raw_read")
         values = await raw_read(request.bus, request.unit, request.table, request.address, request.count)

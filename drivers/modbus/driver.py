@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import logging
 import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.errors import ConfigError, PermanentError, TransportError, WriteRejected
+from agent.errors import ConfigError, PermanentError, RequestRefused, TransportError, WriteRejected
 from agent.logs import log_event
 from agent.records import Event, JsonValue, PointValue, Priority, Reading
 from agent.rules import PointRule
@@ -34,9 +35,11 @@ from drivers.modbus.planner import overhead_chars, wire_time_s
 from drivers.modbus.point_specs import point_specs_of
 from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
+from drivers.modbus.raw_limits import check_raw_read, check_raw_write
 from drivers.modbus.resolve import point_rules_for, resolve_device
 from drivers.modbus.scheduler import stagger_offset
-from drivers.modbus.transport import MAX_READ_BITS, MAX_READ_REGISTERS, ReadRequest, WriteCoils, WriteRegisters
+from drivers.modbus.transport import ReadRequest, WriteCoils, WriteRegisters
+from drivers.modbus.write_safety import written_value
 from drivers.modbus.writes import plan_write, send_write
 
 log = logging.getLogger(__name__)
@@ -277,19 +280,26 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
 
     async def read_point(self, device: str, point: str) -> Reading:
         poller = self._poller(device)
-        profile_point = self.profiles[device].points.get(point)
+        profile = self.profiles[device]
+        profile_point = profile.points.get(point)
         if profile_point is None or not profile_point.access.readable:
-            raise UnknownTarget(f"{device}: no readable point {point!r}")
+            readable = sorted(n for n, p in profile.points.items() if p.access.readable)
+            close = difflib.get_close_matches(point, readable, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UnknownTarget(f"{device}: no readable point {point!r}{hint}; points: {', '.join(readable)}")
         return await poller.read_point(point, profile_point)
 
-    async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> None:
+    async def write_point(self, device: str, point: str, value: PointValue, verify: bool = False) -> PointValue:
+        """Returns the value the register got: ``value`` rounded to what the register holds."""
         poller = self.pollers.get(device)
         if poller is None:
             raise WriteRejected(device, point, "no such device")
         profile_point, request = plan_write(device, poller.spec.unit, self.profiles[device], point, value)
         verify = verify or self._devices[device].verify_writes
         await send_write(poller.bus, f"{device}.{point}", profile_point.table, request, verify)
-        log_event(log, "point_written", device=device, point=point, value=value, verified=verify)
+        written = written_value(profile_point, [int(v) for v in request.values])
+        log_event(log, "point_written", device=device, point=point, value=value, written=written, verified=verify)
+        return written
 
     def set_period(self, device: str, point: str | None, period_s: float) -> float:
         poller = self._poller(device)
@@ -328,25 +338,19 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
 
     async def raw_read(self, bus: str, unit: int, table: Table, address: int, count: int) -> list[int]:
         queue = self._bus(bus)
-        limit = MAX_READ_BITS if table.is_bit else MAX_READ_REGISTERS
-        if not 1 <= count <= limit or not 0 <= address <= 0xFFFF or not 1 <= unit <= 247:
-            # unit 0 is the broadcast address: writes only, no device answers it
-            raise UnknownTarget(f"raw read: unit 1..247, address 0..65535, count 1..{limit}")
+        if unit == 0:  # the broadcast address: writes only, no device answers it
+            raise RequestRefused("unit 0 is the broadcast address: writes only, no device answers a read")
+        check_raw_read(unit, table, address, count)
         response = await queue.execute(ReadRequest(unit, table, address, count))
         return response.values
 
     async def raw_write(self, bus: str, unit: int, table: Table, address: int, values: list[int]) -> None:
         """Write registers or coils as given; unit 0 broadcasts (sent once, no reply expected)."""
         queue = self._bus(bus)
-        if not table.writable:
-            raise UnknownTarget(f"raw write: table {table} is read-only")
-        if not values or not 0 <= address <= 0xFFFF or not 0 <= unit <= 247:
-            raise UnknownTarget("raw write: unit 0..247, address 0..65535, at least one value")
+        check_raw_write(unit, table, address, values)
         if table is Table.COIL:
             await queue.execute(WriteCoils(unit, address, tuple(bool(v) for v in values)))
         else:
-            if any(not 0 <= v <= 0xFFFF for v in values):
-                raise UnknownTarget("raw write: register values are 0..65535")
             await queue.execute(WriteRegisters(unit, address, tuple(values)))
 
     async def identify(self, bus: str, unit: int) -> list[ProfileMatch]:

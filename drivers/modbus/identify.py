@@ -1,8 +1,10 @@
 """Name the device behind a unit id: read each profile's identification registers (and FC43).
 
 ``identify`` scores every profile that declares identification: the share of its expected values
-the device gave back. ``scan`` (``edgepost scan``, no daemon) sweeps serial settings x unit ids
-with a short timeout and identifies whatever answers.
+the device gave back (1.00: every one matched). A profile that declares no expected values scores at
+most 0.50: half the share of its sampled points that answer, since any device with registers there
+would. ``ProfileMatch.basis`` says which, in words. ``scan`` (``edgepost scan``, no daemon) sweeps
+serial settings x unit ids with a short timeout and identifies whatever answers.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from agent.errors import DeviceError, DeviceException, DeviceTimeout
+from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
 from agent.records import PointValue
 from drivers.modbus.bus import BusQueue, build_bus_queue
 from drivers.modbus.codec import CodecError, decode_point
@@ -19,7 +21,7 @@ from drivers.modbus.config import SerialBus
 from drivers.modbus.profile import DataType, IdentRegister, Point, Profile, Table
 from drivers.modbus.profile_firmware import in_range
 from drivers.modbus.profiles import ProfileRegistry
-from drivers.modbus.transport import ReadDeviceId, ReadRequest
+from drivers.modbus.transport import PortMissing, ReadDeviceId, ReadRequest
 
 # FC43 object ids: basic (read code 1) and regular (read code 2) categories
 _OBJECTS = {"vendor_name": 0, "product_code": 1, "model_name": 5}
@@ -33,6 +35,24 @@ class ProfileMatch:
     checked: int
     firmware: str | None = None
     firmware_in_range: bool | None = None
+
+    @property
+    def basis(self) -> str:
+        """What the score stands for, in words (``edgepost scan``/``probe`` print it)."""
+        return score_basis(self.score, self.matched, self.checked)
+
+
+def score_basis(score: float, matched: int, checked: int) -> str:
+    """``3 of 3 identification values match``, or why a score of at most 0.50 is weak evidence."""
+    if checked:
+        sure = " (a sure match)" if matched == checked else ""
+        return f"{matched} of {checked} identification value(s) match{sure}"
+    # no values to compare: 0.5 x the share of sampled points that answered (see _score)
+    share = round(score * 2 * 100)
+    return (
+        f"weak: the profile declares no values to compare; its identification registers and {share}% "
+        "of its sampled points answer, as another model's could"
+    )
 
 
 class _Reader:
@@ -205,6 +225,7 @@ class ScanHit:
 
 
 ScanProgress = Callable[[int, str, int, ScanHit | None], None]
+ScanSkipped = Callable[[int, str, str], None]  # baud, parity, why the port refused that setting
 
 
 async def scan(
@@ -216,8 +237,14 @@ async def scan(
     registry: ProfileRegistry | None = None,
     timeout_s: float = 0.2,
     stopbits: int = 1,
+    skipped_cb: ScanSkipped | None = None,
 ) -> list[ScanHit]:
-    """Sweep ``bauds`` x ``parities`` x ``unit_ids`` on a serial ``port``; one hit per answering unit."""
+    """Sweep ``bauds`` x ``parities`` x ``unit_ids`` on a serial ``port``; one hit per answering unit.
+
+    A setting the port refuses (a pty has no parity, an adapter no 921600 baud) is skipped with a
+    call to ``skipped_cb`` and the sweep goes on: what was found so far is never lost to it. A port
+    that is missing altogether ends the scan (``PortMissing``).
+    """
     if registry is None:
         registry = await asyncio.to_thread(ProfileRegistry.load)
     units = list(unit_ids)
@@ -238,7 +265,14 @@ async def scan(
             )
             bus = build_bus_queue(config, sweep=True)
             try:
-                await bus.open()
+                try:
+                    await bus.open()
+                except PortMissing:
+                    raise
+                except TransportError as exc:
+                    if skipped_cb is not None:
+                        skipped_cb(baud, parity, str(exc))
+                    continue
                 for unit in units:
                     hit: ScanHit | None = None
                     try:

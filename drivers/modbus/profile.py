@@ -147,6 +147,11 @@ class Point(_ByteLayout):
         None, gt=0, description="poll period, seconds; a device's period_s applies to points without one"
     )
     description: str | None = Field(None, description="free text for the technician")
+    comms: bool = Field(
+        False,
+        description="a communication setting (unit address, baud rate, parity): a write can cut the device "
+        "off the bus, so `edgepost write` asks first (names like modbus_address or baud_rate count as one too)",
+    )
     simulate: GeneratorSpec | None = Field(
         None,
         description="what the simulator serves for this point (a generator, or a bare constant); "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import termios
 import time
 from typing import Any
 
@@ -94,7 +95,7 @@ class SerialLink:
         # in a thread: opening a socket:// URL connects, which can take seconds on a dead network
         opening = asyncio.ensure_future(
             asyncio.to_thread(
-                SerialTransport, loop, receiver, self.port, s["baudrate"], s["bytesize"], s["parity"], s["stopbits"], 0
+                _open_transport, loop, receiver, self.port, s["baudrate"], s["bytesize"], s["parity"], s["stopbits"]
             )
         )
         try:
@@ -102,8 +103,9 @@ class SerialLink:
         except asyncio.CancelledError:
             opening.add_done_callback(_close_when_opened)  # a port opened for nobody is closed again
             raise
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise TransportError(f"cannot open {self.port}: {exc}") from None
+        except (serial.SerialException, OSError, ValueError, termios.error) as exc:
+            # termios.error: the port refuses a setting (a pty has no parity), pyserial passes it on raw
+            raise TransportError(f"cannot open {self.port}: {_reason(exc)}") from None
         transport.setup()  # registers the reader and calls connection_made on the next loop turn
         await receiver.made.wait()
         self._transport = transport
@@ -174,3 +176,35 @@ class SerialLink:
         self.lost_reason = str(exc) if exc else "closed"
         self._arrived.set()
         self._gone.set()
+
+
+def _open_transport(
+    loop: asyncio.AbstractEventLoop, receiver: asyncio.Protocol, port: str, baud: Any, bytesize: Any, parity: Any,
+    stopbits: Any,
+) -> SerialTransport:
+    try:
+        return SerialTransport(loop, receiver, port, baud, bytesize, parity, stopbits, 0)
+    except BaseException as exc:
+        _close_half_open(exc)
+        raise
+
+
+def _close_half_open(exc: BaseException) -> None:
+    """pymodbus opens the port, then sets its timeout, which applies every setting again; when that
+    fails (a pty takes parity once, then refuses it) the open port, with its exclusive lock, is left
+    behind and every later open of that port fails. Close it: the failed ``__init__`` still holds it."""
+    trace = exc.__traceback__
+    while trace is not None:
+        candidate = trace.tb_frame.f_locals.get("self")
+        if isinstance(candidate, SerialTransport):
+            half_open = getattr(candidate, "sync_serial", None)
+            if half_open is not None:
+                with contextlib.suppress(serial.SerialException, OSError):
+                    half_open.close()
+        trace = trace.tb_next
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, termios.error) and len(exc.args) == 2:
+        return f"the port refuses these settings ({exc.args[1]})"
+    return str(exc)

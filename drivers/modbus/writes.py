@@ -36,10 +36,17 @@ _INTEGER_TYPES = {
 def writable_point(device: str, profile: Profile, name: str) -> Point:
     point = profile.points.get(name)
     if point is None:
-        raise WriteRejected(device, name, f"no point {name!r} in profile {profile.id}")
+        raise WriteRejected(device, name, f"no point {name!r} in profile {profile.id}; {writable_names(profile)}")
     if not point.access.writable or not point.table.writable:
-        raise WriteRejected(device, name, f"read-only (access {point.access}, table {point.table})")
+        raise WriteRejected(
+            device, name, f"read-only (access {point.access}, table {point.table}); {writable_names(profile)}"
+        )
     return point
+
+
+def writable_names(profile: Profile) -> str:
+    names = sorted(n for n, p in profile.points.items() if p.access.writable and p.table.writable)
+    return f"writable points: {', '.join(names)}" if names else f"{profile.id} has no writable point"
 
 
 def check_value(device: str, name: str, point: Point, value: PointValue) -> PointValue:

@@ -157,6 +157,24 @@ def test_read_point_through_the_daemon(daemon: Daemon) -> None:
     assert isinstance(reading, dict) and reading["value"] == pytest.approx(229.0)
 
 
+def test_read_every_point_of_a_device_through_the_daemon(daemon: Daemon) -> None:
+    readings = daemon.json("read", "meter1")
+    assert isinstance(readings, list)
+    assert [r["point"] for r in readings] == ["voltage", "current"]  # the device's selection, in order
+    assert readings[0]["value"] == pytest.approx(229.0)
+
+
+def test_guarded_writes_through_the_daemon(daemon: Daemon) -> None:
+    # 99.0 as float32 (0x42C6 0x0000) in demand_period: outside the profile's range, so --yes is needed
+    refused = daemon.cli("write", "--bus", "bus1", "--unit", "1", "--address", "2", "0x42C6", "0")
+    assert refused.returncode == ExitCode.FAILED and "demand_period" in refused.stderr and "--yes" in refused.stderr
+    assert daemon.json("read", "meter1", "demand_period")["value"] != 99.0  # type: ignore[index]
+    # a comms setting through the daemon asks, and with no answer (no terminal) it is not sent
+    asked = daemon.cli("write", "meter1", "modbus_address", "5")
+    assert asked.returncode == ExitCode.FAILED and "communication setting" in asked.stderr
+    assert daemon.json("read", "meter1", "modbus_address")["value"] == 1  # type: ignore[index]
+
+
 def test_raw_access_borrows_the_daemon_bus(daemon: Daemon) -> None:
     by_bus = daemon.json("read", "--bus", "bus1", "--unit", "1", "--table", "input", "--address", "0", "--count", "2")
     # the daemon holds the pty; naming the port still works because it is routed to the daemon's bus

@@ -64,7 +64,7 @@ def test_scan_finds_and_names_the_simulated_devices(bus: str, capsys: pytest.Cap
 def test_scan_of_silent_units_exits_4(bus: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, data = run_json(capsys, "scan", "--port", bus, "--baud", "9600", "--parity", "N", "--units", "5-6")
     assert code == ExitCode.NO_ANSWER
-    assert data == {"port": bus, "found": []}
+    assert data == {"port": bus, "found": [], "skipped": []}
 
 
 def test_probe_names_the_profile(bus: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-from agent.cli.local_models import explain
 from agent.control.client import ControlClient, DaemonNotRunning, RemoteError
 from agent.control.protocol import (
     BufferPurgeRequest,
@@ -28,6 +27,7 @@ from agent.control.protocol import (
     WritePointRequest,
 )
 from agent.control.server import ControlServer, ControlSocketError
+from drivers.camera.cli.local_models import explain
 from drivers.modbus.profile import Table
 from tests.unit.cli.fake_runtime import FakeRuntime
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from agent.cli.model_cmd import app
+from drivers.camera.cli.model_cmd import app
 from tests.unit.inference.graphs import constant_outputs_model, manifest_dict, write_model
 
 TABLE = np.array([[32, 32, 8, 8, 0.9, 0.0]], dtype=np.float32).T[np.newaxis]
@@ -74,7 +74,7 @@ def test_update_installs_then_refuses_a_bad_file(tmp_path: Path) -> None:
 
 def test_mounting_the_cli_and_config_imports_no_heavy_module() -> None:
     code = (
-        "import sys, agent.cli.model_cmd, drivers.camera.inference.config, drivers.camera.inference.manifest;"
+        "import sys, drivers.camera.cli.model_cmd, drivers.camera.inference.config, drivers.camera.inference.manifest;"
         "print(sorted(m for m in ('numpy', 'cv2', 'onnxruntime') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from agent.cli.profile_cmd import byte_layout
+from drivers.modbus.cli.profile_cmd import byte_layout
 from drivers.modbus.codec import decode_point, encode_point
 from drivers.modbus.profile import Endian, IdentRegister, Point
 from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry

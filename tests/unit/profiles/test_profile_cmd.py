@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli.profile_cmd import app, byte_layout
+from drivers.modbus.cli.profile_cmd import app, byte_layout
 from drivers.modbus.profile import Point
 from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, profile_search_path
 from tests.unit.profiles.profile_tree import relative, write

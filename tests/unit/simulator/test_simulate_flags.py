@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli.simulate_cmd import app
+from drivers.modbus.cli.simulate_cmd import app
 
 PROFILE = """\
 vendor: Acme

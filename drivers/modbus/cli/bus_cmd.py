@@ -11,8 +11,18 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table as RichTable
 
-from agent.cli import local_bus
 from agent.cli.exit_codes import CliError, ExitCode
+from agent.cli.point_cmd import (
+    is_outcome_unknown,
+    outcome_unknown,
+    parse_value,
+    print_reading,
+    read_one,
+    read_point,
+    read_points,
+    report_write,
+    send_point_write,
+)
 from agent.cli.state import CliState, run, state_of
 from agent.control.client import RemoteError
 from agent.control.handlers import to_json
@@ -20,13 +30,20 @@ from agent.control.protocol import (
     IdentifyRequest,
     RawReadRequest,
     RawWriteRequest,
-    ReadPointRequest,
     Request,
-    WritePointRequest,
 )
 from agent.errors import ConfigError, WriteOutcomeUnknown
-from agent.recordjson import record_to_json
-from agent.records import JsonValue, PointValue
+from agent.records import JsonValue
+from drivers.modbus.cli import devices, local_bus
+from drivers.modbus.cli.raw_input import (
+    AddressOpt,
+    UnitOpt,
+    check_timeout,
+    checked_read,
+    checked_write,
+    register_values,
+)
+from drivers.modbus.cli.write_guard import guard_point_write, guard_raw_write
 from drivers.modbus.profile import Table
 
 BusOpt = Annotated[str | None, typer.Option("--bus", "-b", help="bus name from the config")]
@@ -37,10 +54,13 @@ BaudOpt = Annotated[int, typer.Option("--baud", help="serial baud rate")]
 ParityOpt = Annotated[str, typer.Option("--parity", help="N, E or O")]
 StopOpt = Annotated[int, typer.Option("--stopbits", help="1 or 2")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="seconds to wait for an answer")]
-UnitOpt = Annotated[int | None, typer.Option("--unit", "-u", help="Modbus unit id")]
 TableOpt = Annotated[Table, typer.Option("--table", "-t", help="register table")]
-AddressOpt = Annotated[int | None, typer.Option("--address", "-a", help="0-based register address (raw mode)")]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="send a broadcast (unit 0) write without asking")]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="send without asking: a broadcast (unit 0), a comms setting, out of range")
+]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", help="vendor/model of the unit: point names with no config, raw-write checks")
+]
 
 BROADCAST_UNIT = 0
 
@@ -53,6 +73,7 @@ def port_options(
         raise CliError(f"--parity must be N, E or O, got {parity!r}", ExitCode.USAGE)
     if stopbits not in (1, 2):
         raise CliError(f"--stopbits must be 1 or 2, got {stopbits}", ExitCode.USAGE)
+    check_timeout(timeout)
     checked_parity: Literal["N", "E", "O"] = parity  # type: ignore[assignment]
     checked_stop: Literal[1, 2] = stopbits  # type: ignore[assignment]
     return local_bus.PortOptions(
@@ -83,40 +104,10 @@ def _raw_via_daemon(state: CliState, request: Request) -> JsonValue:
     return state.call(request)
 
 
-def parse_value(text: str) -> PointValue:
-    """A point value from the command line: bool, int, float, else the text (an enum label)."""
-    lowered = text.lower()
-    if lowered in ("true", "on"):
-        return True
-    if lowered in ("false", "off"):
-        return False
-    try:
-        return int(text, 0)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _need_unit(unit: int | None) -> int:
     if unit is None:
         raise CliError("raw access needs --unit", ExitCode.USAGE)
     return unit
-
-
-def _outcome_unknown(what: str, exc: BaseException) -> CliError:
-    reason = exc.reason if isinstance(exc, WriteOutcomeUnknown) else str(exc)
-    return CliError(
-        f"{what}: the write went out but no reply confirmed it ({reason}): it may or may not have been "
-        "applied, and it was not sent again. Read the value back before writing again (or write with --verify).",
-        ExitCode.OUTCOME_UNKNOWN,
-    )
-
-
-def _is_outcome_unknown(exc: BaseException) -> bool:
-    return isinstance(exc, WriteOutcomeUnknown) or (isinstance(exc, RemoteError) and exc.kind == "WriteOutcomeUnknown")
 
 
 def _confirm_broadcast(where: str, table: Table, address: int, values: list[int], yes: bool) -> None:
@@ -132,24 +123,37 @@ def _confirm_broadcast(where: str, table: Table, address: int, values: list[int]
 
 def read(
     ctx: typer.Context,
-    device: Annotated[str | None, typer.Argument(help="device name (point mode)")] = None,
+    device: Annotated[str | None, typer.Argument(help="device name (point mode); every point without POINT")] = None,
     point: Annotated[str | None, typer.Argument(help="point name (point mode)")] = None,
     bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
     baud: BaudOpt = 9600, parity: ParityOpt = "N", stopbits: StopOpt = 1, timeout: TimeoutOpt = 1.0,
     unit: UnitOpt = None, table: TableOpt = Table.HOLDING, address: AddressOpt = None,
     count: Annotated[int, typer.Option("--count", "-n", help="registers/bits (raw mode)")] = 1,
+    profile: ProfileOpt = None,
 ) -> None:
-    """Read a point by name, or raw registers (--address)."""
+    """Read a point by name, every point of a device, or raw registers (--address).
+
+    With --port/--host, --unit and --profile vendor/model, points are read by name with no config file.
+    """
     state = state_of(ctx)
+    if address is None and profile is not None:
+        _read_adhoc(state, profile, device, point, bus, port_options(port, host, tcp_port, baud, parity, stopbits,
+                    timeout), _need_unit(unit))
+        return
     if address is None:
-        if device is None or point is None:
-            raise CliError("give DEVICE POINT, or --address for a raw read", ExitCode.USAGE)
-        result = _read_point(state, device, point)
-        state.emit(result, lambda: _print_reading(state, result))
+        if device is None:
+            raise CliError("give DEVICE [POINT], --profile with --unit, or --address for a raw read", ExitCode.USAGE)
+        if point is None:
+            _read_device(state, device)
+            return
+        result = read_point(state, device, point)
+        state.emit(result, lambda: print_reading(state, result))
         return
     unit_id = _need_unit(unit)
     if unit_id == BROADCAST_UNIT:
         raise CliError("unit 0 is the broadcast address: writes only, no device answers a read", ExitCode.USAGE)
+    checked_read(unit_id, table, address, count)
+    check_timeout(timeout)
     via = daemon_bus(state, bus, port)
     if via is not None:
         request = RawReadRequest(bus=via, unit=unit_id, table=table, address=address, count=count)
@@ -167,24 +171,54 @@ def read(
     state.emit(data, lambda: _print_registers(state, address, values))
 
 
-def _read_point(state: CliState, device: str, point: str) -> JsonValue:
-    if state.daemon_running():
-        return state.call(ReadPointRequest(device=device, point=point))
+def _read_device(state: CliState, name: str) -> None:
+    config = state.config()
+    device = devices.configured_device(config, name)
+    if device is None:
+        if name in devices.device_names(config):  # another driver's device
+            raise CliError(f"{name} is not a Modbus device: say which point (read {name} POINT)", ExitCode.USAGE)
+        raise devices.unknown_device(config, name)
+    names = devices.readable_points(device, devices.load_profile(config, device.profile, device.firmware))
+    _emit_readings(state, read_points(state, name, names))
 
-    async def _read() -> JsonValue:
-        async with local_bus.open_driver_for(state.config(), device, state.config_path.parent) as driver:
-            return record_to_json(await driver.read_point(device, point))
 
-    return run(_read())
+def _read_adhoc(
+    state: CliState, profile: str, device: str | None, point: str | None, bus: str | None,
+    options: local_bus.PortOptions, unit: int,
+) -> None:
+    """``read --port P --unit U --profile vendor/model [POINT]``: no config file needed."""
+    wanted = point if point is not None else device  # with --profile the one argument is the point
+    if point is not None and device is not None:
+        raise CliError("with --profile, give only POINT (the device is --unit on --port/--host)", ExitCode.USAGE)
+    found = devices.load_profile(_config_or_none(state), profile)
+    names = [wanted] if wanted is not None else [n for n, p in found.points.items() if p.access.readable]
+    entry, name = devices.adhoc_device(local_bus.build_bus_config(_config_or_none(state), bus, options), unit, found.id)
 
+    async def _read() -> list[JsonValue]:
+        async with devices.adhoc_driver(entry) as driver:
+            return [await read_one(driver, name, n) for n in names]
 
-def _print_reading(state: CliState, result: JsonValue) -> None:
-    if not isinstance(result, dict):
-        state.console.print(str(result))
+    readings = run(_read())
+    if wanted is not None:
+        _raise_if_failed(readings[0])
+        state.emit(readings[0], lambda: print_reading(state, readings[0]))
         return
-    unit = f" {result['unit']}" if result.get("unit") else ""
-    quality = "" if result.get("quality") in (None, "good") else f" [{result['quality']}]"
-    state.console.print(f"{result.get('device')}.{result.get('point')} = {result.get('value')}{unit}{quality}")
+    _emit_readings(state, readings)
+
+
+def _raise_if_failed(reading: JsonValue) -> None:
+    if isinstance(reading, dict) and "error" in reading:
+        raise CliError(str(reading["error"]), ExitCode.NO_ANSWER)
+
+
+def _emit_readings(state: CliState, readings: list[JsonValue]) -> None:
+    def render() -> None:
+        for reading in readings:
+            print_reading(state, reading)
+
+    state.emit(readings, render)
+    if any(isinstance(r, dict) and "error" in r for r in readings):
+        raise typer.Exit(ExitCode.FAILED)
 
 
 def _print_registers(state: CliState, address: int, values: JsonValue) -> None:
@@ -202,44 +236,36 @@ def write(
     bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
     baud: BaudOpt = 9600, parity: ParityOpt = "N", stopbits: StopOpt = 1, timeout: TimeoutOpt = 1.0,
     unit: UnitOpt = None, table: TableOpt = Table.HOLDING, address: AddressOpt = None, yes: YesOpt = False,
+    profile: ProfileOpt = None,
 ) -> None:
     """Write a point by name (validated against the profile), or raw registers/coils (--address).
 
     A write is sent once. When no reply confirms it, it may or may not have been applied: the exit
-    code is 8 and nothing is resent. Unit 0 broadcasts to every device (asks first unless --yes).
+    code is 8 and nothing is resent. Negative values need no '--' (write lamp dim_1 -1). Asks first
+    (unless --yes) for a broadcast (unit 0) and a comms setting; a raw write outside the profile's
+    range for that register needs --yes.
     """
     state = state_of(ctx)
+    _refuse_unknown_options(args)
     if address is None:
         if len(args) != 3:
             raise CliError("point mode takes DEVICE POINT VALUE", ExitCode.USAGE)
-        device, point, text = args
-        value = parse_value(text)
-        try:
-            _write_point(state, device, point, value, verify)
-        except (WriteOutcomeUnknown, RemoteError) as exc:
-            if not _is_outcome_unknown(exc):
-                raise
-            raise _outcome_unknown(f"{device}.{point}", exc) from None
-        state.emit(
-            {"device": device, "point": point, "value": value, "verified": verify},
-            lambda: state.console.print(f"{device}.{point} <- {value}" + (" (verified)" if verify else "")),
-        )
+        _write_point(state, args[0], args[1], args[2], verify, yes)
         return
     unit_id = _need_unit(unit)
-    try:
-        values = [int(v, 0) for v in args]
-    except ValueError:
-        raise CliError(f"raw values must be integers, got {' '.join(args)}", ExitCode.USAGE) from None
+    values = register_values(args)
+    checked_write(unit_id, table, address, values)
     via = daemon_bus(state, bus, port)
     options = None if via is not None else port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
+    guard_raw_write(_raw_profile(state, profile, via or bus, port, unit_id), unit_id, table, address, values, yes)
     if unit_id == BROADCAST_UNIT:
         _confirm_broadcast(via or bus or port or host or "the bus", table, address, values, yes)
     try:
         _raw_write(state, via or bus, options, unit_id, table, address, values)
     except (WriteOutcomeUnknown, RemoteError) as exc:
-        if not _is_outcome_unknown(exc):
+        if not is_outcome_unknown(exc):
             raise
-        raise _outcome_unknown(f"unit {unit_id} {table.value} {address}", exc) from None
+        raise outcome_unknown(f"unit {unit_id} {table.value} {address}", exc) from None
     data: dict[str, JsonValue] = {"unit": unit_id, "table": table.value, "address": address, "values": list(values)}
     if unit_id == BROADCAST_UNIT:
         data.update(broadcast=True, outcome="sent")
@@ -247,6 +273,43 @@ def write(
     else:
         message = f"wrote {len(values)} value(s) at {table.value} {address} on unit {unit_id}"
     state.emit(data, lambda: state.console.print(message))
+
+
+def _refuse_unknown_options(args: list[str]) -> None:
+    """Unknown options reach ``args`` (so that ``-1`` can be a value): a word like ``--verfy`` is still one."""
+    for word in args:
+        if word.startswith("-") and not _numeric(word):
+            raise CliError(f"No such option: {word}", ExitCode.USAGE)
+
+
+def _numeric(word: str) -> bool:
+    try:
+        float(word) if not word.lower().lstrip("-").startswith("0x") else int(word, 0)
+    except ValueError:
+        return False
+    return True
+
+
+def _write_point(state: CliState, device: str, point: str, text: str, verify: bool, yes: bool) -> None:
+    config = _config_or_none(state)
+    configured = devices.configured_device(config, device)
+    found = None if configured is None else devices.load_profile(config, configured.profile, configured.firmware)
+    if configured is not None and found is not None:
+        guard_point_write(device, configured.unit_id, found, point, yes)
+    value = parse_value(text)
+    written = send_point_write(state, device, point, value, verify)
+    point_unit = found.points[point].unit if found is not None and point in found.points else None
+    report_write(state, device, point, value, written, verify, point_unit)
+
+
+def _raw_profile(state: CliState, ref: str | None, bus: str | None, port: str | None, unit: int) -> Any:
+    """The profile that guards a raw write: ``--profile``, else the config's device at that unit and bus."""
+    config = _config_or_none(state)
+    if ref is not None:
+        return devices.load_profile(config, ref)
+    bus_name = bus if bus is not None else (local_bus.bus_name_for_port(config, port) if port else None)
+    device = devices.device_on(config, bus_name, unit)
+    return None if device is None else devices.load_profile(config, device.profile, device.firmware)
 
 
 def _raw_write(
@@ -267,18 +330,6 @@ def _raw_write(
     run(_write())
 
 
-def _write_point(state: CliState, device: str, point: str, value: PointValue, verify: bool) -> None:
-    if state.daemon_running():
-        state.call(WritePointRequest(device=device, point=point, value=value, verify=verify))
-        return
-
-    async def _write() -> None:
-        async with local_bus.open_driver_for(state.config(), device, state.config_path.parent) as driver:
-            await driver.write_point(device, point, value, verify)
-
-    run(_write())
-
-
 def probe(
     ctx: typer.Context,
     bus: BusOpt = None, port: PortOpt = None, host: HostOpt = None, tcp_port: TcpPortOpt = 502,
@@ -286,7 +337,7 @@ def probe(
     unit: UnitOpt = None,
 ) -> None:
     """Say which firmware profile fits one device (by its identification registers / FC43)."""
-    from agent.cli.identify_link import identify_local, print_matches
+    from drivers.modbus.cli.identify_link import identify_local, print_matches
 
     state = state_of(ctx)
     unit_id = _need_unit(unit)

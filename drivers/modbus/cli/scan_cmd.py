@@ -14,12 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
 
-from agent.cli import local_bus
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
+from agent.cli.local_driver import refuse_if_held
 from agent.cli.state import CliState, run, state_of
 from agent.control.handlers import to_json
 from agent.errors import ConfigError
 from agent.records import JsonValue
+from drivers.modbus.cli import local_bus
+from drivers.modbus.cli.raw_input import check_timeout
 
 DEFAULT_BAUDS = "9600,19200"
 DEFAULT_PARITIES = "N,E"
@@ -64,7 +66,7 @@ def _check_port_is_free(state: CliState, port: str) -> None:
                 f"(stop the daemon, or identify one unit with 'edgepost probe --bus {bus} --unit N')",
                 ExitCode.FAILED,
             )
-    local_bus.refuse_if_held(port)
+    refuse_if_held(port)
 
 
 def _hit_row(hit: Any) -> dict[str, JsonValue]:
@@ -75,6 +77,7 @@ def _hit_row(hit: Any) -> dict[str, JsonValue]:
         "unit": hit.unit,
         "profile": best.profile if best else None,
         "score": best.score if best else None,
+        "basis": best.basis if best else None,
         "firmware": best.firmware if best else None,
         "matches": to_json(hit.matches),
     }
@@ -96,6 +99,7 @@ def scan(
     unit_list = parse_ints(units, "--units", 1, 247)
     if stopbits not in (1, 2):
         raise CliError(f"--stopbits must be 1 or 2, got {stopbits}", ExitCode.USAGE)
+    check_timeout(timeout)
     try:
         identify = importlib.import_module("drivers.modbus.identify")
     except ImportError as exc:
@@ -108,33 +112,60 @@ def scan(
         console=Console(stderr=True), transient=True, disable=state.json,
     )
     task = progress.add_task("scanning", total=total)
+    hits: list[Any] = []  # kept here as they come, so Ctrl-C still shows them
+    skipped: list[JsonValue] = []
 
     def on_progress(baud: int, parity: str, unit: int, hit: Any) -> None:
         progress.update(task, advance=1, description=f"{baud} {parity} unit {unit}")
+        if hit is not None:
+            hits.append(hit)
         if hit is not None and not state.json:
             best = hit.best
-            name = f"{best.profile} (score {best.score:.2f})" if best else "no profile matches"
+            name = f"{best.profile} (score {best.score:.2f}: {best.basis})" if best else "no profile matches"
             progress.console.print(f"found unit {unit} at {baud} {parity}: {name}")
 
-    async def _scan() -> list[Any]:
-        hits: list[Any] = await identify.scan(
-            port, unit_list, baud_list, parity_list, on_progress, timeout_s=timeout, stopbits=stopbits
-        )
-        return hits
+    def on_skipped(baud: int, parity: str, reason: str) -> None:
+        progress.update(task, advance=len(unit_list))
+        skipped.append({"baudrate": baud, "parity": parity, "reason": reason})
+        progress.console.print(f"edgepost: note: skipped {baud} {parity}{stopbits}: {reason}")
 
+    async def _scan() -> None:
+        await identify.scan(
+            port, unit_list, baud_list, parity_list, on_progress, timeout_s=timeout,
+            stopbits=stopbits, skipped_cb=on_skipped,
+        )
+
+    interrupted = False
     with progress:
-        hits = run(_scan())
+        try:
+            run(_scan())
+        except KeyboardInterrupt:
+            interrupted = True
     rows = [_hit_row(hit) for hit in hits]
-    state.emit({"port": port, "found": list[JsonValue](rows)}, lambda: _print_hits(state, port, rows))
+    data: dict[str, JsonValue] = {"port": port, "found": list[JsonValue](rows), "skipped": skipped}
+    if interrupted:
+        data["interrupted"] = True
+    state.emit(data, lambda: _print_hits(state, port, rows, interrupted))
+    if interrupted:
+        raise typer.Exit(ExitCode.INTERRUPTED)
     if not hits:
         raise typer.Exit(ExitCode.NO_ANSWER)
 
 
-def _print_hits(state: CliState, port: str, rows: list[dict[str, JsonValue]]) -> None:
+SCORE_LEGEND = (
+    "score: the share of a profile's identification values the device matched (1.00: all of them). "
+    "A profile that declares none to compare scores at most 0.50, half the share of its registers that "
+    "answer: weak evidence, as another model with registers there would answer too."
+)
+
+
+def _print_hits(state: CliState, port: str, rows: list[dict[str, JsonValue]], interrupted: bool = False) -> None:
+    stopped = " before the scan was interrupted" if interrupted else ""
     if not rows:
-        state.console.print(f"{port}: no device answered")
+        state.console.print(f"{port}: no device answered{stopped}")
         return
-    table = RichTable("baud", "parity", "unit", "profile", "score", "firmware", title=f"devices on {port}")
+    title = f"devices on {port}" + (" (found so far: interrupted)" if interrupted else "")
+    table = RichTable("baud", "parity", "unit", "profile", "score", "firmware", title=title)
     for row in rows:
         score = row["score"]
         table.add_row(
@@ -142,3 +173,4 @@ def _print_hits(state: CliState, port: str, rows: list[dict[str, JsonValue]]) ->
             f"{score:.2f}" if isinstance(score, float) else "-", str(row["firmware"] or "-"),
         )
     state.console.print(table)
+    state.console.print(SCORE_LEGEND)

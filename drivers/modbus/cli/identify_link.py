@@ -6,10 +6,11 @@ import importlib
 from typing import Any
 
 from agent.cli.exit_codes import Unavailable
-from agent.cli.local_bus import open_bus
 from agent.cli.state import CliState
 from agent.control.handlers import to_json
 from agent.records import JsonValue
+from drivers.modbus.cli.local_bus import open_bus
+from drivers.modbus.identify import score_basis
 
 
 def _identify_module() -> Any:
@@ -39,6 +40,10 @@ def print_matches(state: CliState, unit: int, matches: JsonValue) -> None:
             fits = " (firmware outside the profile's range)" if match.get("firmware_in_range") is False else ""
             score = match.get("score")
             score_text = f"{score:.2f}" if isinstance(score, float) else str(score)
-            state.console.print(f"unit {unit}: {match.get('profile')} (score {score_text}{firmware}){fits}")
+            basis = match.get("matched"), match.get("checked")
+            why = ""
+            if isinstance(score, float) and isinstance(basis[0], int) and isinstance(basis[1], int):
+                why = f": {score_basis(score, basis[0], basis[1])}"
+            state.console.print(f"unit {unit}: {match.get('profile')} (score {score_text}{firmware}{why}){fits}")
         else:
             state.console.print(f"unit {unit}: {match}")

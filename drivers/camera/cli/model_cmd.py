@@ -133,7 +133,7 @@ def update(
     from (their inference.models_dir) and swapped into them at once, like the update_model command.
     Without a daemon, it is installed where the config's cameras load it from and used from the next start.
     """
-    from agent.cli.local_models import install_locally, update_through_daemon
+    from drivers.camera.cli.local_models import install_locally, update_through_daemon
 
     state = state_of(ctx)
     file, manifest = file.resolve(), manifest.resolve()
