@@ -313,6 +313,9 @@ class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
         stats = self.buses[bus_config.name].stats
         return lambda plan: len(plan) * (stats.busy_s / stats.requests if stats.requests else 0.0)
 
+    def serial_ports(self) -> list[str]:
+        return [bus.port for bus in self.config.buses if isinstance(bus, SerialBus)]
+
     def bus_names(self) -> list[str]:
         return [bus.name for bus in self.config.buses]
 

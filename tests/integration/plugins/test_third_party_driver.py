@@ -120,6 +120,8 @@ def test_a_third_party_driver_runs_end_to_end(plugin_site: Path, tmp_path: Path)
         bad.write_text(config.read_text().replace("level: 10", "level: 300"))
         refused = cli(env, bad, "config", "validate")  # the plugin's own config model checks its fields
         assert refused.returncode == ExitCode.USAGE and "lamps[1].level" in refused.stdout + refused.stderr
+        # no daemon yet: the CLI opens the driver serving the device itself, found by its inventory
+        assert cli_json(env, config, "read", "lamp2", "level")["value"] == 10
 
         log_path = tmp_path / "agent.log"
         with log_path.open("ab") as log, broker.collector(f"edgepost/{GATEWAY}/#") as sub:
