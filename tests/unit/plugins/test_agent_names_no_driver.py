@@ -8,6 +8,8 @@ agent/ may use the driver contract only: ``drivers.base``, ``drivers.capabilitie
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,3 +55,16 @@ def test_no_module_under_agent_names_a_concrete_driver() -> None:
     assert len(modules) > 50
     found = [ref for path in modules for ref in concrete_driver_references(path)]
     assert found == [], "agent/ reaches into concrete drivers:\n" + "\n".join(found)
+
+
+def test_config_models_come_from_entry_points_without_the_drivers() -> None:
+    """Building the config schema reads each driver's ``edgepost.driver_configs`` entry point: the camera
+    driver (OpenCV, onnxruntime) is not imported to validate a config."""
+    code = (
+        "import sys; from agent.config import agent_config_model; from drivers.registry import driver_names;"
+        "model = agent_config_model(); assert {'modbus', 'camera'} <= set(driver_names()), driver_names();"
+        "print(sorted(m for m in ('cv2', 'numpy', 'onnxruntime', 'drivers.camera.driver', 'drivers.modbus.driver')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
