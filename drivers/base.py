@@ -147,6 +147,11 @@ class Driver(ABC, Generic[ConfigT]):
         """Devices this driver serves, for the birth message and ``edgepost status``."""
         return []
 
+    def serial_ports(self) -> list[str]:
+        """Local serial ports ``open`` takes, so the CLI refuses to open one another process (the daemon)
+        holds: two masters on one line corrupt each other's frames."""
+        return []
+
     def point_specs(self, device: str) -> list[PointSpec]:
         """The points ``device`` reports or accepts writes for, typed (empty: learned from the data)."""
         return []

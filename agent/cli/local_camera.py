@@ -11,6 +11,7 @@ from typing import Any
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
 from agent.config import AgentConfigBase
 from agent.errors import DriverNotFound
+from drivers.capabilities import Snapshots
 from drivers.registry import load_driver_class
 
 
@@ -39,10 +40,6 @@ def grab_jpeg(config: AgentConfigBase, camera: str, allow_device: bool = True) -
         driver = load_driver_class(entry.driver)
     except DriverNotFound as exc:
         raise Unavailable(str(exc)) from None
-    local_snapshot = getattr(driver, "local_snapshot", None)
-    if local_snapshot is None:
+    if not issubclass(driver, Snapshots):
         raise Unavailable(f"driver {entry.driver!r} cannot take a picture without the daemon")
-    jpeg = local_snapshot(entry, camera)
-    if not isinstance(jpeg, bytes):
-        raise CliError(f"driver {entry.driver!r} returned no image for {camera}", ExitCode.FAILED)
-    return jpeg
+    return driver.local_snapshot(entry, camera)

@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.cli.exit_codes import CliError, ExitCode, Unavailable
 from agent.config import AgentConfigBase
-from agent.errors import ConfigError
+from agent.errors import ConfigError, DriverNotFound
 
 
 def port_holders(port: str) -> list[tuple[int, str]]:
@@ -51,36 +51,44 @@ def refuse_if_held(port: str) -> None:
         )
 
 
-@asynccontextmanager
-async def open_driver_for(config: AgentConfigBase, device: str, config_dir: Path) -> AsyncIterator[Any]:
-    """The configured driver serving ``device``, opened (ports acquired) but not polling."""
+def build_driver_for(config: AgentConfigBase, device: str, config_dir: Path) -> Any:
+    """The configured driver whose inventory holds ``device``, built but not opened (no port touched)."""
     try:
         from drivers.base import DriverContext
         from drivers.registry import load_driver_class
     except ImportError as exc:
         raise Unavailable(f"driver support is not installed ({exc})") from None
+    unloadable: list[str] = []
+    known: list[str] = []
     for entry in config.drivers:
-        devices = [getattr(d, "name", None) for d in getattr(entry, "devices", ())]
-        devices += [getattr(c, "name", None) for c in getattr(entry, "cameras", ())]
-        if device in devices:
-            try:
-                cls = load_driver_class(str(getattr(entry, "driver", "")))
-            except ImportError as exc:
-                raise Unavailable(f"driver {getattr(entry, 'driver', '?')} cannot be imported ({exc})") from None
-            context = DriverContext(
-                gateway_id=config.gateway.id,
-                state_dir=config.state_dir,
-                config_dir=config_dir,
-                logger=logging.getLogger(f"edgepost.cli.{entry.name}"),
-                profile_dirs=tuple(config.profile_dirs) if config.profile_dirs is not None else None,
-            )
-            driver = cls(entry, context)
-            for bus in getattr(entry, "buses", ()):
-                if isinstance(getattr(bus, "port", None), str):
-                    refuse_if_held(bus.port)
-            async with driver:
-                yield driver
-            return
-    known = [str(getattr(d, "name", "")) for e in config.drivers for d in getattr(e, "devices", ())]
-    known += [str(getattr(c, "name", "")) for e in config.drivers for c in getattr(e, "cameras", ())]
+        kind = str(getattr(entry, "driver", ""))
+        try:
+            cls = load_driver_class(kind)
+        except DriverNotFound as exc:
+            unloadable.append(f"{entry.name}: {exc}")  # e.g. the camera extra is not installed
+            continue
+        context = DriverContext(
+            gateway_id=config.gateway.id,
+            state_dir=config.state_dir,
+            config_dir=config_dir,
+            logger=logging.getLogger(f"edgepost.cli.{entry.name}"),
+            profile_dirs=tuple(config.profile_dirs) if config.profile_dirs is not None else None,
+        )
+        driver = cls(entry, context)
+        names = [info.name for info in driver.inventory()]
+        if device in names:
+            return driver
+        known += names
+    if unloadable:
+        raise Unavailable(f"no loadable driver serves {device!r} ({'; '.join(unloadable)})")
     raise ConfigError([f"no device named {device!r} in the config (devices: {', '.join(sorted(known)) or 'none'})"])
+
+
+@asynccontextmanager
+async def open_driver_for(config: AgentConfigBase, device: str, config_dir: Path) -> AsyncIterator[Any]:
+    """The configured driver serving ``device``, opened (ports acquired) but not polling."""
+    driver = build_driver_for(config, device, config_dir)
+    for port in driver.serial_ports():
+        refuse_if_held(port)
+    async with driver:
+        yield driver

@@ -24,6 +24,7 @@ from agent.logs import log_event
 from agent.private_files import private_dir, write_private
 from agent.records import Event, JsonValue
 from drivers.base import Driver, NotSupported
+from drivers.capabilities import ModelUpdates
 
 log = logging.getLogger(__name__)
 MODEL_UPDATE_TIMEOUT_S = 600.0  # load + self-test of a big model on a slow box
@@ -41,8 +42,7 @@ class DriverDirectory(Protocol):
 
 
 def _updater(driver: Driver[Any]) -> ModelUpdateCall | None:
-    method = getattr(driver, "update_model", None)
-    return method if callable(method) else None
+    return driver.update_model if isinstance(driver, ModelUpdates) else None
 
 
 def _check_files(command: UpdateModel) -> tuple[Path, Path]:

@@ -1,7 +1,8 @@
 """What each control request does, against the daemon's ``Runtime`` only.
 
-Bus work (raw reads/writes, identify) goes through the driver that already owns the bus, so its
-single request queue keeps serialising frames: the CLI never opens a port the daemon holds.
+Bus work (raw verbs: register reads and writes, identify ...) goes through the driver that already
+owns the bus, so its single request queue keeps serialising frames: the CLI never opens a port the
+daemon holds. Drivers are reached through their capabilities (``drivers.capabilities``), never by name.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import dataclasses
 import enum
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from agent.commands.model_update import MODEL_UPDATE_TIMEOUT_S, ModelUpdateRunner
 from agent.commands.models import UpdateModel
@@ -22,10 +22,8 @@ from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
     ForgetLearnedRequest,
-    IdentifyRequest,
     ModelUpdateRequest,
-    RawReadRequest,
-    RawWriteRequest,
+    RawRequest,
     ReadPointRequest,
     ReloadRequest,
     Request,
@@ -34,11 +32,12 @@ from agent.control.protocol import (
     SyncNowRequest,
     WritePointRequest,
 )
-from agent.errors import CommandError
+from agent.errors import CommandError, RequestRefused
 from agent.recordjson import record_to_json, require_driver
 from agent.records import JsonValue
 from agent.runtime import Runtime
-from drivers.base import Driver, NotSupported
+from drivers.base import NotSupported
+from drivers.capabilities import RawAccess, Snapshots
 
 
 def to_json(value: Any) -> JsonValue:
@@ -60,24 +59,31 @@ def to_json(value: Any) -> JsonValue:
     return str(value)
 
 
-def driver_for_bus(runtime: Runtime, bus: str) -> Driver[Any]:
-    """The driver whose config declares a bus named ``bus``."""
+def driver_for_bus(runtime: Runtime, bus: str) -> RawAccess:
+    """The running driver that owns the bus named ``bus``."""
     known: list[str] = []
     for driver in runtime.drivers.values():
-        for entry in getattr(driver.config, "buses", ()):
-            name = getattr(entry, "name", None)
-            if name == bus:
+        if isinstance(driver, RawAccess):
+            names = driver.bus_names()
+            if bus in names:
                 return driver
-            if isinstance(name, str):
-                known.append(name)
+            known += names
     raise CommandError("unknown_bus", f"no bus named {bus!r} (daemon buses: {', '.join(known) or 'none'})")
 
 
-def _method(driver: Driver[Any], name: str) -> Callable[..., Awaitable[Any]]:
-    method = getattr(driver, name, None)
-    if method is None or not callable(method):
-        raise NotSupported(f"{driver.name}: {name} is not supported by this driver")
-    return method  # type: ignore[no-any-return]
+async def raw(runtime: Runtime, request: RawRequest) -> JsonValue:
+    """One raw verb on a bus the daemon holds; its arguments are checked by the owning driver's model."""
+    driver = driver_for_bus(runtime, request.bus)
+    verbs = driver.raw_verbs()
+    args_model = verbs.get(request.verb)
+    if args_model is None:
+        raise NotSupported(f"bus {request.bus}: no raw verb {request.verb!r} (verbs: {', '.join(sorted(verbs))})")
+    try:
+        args = args_model.model_validate(request.args)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'args'}: {e['msg']}" for e in exc.errors())
+        raise RequestRefused(f"raw {request.verb} on {request.bus}: {problems}") from None
+    return to_json(await driver.raw(request.bus, request.verb, args))
 
 
 async def handle(runtime: Runtime, request: Request) -> JsonValue:
@@ -91,17 +97,8 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
         driver = require_driver(runtime, request.device)
         written = await driver.write_point(request.device, request.point, request.value, request.verify)
         return {"device": request.device, "point": request.point, "value": request.value, "written": written}
-    if isinstance(request, RawReadRequest):
-        raw_read = _method(driver_for_bus(runtime, request.bus), "raw_read")
-        values = await raw_read(request.bus, request.unit, request.table, request.address, request.count)
-        return to_json(values)
-    if isinstance(request, RawWriteRequest):
-        raw_write = _method(driver_for_bus(runtime, request.bus), "raw_write")
-        await raw_write(request.bus, request.unit, request.table, request.address, request.values)
-        return {"written": len(request.values)}
-    if isinstance(request, IdentifyRequest):
-        identify = _method(driver_for_bus(runtime, request.bus), "identify")
-        return to_json(await identify(request.bus, request.unit))
+    if isinstance(request, RawRequest):
+        return await raw(runtime, request)
     if isinstance(request, SyncNowRequest):
         await runtime.sync_now()
         return None
@@ -110,10 +107,10 @@ async def handle(runtime: Runtime, request: Request) -> JsonValue:
     if isinstance(request, BufferPurgeRequest):
         return {"purged": await runtime.purge(request.device, request.before)}
     if isinstance(request, SnapshotRequest):
-        snapshot = _method(require_driver(runtime, request.camera), "snapshot")
-        jpeg = await snapshot(request.camera)
-        if not isinstance(jpeg, bytes):
-            raise NotSupported(f"{request.camera}: the driver returned no JPEG")
+        driver = require_driver(runtime, request.camera)
+        if not isinstance(driver, Snapshots):
+            raise NotSupported(f"{driver.name}: snapshot is not supported by this driver")
+        jpeg = await driver.snapshot(request.camera)
         return {"jpeg_base64": base64.b64encode(jpeg).decode()}
     if isinstance(request, ForgetLearnedRequest):
         forgotten = await require_driver(runtime, request.device).forget_learned(request.device)

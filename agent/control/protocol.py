@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from agent.records import PointValue
-from drivers.modbus.profile import Table
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # an export or status of a big site stays well under this
 
@@ -45,28 +44,14 @@ class WritePointRequest(_Request):
     verify: bool = False
 
 
-class RawReadRequest(_Request):
-    op: Literal["raw_read"] = "raw_read"
-    bus: str
-    unit: int = Field(ge=0, le=255)
-    table: Table
-    address: int = Field(ge=0, le=0xFFFF)
-    count: int = Field(1, ge=1, le=2000)
+class RawRequest(_Request):
+    """Raw access on a bus the daemon holds (``edgepost read --address``, ``probe`` ...), for any protocol:
+    the driver owning ``bus`` names its verbs and validates ``args`` with its own model."""
 
-
-class RawWriteRequest(_Request):
-    op: Literal["raw_write"] = "raw_write"
-    bus: str
-    unit: int = Field(ge=0, le=255)
-    table: Table
-    address: int = Field(ge=0, le=0xFFFF)
-    values: list[int] = Field(min_length=1, max_length=123)
-
-
-class IdentifyRequest(_Request):
-    op: Literal["identify"] = "identify"
-    bus: str
-    unit: int = Field(ge=1, le=247)
+    op: Literal["raw"] = "raw"
+    bus: str = Field(min_length=1)
+    verb: str = Field(min_length=1, description="a verb of that bus's driver, e.g. Modbus read, write, identify")
+    args: dict[str, Any] = Field(default_factory=dict, description="JSON; checked by the verb's model")
 
 
 class SyncNowRequest(_Request):
@@ -121,9 +106,7 @@ Request = Annotated[
     | WatchRequest
     | ReadPointRequest
     | WritePointRequest
-    | RawReadRequest
-    | RawWriteRequest
-    | IdentifyRequest
+    | RawRequest
     | SyncNowRequest
     | BufferStatsRequest
     | BufferPurgeRequest

@@ -23,6 +23,7 @@ from drivers.camera.inference.store import find_manifest
 from drivers.camera.inference.update import update_model
 from drivers.camera.still import grab_still
 from drivers.camera.worker import CameraWorker, Detector, redact_source
+from drivers.capabilities import ModelUpdates, Snapshots
 
 
 class ModelPool(Protocol):
@@ -35,7 +36,7 @@ class ModelPool(Protocol):
     def status(self) -> dict[str, dict[str, float | int | str]]: ...
 
 
-class CameraDriver(Driver[CameraDriverConfig]):
+class CameraDriver(Driver[CameraDriverConfig], Snapshots, ModelUpdates):
     config_model = CameraDriverConfig
 
     def __init__(self, config: CameraDriverConfig, context: DriverContext, pool: ModelPool | None = None) -> None:

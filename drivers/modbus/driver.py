@@ -15,7 +15,7 @@ import difflib
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agent.errors import ConfigError, PermanentError, RequestRefused, TransportError, WriteRejected
@@ -23,6 +23,7 @@ from agent.logs import log_event
 from agent.records import Event, JsonValue, PointValue, Priority, Reading
 from agent.rules import PointRule
 from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, PointSpec, RecordSink
+from drivers.capabilities import RawAccess, RawArgs
 from drivers.modbus.bus import BusQueue, build_bus_queue
 from drivers.modbus.bus_load import ReadTime, min_period_s
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
@@ -36,6 +37,7 @@ from drivers.modbus.point_specs import point_specs_of
 from drivers.modbus.profile import Profile, Table
 from drivers.modbus.profiles import ProfileRegistry
 from drivers.modbus.raw_limits import check_raw_read, check_raw_write
+from drivers.modbus.raw_verbs import VERBS, run_verb
 from drivers.modbus.resolve import point_rules_for, resolve_device
 from drivers.modbus.scheduler import stagger_offset
 from drivers.modbus.transport import ReadRequest, WriteCoils, WriteRegisters
@@ -52,7 +54,7 @@ class UnknownTarget(PermanentError):
     """A read, write or period change names a device, point or bus this driver does not have."""
 
 
-class ModbusDriver(Driver[ModbusDriverConfig]):
+class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
     config_model = ModbusDriverConfig
 
     def __init__(
@@ -335,6 +337,18 @@ class ModbusDriver(Driver[ModbusDriverConfig]):
             return lambda plan: wire_time_s(plan, cfg.baudrate, cfg.parity, cfg.stopbits, turnaround)
         stats = self.buses[bus_config.name].stats
         return lambda plan: len(plan) * (stats.busy_s / stats.requests if stats.requests else 0.0)
+
+    def serial_ports(self) -> list[str]:
+        return [bus.port for bus in self.config.buses if isinstance(bus, SerialBus)]
+
+    def bus_names(self) -> list[str]:
+        return [bus.name for bus in self.config.buses]
+
+    def raw_verbs(self) -> Mapping[str, type[RawArgs]]:
+        return VERBS
+
+    async def raw(self, bus: str, verb: str, args: RawArgs) -> JsonValue:
+        return await run_verb(self, bus, args)
 
     async def raw_read(self, bus: str, unit: int, table: Table, address: int, count: int) -> list[int]:
         queue = self._bus(bus)

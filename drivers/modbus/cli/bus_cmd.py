@@ -26,12 +26,7 @@ from agent.cli.point_cmd import (
 from agent.cli.state import CliState, run, state_of
 from agent.control.client import RemoteError
 from agent.control.handlers import to_json
-from agent.control.protocol import (
-    IdentifyRequest,
-    RawReadRequest,
-    RawWriteRequest,
-    Request,
-)
+from agent.control.protocol import RawRequest
 from agent.errors import ConfigError, WriteOutcomeUnknown
 from agent.records import JsonValue
 from drivers.modbus.cli import devices, local_bus
@@ -100,8 +95,9 @@ def daemon_bus(state: CliState, bus: str | None, port: str | None) -> str | None
     return None
 
 
-def _raw_via_daemon(state: CliState, request: Request) -> JsonValue:
-    return state.call(request)
+def _raw_via_daemon(state: CliState, request: RawRequest, timeout_s: float = 30.0) -> JsonValue:
+    """A raw verb of the Modbus driver (``drivers/modbus/raw_verbs.py``) on the daemon's bus."""
+    return state.call(request, timeout_s=timeout_s)
 
 
 def _need_unit(unit: int | None) -> int:
@@ -156,7 +152,8 @@ def read(
     check_timeout(timeout)
     via = daemon_bus(state, bus, port)
     if via is not None:
-        request = RawReadRequest(bus=via, unit=unit_id, table=table, address=address, count=count)
+        args: dict[str, JsonValue] = {"unit": unit_id, "table": table.value, "address": address, "count": count}
+        request = RawRequest(bus=via, verb="read", args=args)
         values = _raw_via_daemon(state, request)
     else:
         options = port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
@@ -319,7 +316,8 @@ def _raw_write(
     """Through the daemon's bus ``bus`` (``options`` None), or on a bus the CLI opens itself."""
     if options is None:
         assert bus is not None
-        _raw_via_daemon(state, RawWriteRequest(bus=bus, unit=unit, table=table, address=address, values=values))
+        args: dict[str, JsonValue] = {"unit": unit, "table": table.value, "address": address, "values": list(values)}
+        _raw_via_daemon(state, RawRequest(bus=bus, verb="write", args=args))
         return
     bus_config = local_bus.build_bus_config(_config_or_none(state), bus, options)
 
@@ -343,7 +341,7 @@ def probe(
     unit_id = _need_unit(unit)
     via = daemon_bus(state, bus, port)
     if via is not None:
-        matches = state.call(IdentifyRequest(bus=via, unit=unit_id), timeout_s=60.0)
+        matches = _raw_via_daemon(state, RawRequest(bus=via, verb="identify", args={"unit": unit_id}), timeout_s=60.0)
     else:
         options = port_options(port, host, tcp_port, baud, parity, stopbits, timeout)
         bus_config = local_bus.build_bus_config(_config_or_none(state), bus, options)

@@ -17,7 +17,10 @@ from agent.errors import DeviceTimeout, WriteRejected
 from agent.outbox.api import OutboxStats
 from agent.records import Event, JsonValue, PointValue, Reading, Record
 from drivers.base import Driver, DriverConfigBase, DriverContext, RecordSink
+from drivers.capabilities import RawAccess, RawArgs
+from drivers.modbus.identify import ProfileMatch
 from drivers.modbus.profile import Table
+from drivers.modbus.raw_verbs import VERBS, run_verb
 
 
 class FakeBus(BaseModel):
@@ -29,7 +32,9 @@ class FakeDriverConfig(DriverConfigBase):
     buses: list[FakeBus] = []
 
 
-class FakeDriver(Driver[FakeDriverConfig]):
+class FakeDriver(Driver[FakeDriverConfig], RawAccess):
+    """Raw access with the Modbus driver's verbs, on buses it does not open."""
+
     config_model = FakeDriverConfig
 
     def __init__(self, config: FakeDriverConfig, context: DriverContext) -> None:
@@ -65,8 +70,17 @@ class FakeDriver(Driver[FakeDriverConfig]):
         for i, value in enumerate(values):
             self.registers[(bus, unit, table.value, address + i)] = value
 
-    async def identify(self, bus: str, unit: int) -> list[dict[str, JsonValue]]:
-        return [{"profile": "eastron/sdm120", "score": 1.0, "firmware": "1.2"}] if unit == 1 else []
+    async def identify(self, bus: str, unit: int) -> list[ProfileMatch]:
+        return [ProfileMatch("eastron/sdm120", 1.0, 3, 3, firmware="1.2")] if unit == 1 else []
+
+    def bus_names(self) -> list[str]:
+        return [bus.name for bus in self.config.buses]
+
+    def raw_verbs(self) -> Mapping[str, type[RawArgs]]:
+        return VERBS
+
+    async def raw(self, bus: str, verb: str, args: RawArgs) -> JsonValue:
+        return await run_verb(self, bus, args)
 
 
 class FakeRuntime:

@@ -15,10 +15,8 @@ from agent.control.protocol import (
     BufferPurgeRequest,
     BufferStatsRequest,
     ForgetLearnedRequest,
-    IdentifyRequest,
     ModelUpdateRequest,
-    RawReadRequest,
-    RawWriteRequest,
+    RawRequest,
     ReadPointRequest,
     ReloadRequest,
     StatusRequest,
@@ -28,7 +26,6 @@ from agent.control.protocol import (
 )
 from agent.control.server import ControlServer, ControlSocketError
 from drivers.camera.cli.local_models import explain
-from drivers.modbus.profile import Table
 from tests.unit.cli.fake_runtime import FakeRuntime
 
 
@@ -101,14 +98,32 @@ async def test_forget_learned_reaches_the_device_driver_which_may_not_offer_it(s
 async def test_raw_access_goes_through_the_driver_owning_the_bus(served) -> None:  # type: ignore[no-untyped-def]
     _, path = served
     async with ControlClient(path) as client:
-        await client.call(RawWriteRequest(bus="bus1", unit=3, table=Table.HOLDING, address=10, values=[7, 8]))
-        values = await client.call(RawReadRequest(bus="bus1", unit=3, table=Table.HOLDING, address=9, count=3))
+        written = await client.call(
+            RawRequest(bus="bus1", verb="write", args={"unit": 3, "table": "holding", "address": 10, "values": [7, 8]})
+        )
+        assert written == {"written": 2}
+        values = await client.call(
+            RawRequest(bus="bus1", verb="read", args={"unit": 3, "table": "holding", "address": 9, "count": 3})
+        )
         assert values == [9, 7, 8]
         with pytest.raises(RemoteError) as unknown_bus:
-            await client.call(RawReadRequest(bus="nobus", unit=3, table=Table.HOLDING, address=0))
+            await client.call(RawRequest(bus="nobus", verb="read", args={"unit": 3, "table": "holding", "address": 0}))
         assert "bus1" in str(unknown_bus.value)
-        matches = await client.call(IdentifyRequest(bus="bus1", unit=1))
-        assert matches == [{"profile": "eastron/sdm120", "score": 1.0, "firmware": "1.2"}]
+        matches = await client.call(RawRequest(bus="bus1", verb="identify", args={"unit": 1}))
+        assert matches == [{"profile": "eastron/sdm120", "score": 1.0, "matched": 3, "checked": 3,
+                            "firmware": "1.2", "firmware_in_range": None}]
+
+
+async def test_raw_verbs_and_their_arguments_are_the_drivers_to_check(served) -> None:  # type: ignore[no-untyped-def]
+    _, path = served
+    async with ControlClient(path) as client:
+        with pytest.raises(RemoteError) as unknown_verb:
+            await client.call(RawRequest(bus="bus1", verb="erase", args={}))
+        assert unknown_verb.value.kind == "NotSupported"
+        assert "identify, read, write" in str(unknown_verb.value)
+        with pytest.raises(RemoteError) as bad_args:
+            await client.call(RawRequest(bus="bus1", verb="read", args={"unit": 3, "table": "attic", "address": 0}))
+        assert bad_args.value.kind == "RequestRefused" and "table" in str(bad_args.value)
 
 
 async def test_reload_reports_problems(served) -> None:  # type: ignore[no-untyped-def]

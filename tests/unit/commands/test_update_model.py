@@ -16,13 +16,14 @@ from agent.commands.dispatcher import CommandDispatcher
 from agent.commands.model_update import SCRATCH_PREFIX
 from agent.records import Event, Priority
 from drivers.base import Driver, NotSupported
+from drivers.capabilities import ModelUpdates
 
 NOW = 1_800_000_000.0
 MANIFEST = "name: blob\nfile: blob.onnx\n"
 ONNX = b"\x08\x07onnx-bytes"
 
 
-class FakeCameraDriver:
+class FakeCameraDriver(ModelUpdates):
     """Runs model ``blob``; a candidate whose bytes start with b"bad" fails its self-test."""
 
     def __init__(self, name: str, models: tuple[str, ...]) -> None:
