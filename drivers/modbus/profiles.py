@@ -231,7 +231,8 @@ _Tree = tuple[dict[str, Profile], dict[str, list[str]], dict[str, Path], dict[st
 def _load_tree(dirs: list[Path]) -> _Tree:
     """Profiles of every dir (the first dir with an id wins), their problems, files and shadowed files."""
     docs: dict[str, YamlDocument] = {}
-    origins: dict[str, Path] = {}
+    seen: dict[str, Path] = {}  # every id of the tree, other drivers' included: the first dir wins for all
+    origins: dict[str, Path] = {}  # the Modbus profiles (and unreadable files) only
     shadowed: dict[str, list[Path]] = {}
     broken: set[str] = set()
     errors: dict[str, list[str]] = {}
@@ -242,17 +243,20 @@ def _load_tree(dirs: list[Path]) -> _Tree:
             continue
         for path in sorted(root.rglob("*.yaml")):
             profile_id = path.relative_to(root).with_suffix("").as_posix()
-            if profile_id in origins:
-                shadowed.setdefault(profile_id, []).append(path)
+            if profile_id in seen:
+                if profile_id in origins:
+                    shadowed.setdefault(profile_id, []).append(path)
                 continue
-            origins[profile_id] = path
+            seen[profile_id] = path
             try:
                 doc = read_profile_file(path, _label(root, path))
             except ValueError as exc:
+                origins[profile_id] = path
                 broken.add(profile_id)
                 errors[profile_id] = [str(exc)]
                 continue
             if not other_drivers_profile(doc):  # the tree is shared with other drivers' profiles
+                origins[profile_id] = path
                 docs[profile_id] = doc
     resolved, failed = resolve_all(docs, broken)
     profiles: dict[str, Profile] = {}

@@ -17,6 +17,9 @@ value (``reply_check`` says whether a frame answers a request):
 
 A broadcast (unit 0) write expects no reply; the line is then held for the turnaround delay the
 Modbus serial line spec asks for, so every device has applied it before the next request.
+
+Under ``-v`` every frame sent and every frame (or corrupt run of bytes) cut from what was received
+goes to ``agent.frame_log`` (the ``edgepost.frames`` logger, budgeted per bus).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any, Protocol
 import serial
 from serial.rs485 import RS485Settings
 
+from agent import frame_log
 from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
 from agent.logs import RateLimiter, log_event, log_limited
 from drivers.modbus.config import MIN_FRAME_GAP_S, Rs485Options, SerialBus, TcpBus, bits_per_char
@@ -173,6 +177,7 @@ class RtuTransport:
             raise TransportError(f"{self.name}: the port is not open")
         await self._settle(request.unit)
         frame = encode_request(request)
+        frame_log.log_frame(self.name, "tx", frame, unit=request.unit)
         await self.link.send(frame)
         sent = self._clock()
         on_wire_s = len(frame) * self.char_s  # a pty delivers at once; a real line takes this long
@@ -190,11 +195,7 @@ class RtuTransport:
         own_trouble: str | None = None  # our unit sent something that was not the reply
         while True:
             self._rx += self.link.take()
-            while self._rx:
-                cut = cut_frame(bytes(self._rx))
-                if isinstance(cut, Incomplete):
-                    break
-                del self._rx[: cut.size]
+            while (cut := self._next_frame()) is not None:
                 if isinstance(cut, Corrupt):
                     self._count_corrupt(cut)
                     if cut.unit == request.unit:
@@ -261,13 +262,7 @@ class RtuTransport:
         With ``final`` an incomplete tail is dropped too (counted as corrupt)."""
         self._rx += self.link.take()
         heard: set[int] = set()
-        while self._rx:
-            cut = cut_frame(bytes(self._rx))
-            if isinstance(cut, Incomplete):
-                if not final:
-                    break
-                cut = Corrupt(cut.unit, len(self._rx), "truncated frame")
-            del self._rx[: cut.size]
+        while (cut := self._next_frame(final)) is not None:
             heard.add(cut.unit)
             if isinstance(cut, Corrupt):
                 self._count_corrupt(cut)
@@ -278,6 +273,24 @@ class RtuTransport:
                     bus=self.name, unit=cut.unit, function=cut.pdu[0] if cut.pdu else None,
                 )
         return heard
+
+    def _next_frame(self, final: bool = False) -> Frame | Corrupt | None:
+        """Cut the first frame (or run of corrupt bytes) off what was received; None until one has fully
+        arrived. With ``final`` an incomplete tail is cut too, as a truncated frame."""
+        if not self._rx:
+            return None
+        cut = cut_frame(bytes(self._rx))
+        if isinstance(cut, Incomplete):
+            if not final:
+                return None
+            cut = Corrupt(cut.unit, len(self._rx), "truncated frame")
+        if frame_log.enabled():
+            fields: dict[str, object] = {"unit": cut.unit}
+            if isinstance(cut, Corrupt):
+                fields["corrupt"] = cut.reason
+            frame_log.log_frame(self.name, "rx", bytes(self._rx[: cut.size]), **fields)
+        del self._rx[: cut.size]
+        return cut
 
     def _count_corrupt(self, cut: Corrupt) -> None:
         self.counters.frame_unit(cut.unit).crc_errors += 1

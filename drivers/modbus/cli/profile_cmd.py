@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from rich.table import Table as RichTable
 
 from agent.config import DEFAULT_CONFIG_PATH, read_profile_dirs
 from agent.errors import ConfigError, ProfileError
+from drivers.dlt645.profiles import Dlt645Profiles
 from drivers.modbus.byte_layout import layout_letters
 from drivers.modbus.profile import Alarm, Point, Profile, Table
 from drivers.modbus.profile_firmware import describe
@@ -95,42 +97,68 @@ def validate(
         list[Path] | None, typer.Argument(help="profile directories or files (default: the whole search path)")
     ] = None,
 ) -> None:
-    """Check profiles: one 'file:line:col path: message' line per problem; exit 1 if there is any."""
+    """Check profiles of every driver, each by its driver's rules: one 'file:line:col path: message' line per problem.
+
+    Exit 1 if there is any. The count says how many profiles of each driver were checked.
+    """
     problems: list[str] = []
-    checked = 0
+    checked: Counter[str] = Counter()
     if not paths:
         registry = _load(ctx, None)
-        problems, checked = registry.errors, len(registry.ids()) + len([k for k in registry.problems if k])
+        problems = list(registry.errors)
+        checked["modbus"] = len(registry.ids()) + len([k for k in registry.problems if k])
+        for directory in _search_path(ctx, None):
+            found, count = _dlt645_problems(directory)
+            problems.extend(found)
+            checked["dlt645"] += count
     for path in paths or []:
-        found, count = _problems_of(ctx, path)
+        found, counts = _problems_of(ctx, path)
         problems.extend(found)
-        checked += count
+        checked.update(counts)
+    total = sum(checked.values())
     if _wants_json(ctx):
-        _write_json({"valid": not problems, "checked": checked, "problems": problems})
+        by_driver = {driver: count for driver, count in sorted(checked.items()) if count}
+        _write_json({"valid": not problems, "checked": total, "by_driver": by_driver, "problems": problems})
         if problems:
             raise typer.Exit(1)
         return
     for line in problems:
         sys.stdout.write(line + "\n")
+    split = ", ".join(f"{driver} {count}" for driver, count in sorted(checked.items()) if count)
+    drivers = f" ({split})" if split else ""
     if problems:
-        sys.stdout.write(f"{len(problems)} problem(s) in {checked} profile(s)\n")
+        sys.stdout.write(f"{len(problems)} problem(s) in {total} profile(s){drivers}\n")
         raise typer.Exit(1)
-    sys.stdout.write(f"{checked} profile(s) valid\n")
+    sys.stdout.write(f"{total} profile(s) valid{drivers}\n")
 
 
-def _problems_of(ctx: typer.Context, path: Path) -> tuple[list[str], int]:
+def _dlt645_problems(directory: Path, only: str | None = None) -> tuple[list[str], int]:
+    """DL/T 645 profiles (``driver: dlt645``) of one directory, by their own rules: problems and count."""
+    if not directory.is_dir():
+        return [], 0
+    registry = Dlt645Profiles.load(directory)
+    ids = [i for i in [*registry.ids(), *registry.problems] if i and (only is None or i == only)]
+    return [line for i in sorted(ids) for line in registry.problems.get(i, [])], len(ids)
+
+
+def _problems_of(ctx: typer.Context, path: Path) -> tuple[list[str], Counter[str]]:
     """Problems of the profiles in ``path`` only; the rest of the search path is there for ``extends:``."""
     if path.is_dir():
         registry = ProfileRegistry.load(_search_path(ctx, [path]))
         mine = [i for i, origin in registry.origins.items() if origin.is_relative_to(path)]
-        return [line for i in sorted(mine) for line in registry.problems.get(i, [])], len(mine)
+        found, dlt645 = _dlt645_problems(path)
+        modbus = [line for i in sorted(mine) for line in registry.problems.get(i, [])]
+        return modbus + found, Counter(modbus=len(mine), dlt645=dlt645)
     if not path.is_file():
-        return [f"{path}: no such file or directory"], 0
+        return [f"{path}: no such file or directory"], Counter()
     # a single file is checked inside its tree (vendor/file.yaml) so that 'extends:' resolves
     root = path.parent.parent
     profile_id = f"{path.parent.name}/{path.stem}"
+    found, dlt645 = _dlt645_problems(root, only=profile_id)
+    if dlt645:
+        return found, Counter(dlt645=dlt645)
     registry = ProfileRegistry.load(_search_path(ctx, [root]))
-    return registry.problems.get(profile_id, []), 1
+    return registry.problems.get(profile_id, []), Counter(modbus=1)
 
 
 @app.command("list")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -121,8 +122,13 @@ def test_status_shows_what_was_learned_and_forget_brings_the_points_back(
         wait_until(lambda: {(0, 2), (6, 8)} <= set(saved_spans(pole)), what="learned ranges saved")
         human = edgepost(pole, "status")
         assert human.returncode == 0, human.stderr
-        assert "meter/learned_ranges" in human.stdout and "next_probe_at" in human.stdout
-        assert "(in 1" in human.stdout  # the re-probe, about 10 minutes ahead
+        # what a person reads: the meter's learned-ranges table; its headers are the key's words, wrapped
+        # ("next" over "probe"), and a time ahead is told as "in 9 min" (ops' status rendering)
+        assert "meter/learned_ranges" in human.stdout, human.stdout
+        table = human.stdout.split("meter/learned_ranges", 1)[1].split("└", 1)[0]
+        assert re.search(r"┃ next +┃\n.*┃ probe +┃", table), table
+        assert re.search(r"│ input +│ 0 +│ 2 +│ 1 +│", table) and re.search(r"│ input +│ 6 +│ 8 +│ 1 +│", table), table
+        assert re.search(r"│ in (9|10) min +│", table), table  # the re-probe, about 10 minutes ahead
 
         meter.set_faults([])  # booted; without a re-probe due, the points stay unread
         time.sleep(1.0)

@@ -49,7 +49,9 @@ async def main() -> None:
     pad, retry_s = int(sys.argv[5]), float(sys.argv[6])
     config = OutboxConfig(full_policy=policy, degraded_retry_s=retry_s)
     outbox = await Outbox.open(state, config, "gw-crash")
-    uplink = Uplink(UplinkConfig(port=port, reconnect_window_s=0, reconnect_min_s=0.1), config, "gw-crash", outbox)
+    # one gateway allowed 1,000 connects/s: a reconnect spread window of ~1 ms, the back-off alone
+    uplink_config = UplinkConfig(port=port, reconnect_fleet_size=1, reconnect_max_rate=1000.0, reconnect_min_s=0.1)
+    uplink = Uplink(uplink_config, config, "gw-crash", outbox)
     task = asyncio.create_task(uplink.run())
     i = 0
     while not task.done():
@@ -121,7 +123,8 @@ async def drain(state: Path, port: int, config: OutboxConfig) -> list[int]:
     outbox = await Outbox.open(state, config, GATEWAY)
     try:
         last = await outbox.accept([Reading("final", "n", float(i), time.time()) for i in range(5)])
-        uplink = Uplink(UplinkConfig(port=port, reconnect_window_s=0), config, GATEWAY, outbox)
+        uplink_config = UplinkConfig(port=port, reconnect_fleet_size=1, reconnect_max_rate=1000.0)  # ~1 ms spread
+        uplink = Uplink(uplink_config, config, GATEWAY, outbox)
         task = asyncio.create_task(uplink.run())
         try:
             deadline = time.monotonic() + DEADLINE_S

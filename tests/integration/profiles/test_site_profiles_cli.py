@@ -218,7 +218,7 @@ def test_validate_reports_every_problem_of_a_file_in_line_order(tmp_path: Path) 
         f"{path}:9:38 points.mode.type: Input should be 'bool', 'int16', 'uint16', 'int32', 'uint32', "
         "'int64', 'uint64', 'float32', 'float64', 'string' or 'bitfield', got 'unit16'",
         f"{path}:11:9 alarms.hot.point: unknown point 'temprature'",
-        "7 problem(s) in 1 profile(s)",
+        "7 problem(s) in 1 profile(s) (modbus 1)",
     ]
 
 

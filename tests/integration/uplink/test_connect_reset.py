@@ -31,7 +31,7 @@ async def test_a_reset_before_the_connack_is_retried_after_the_backoff_not_the_t
         proxy.reset_connects(2)
         config = UplinkConfig(
             port=proxy.port, puback_timeout_s=3600.0, reconnect_min_s=0.5, reconnect_max_s=1.0,
-            reconnect_window_s=0.0,
+            reconnect_fleet_size=1, reconnect_max_rate=1000.0,  # a spread window of ~1 ms: the back-off alone
         )
         try:
             seqs = await outbox.accept([Reading("m1", "v", float(i), time.time()) for i in range(10)])

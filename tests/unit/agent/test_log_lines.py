@@ -14,13 +14,22 @@ import pytest
 from agent import frame_log
 from agent.frame_log import FrameBudget, library_frame
 from agent.log_format import StructuredFormatter, under_journald
-from agent.log_setup import LineGate
+from agent.log_setup import FRAME_DUMPING_LIBRARIES, LineGate
 from agent.logs import log_event
 
 
 @pytest.fixture
-def captured() -> Iterator[tuple[io.StringIO, LineGate]]:
-    """The root logger writing through the daemon's gate and formatter into a buffer."""
+def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[io.StringIO, LineGate]]:
+    """The root logger writing through the daemon's gate and formatter into a buffer.
+
+    A CLI command run in-process earlier (``configure(quiet_libraries=True)``) leaves pymodbus' logger at
+    CRITICAL, and earlier frames may have spent the process-wide frame budget: both are reset here.
+    """
+    monkeypatch.setattr(frame_log, "_budget", FrameBudget())
+    libraries = [logging.getLogger(name) for name in FRAME_DUMPING_LIBRARIES]
+    library_levels = [library.level for library in libraries]
+    for library in libraries:
+        library.setLevel(logging.NOTSET)  # setLevel, not the attribute: it clears the loggers' level caches
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     gate = LineGate(rate_limit_s=60.0, level=logging.INFO)
@@ -35,6 +44,8 @@ def captured() -> Iterator[tuple[io.StringIO, LineGate]]:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+        for library, library_level in zip(libraries, library_levels, strict=True):
+            library.setLevel(library_level)
         frame_log.enable(False)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from drivers.dlt645.profiles import Dlt645Profiles
 from drivers.modbus.cli.profile_cmd import app, byte_layout
 from drivers.modbus.profile import Point
 from drivers.modbus.profiles import DEFAULT_PROFILE_DIR, ProfileRegistry, profile_search_path
@@ -21,10 +22,28 @@ def _searched() -> list[str]:
 
 
 def test_validate_shipped_profiles() -> None:
+    """Every shipped profile is checked, each by its own driver's rules (the tree holds Modbus and DL/T 645)."""
     result = runner.invoke(app, ["validate", str(DEFAULT_PROFILE_DIR)])
-    count = len(ProfileRegistry.load(DEFAULT_PROFILE_DIR).ids())
+    modbus = len(ProfileRegistry.load(DEFAULT_PROFILE_DIR).ids())
+    dlt645 = len(Dlt645Profiles.load(DEFAULT_PROFILE_DIR).ids())
+    assert modbus and dlt645
     assert result.exit_code == 0, result.output
-    assert result.output == f"{count} profile(s) valid\n"
+    assert result.output == f"{modbus + dlt645} profile(s) valid (dlt645 {dlt645}, modbus {modbus})\n"
+
+
+def test_validate_checks_dlt645_profiles_by_their_own_rules(root: Path) -> None:
+    write(root, "acme/meter", "vendor: Acme\nmodel: M\nsource: x\npoints:\n  v: {table: input, address: 0}\n")
+    meter = (DEFAULT_PROFILE_DIR / "clou" / "dsz719.yaml").read_text(encoding="utf-8")
+    write(root, "clou/dsz719", meter)
+    write(root, "clou/broken", meter.replace('edition: "1997"', 'edition: "2007"'))  # 2-byte DIs in a 2007 profile
+    result = runner.invoke(app, ["validate", str(root)])
+    assert result.exit_code == 1
+    lines = relative(result.output.splitlines(), root)
+    assert lines[-1] == f"{len(lines) - 1} problem(s) in 3 profile(s) (dlt645 2, modbus 1)"
+    assert lines[:-1] and all(line.startswith("firmware_profiles/clou/broken.yaml:") for line in lines[:-1])
+    assert "a 2-byte DI in a DL/T 645-2007 profile" in result.output
+    ok = runner.invoke(app, ["validate", str(root / "clou" / "dsz719.yaml")])
+    assert (ok.exit_code, ok.output) == (0, "1 profile(s) valid (dlt645 1)\n")
 
 
 def test_validate_default_dir_honours_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,10 +51,11 @@ def test_validate_default_dir_honours_env(root: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("EDGEPOST_PROFILE_DIR", str(root))
     result = runner.invoke(app, ["validate"])  # the whole search path: the env dir, then the shipped one
     shipped = len(ProfileRegistry.load(DEFAULT_PROFILE_DIR).ids())
+    dlt645 = len(Dlt645Profiles.load(DEFAULT_PROFILE_DIR).ids())
     assert result.exit_code == 1
     assert relative(result.output.splitlines(), root) == [
         "firmware_profiles/acme/meter.yaml:5:33 points.v.size: unknown key",
-        f"1 problem(s) in {shipped + 1} profile(s)",
+        f"1 problem(s) in {shipped + 1 + dlt645} profile(s) (dlt645 {dlt645}, modbus {shipped + 1})",
     ]
 
 
@@ -44,14 +64,14 @@ def test_validate_single_file_inside_its_tree(root: Path) -> None:
     variant = write(root, "acme/tilt-v2", "extends: acme/tilt\nfirmware: {min: '2'}\nmodel: T\n")
     broken = write(root, "acme/other", "extends: acme/nothing\n")
     ok = runner.invoke(app, ["validate", str(variant)])
-    assert (ok.exit_code, ok.output) == (0, "1 profile(s) valid\n")
+    assert (ok.exit_code, ok.output) == (0, "1 profile(s) valid (modbus 1)\n")
     bad = runner.invoke(app, ["validate", str(broken), str(root / "acme" / "missing.yaml")])
     assert bad.exit_code == 1
     assert relative(bad.output.splitlines(), root) == [
         "firmware_profiles/acme/other.yaml:1:1 extends: "
         "unknown base profile 'acme/nothing' (did you mean 'acme/tilt'?)",
         "firmware_profiles/acme/missing.yaml: no such file or directory",
-        "2 problem(s) in 1 profile(s)",
+        "2 problem(s) in 1 profile(s) (modbus 1)",
     ]
 
 
@@ -136,6 +156,7 @@ def test_global_json_flag_through_the_edgepost_command(root: Path) -> None:
     assert json.loads(result.output) == {
         "valid": False,
         "checked": 1,
+        "by_driver": {"modbus": 1},
         "problems": [
             f"{root}/acme/m.yaml:4:40 points.v.access: the input table is read-only, access must be 'r', got 'w'"
         ],
