@@ -35,7 +35,8 @@ def config(port: int) -> dict[str, object]:
              "retries": 0, "reopen_min_s": 0.2, "reopen_max_s": 1.0}
         ],
         "devices": [
-            {"name": "ph", "bus": "gw", "unit_id": 1, "profile": "yosemitech/y532", "period_s": 0.3, "points": ["ph"]}
+            # the profile polls ph every 60 s and period_s is only a default for points without one (profiles)
+            {"name": "ph", "bus": "gw", "unit_id": 1, "profile": "yosemitech/y532", "points": {"ph": {"period": 0.3}}}
         ],
     }
 

@@ -23,13 +23,17 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[io.StringIO, Lin
     """The root logger writing through the daemon's gate and formatter into a buffer.
 
     A CLI command run in-process earlier (``configure(quiet_libraries=True)``) leaves pymodbus' logger at
-    CRITICAL, and earlier frames may have spent the process-wide frame budget: both are reset here.
+    CRITICAL, a Modbus TCP transport made earlier leaves its repeat-folding filter (real time, 300 s) on
+    ``pymodbus.logging``, and earlier frames may have spent the process-wide frame budget: all are reset
+    here, so the gate alone is under test.
     """
     monkeypatch.setattr(frame_log, "_budget", FrameBudget())
     libraries = [logging.getLogger(name) for name in FRAME_DUMPING_LIBRARIES]
     library_levels = [library.level for library in libraries]
     for library in libraries:
         library.setLevel(logging.NOTSET)  # setLevel, not the attribute: it clears the loggers' level caches
+    dumper = logging.getLogger("pymodbus.logging")
+    monkeypatch.setattr(dumper, "filters", [])
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     gate = LineGate(rate_limit_s=60.0, level=logging.INFO)
