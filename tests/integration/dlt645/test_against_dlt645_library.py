@@ -24,7 +24,7 @@ from drivers.dlt645.di import DataId
 from drivers.dlt645.errors import AbnormalReply
 from drivers.dlt645.master import LineMaster
 from drivers.dlt645.requests import read_address, read_data
-from drivers.dlt645.serial_link import SerialLink
+from drivers.serialbus.serial_link import SerialLink
 from tests.fixtures.serial import socat_pty_pair
 from tests.integration.dlt645.helpers import PROFILES, meter, simulated_line
 

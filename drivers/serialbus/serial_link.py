@@ -1,9 +1,10 @@
 """A serial port as a byte pipe: pymodbus' asyncio ``SerialTransport`` under a receive buffer.
 
-The same interface as ``SerialLink`` of the RTU master (serial-reply branch, ``ByteLink`` in
-``master.py``), so the shared RS-485 bus service can hand either protocol's master the one port it
-owns. Until that merge lands this stand-in lets the DL/T 645 master run on a real pty. Nothing here
-knows about frames, and nothing reopens: ``open`` is one attempt.
+Nothing here knows about frames. The master above it asks for the bytes received so far, waits for
+more until a deadline, and flushes the input; ``last_rx`` says when the line last carried anything,
+which is what the RTU silent interval is measured from. Nothing here reopens either: ``open`` is one
+attempt (``PortMissing`` when the device file is not there), ``wait_lost`` returns when the port goes
+away, and the bus's ``LinkKeeper`` (``link.py``) decides when to try again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import contextlib
 import os
 import termios
 import time
-from collections.abc import Callable
 from typing import Any
 
 import serial
@@ -21,7 +21,13 @@ from pymodbus.transport.serialtransport import SerialTransport
 
 from agent.errors import TransportError
 
-_WRITE_STALL_S = 2.0  # a port that takes no byte for this long is stuck
+
+class PortMissing(TransportError):
+    """The serial port's device file does not exist (a USB adapter not enumerated, or unplugged)."""
+
+
+# a serial port that takes no byte for this long is stuck (flow control, a dead USB adapter)
+_WRITE_STALL_S = 2.0
 
 
 class _Receiver(asyncio.Protocol):
@@ -40,8 +46,14 @@ class _Receiver(asyncio.Protocol):
 
 
 def _exists(path: str) -> bool:
-    """A stat of the device node: a USB adapter not plugged in is said so without an open attempt."""
+    """A stat of a device node: no I/O on the line, nothing to hand to a thread. A USB adapter not
+    enumerated (or unplugged) is said so, without an open attempt."""
     return os.path.exists(path)
+
+
+def _close_when_opened(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().sync_serial.close()
 
 
 class SerialLink:
@@ -50,18 +62,19 @@ class SerialLink:
     def __init__(
         self,
         port: str,
-        baudrate: int = 2400,
+        baudrate: int,
         bytesize: int = 8,
-        parity: str = "E",
+        parity: str = "N",
         stopbits: int = 1,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Any = time.monotonic,
     ) -> None:
         self.port = port
-        self._settings = (baudrate, bytesize, parity, stopbits)
+        self._settings = {"baudrate": baudrate, "bytesize": bytesize, "parity": parity, "stopbits": stopbits}
         self._clock = clock
         self._transport: Any = None
         self._buffer = bytearray()
         self._arrived = asyncio.Event()
+        self._gone = asyncio.Event()  # set when an open port is lost (not when we close it)
         self.last_rx = clock() - 1.0
         self.lost_reason: str | None = None
 
@@ -71,28 +84,38 @@ class SerialLink:
 
     @property
     def sync_serial(self) -> Any:
+        """The pyserial object underneath (for RS-485 ioctls), None while closed."""
         return getattr(self._transport, "sync_serial", None)
 
     async def open(self) -> None:
+        """One attempt to open the port; ``PortMissing`` or ``TransportError`` when it fails."""
         if self._transport is not None:
             return
         if "://" not in self.port and not _exists(self.port):
-            raise TransportError(f"{self.port} does not exist")
+            raise PortMissing(f"{self.port} does not exist")
         loop = asyncio.get_running_loop()
         receiver = _Receiver(self)
-        baudrate, bytesize, parity, stopbits = self._settings
-        try:
-            transport = await asyncio.to_thread(
-                SerialTransport, loop, receiver, self.port, baudrate, bytesize, parity, stopbits, 0
+        s = self._settings
+        # in a thread: opening a socket:// URL connects, which can take seconds on a dead network
+        opening = asyncio.ensure_future(
+            asyncio.to_thread(
+                SerialTransport, loop, receiver, self.port, s["baudrate"], s["bytesize"], s["parity"], s["stopbits"], 0
             )
+        )
+        try:
+            transport = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_when_opened)  # a port opened for nobody is closed again
+            raise
         except (serial.SerialException, OSError, ValueError, termios.error) as exc:
             # a pty accepts no parity: its second reconfiguration fails with EINVAL
-            raise TransportError(f"cannot open {self.port} ({baudrate} {bytesize}{parity}{stopbits}): {exc}") from None
-        transport.setup()
+            raise TransportError(f"cannot open {self.port}: {exc}") from None
+        transport.setup()  # registers the reader and calls connection_made on the next loop turn
         await receiver.made.wait()
         self._transport = transport
         self.lost_reason = None
         self._buffer.clear()
+        self._gone.clear()
 
     async def __aenter__(self) -> SerialLink:
         await self.open()
@@ -101,13 +124,20 @@ class SerialLink:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
+    async def wait_lost(self) -> None:
+        """Return once the open port is gone (unplugged, the serial server closed the connection).
+        A port we closed ourselves is not lost: then this waits until cancelled."""
+        while self._transport is not None or not self._gone.is_set():
+            await self._gone.wait()
+
     def close(self) -> None:
         transport, self._transport = self._transport, None
         if transport is not None:
             transport.close()
 
     async def send(self, data: bytes) -> None:
-        """Hand ``data`` to the OS; returns once none of it is left in our buffer."""
+        """Hand ``data`` to the OS; returns once none of it is left in our buffer (so a close right
+        after, as the CLI does after a broadcast, cannot drop it)."""
         transport = self._transport
         if transport is None:
             raise TransportError(f"{self.port} is not open" + (f" ({self.lost_reason})" if self.lost_reason else ""))
@@ -144,7 +174,7 @@ class SerialLink:
         self._buffer.clear()
         port = self.sync_serial
         if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
+            with contextlib.suppress(serial.SerialException, OSError):  # a vanished port shows on the next write
                 port.reset_input_buffer()
 
     def _received(self, data: bytes) -> None:
@@ -156,3 +186,4 @@ class SerialLink:
         self._transport = None
         self.lost_reason = str(exc) if exc else "closed"
         self._arrived.set()
+        self._gone.set()
