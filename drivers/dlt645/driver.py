@@ -62,8 +62,9 @@ def _resolve(meter: Meter, profiles: Dlt645Profiles, default_period_s: float) ->
     periods: dict[str, float] = {}
     for name in names:
         override = selection.get(name) if selection else None
-        periods[name] = (override.period if override and override.period else None) or meter.period_s \
-            or profile.points[name].period or default_period_s
+        # as for Modbus devices: the meter's period_s is a default for points without their own
+        periods[name] = (override.period if override else None) or profile.points[name].period \
+            or meter.period_s or default_period_s
     spec = MeterSpec(meter.name, MeterAddress.parse(meter.address), {n: profile.points[n] for n in names}, periods,
                      profile.timing.timeout_ms / 1000.0)
     return profile, spec

@@ -38,7 +38,7 @@ def config(port: str, devices: list[dict[str, Any]], **bus: Any) -> Dlt645Driver
 
 def device(name: str, address: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "bus": "cabinet", "address": address, "profile": "chint/ddsu666-dlt645",
-            "period_s": 0.5, "points": list(SERVED), **extra}
+            "points": {n: {"period": 0.5} for n in SERVED}, **extra}
 
 
 @asynccontextmanager
