@@ -69,6 +69,7 @@ class MeterBus:
         """Give the line back (the last bus on it closes the port); safe to call twice."""
         line, self.line = self.line, None
         if line is not None:
+            line.report_load(self, None)
             line.detach(self.master)
             line.release()
 

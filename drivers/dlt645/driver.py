@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import math
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -25,7 +27,15 @@ from agent.errors import ConfigError, PermanentError, ProfileError, TransportErr
 from agent.logs import log_event
 from agent.records import Event, JsonValue, PointValue, Priority, Reading
 from agent.rules import AlarmRule, PointRule
-from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PointSpec, RecordSink
+from drivers.base import (
+    DeviceInfo,
+    Driver,
+    DriverConfigBase,
+    DriverContext,
+    PeriodRefused,
+    PointSpec,
+    RecordSink,
+)
 from drivers.dlt645.address import MeterAddress
 from drivers.dlt645.bus import MeterBus
 from drivers.dlt645.config import Dlt645DriverConfig, Meter
@@ -33,6 +43,7 @@ from drivers.dlt645.poller import MeterPoller, MeterSpec
 from drivers.dlt645.profile import Dlt645Profile
 from drivers.dlt645.profiles import Dlt645Profiles
 from drivers.dlt645.requests import RelayCommand, broadcast_time, relay_control
+from drivers.dlt645.timing import load, read_time_s
 from drivers.modbus.scheduler import stagger_offset
 from drivers.serialbus.link import LinkChange
 
@@ -128,6 +139,8 @@ class Dlt645Driver(Driver[Dlt645DriverConfig]):
             self.pollers[name] = MeterPoller(spec, self.buses[meter.bus], self.config.offline_after,
                                              self.config.backoff_max_s)
         for bus in self.buses.values():
+            if bus.line is not None:  # what the meters poll, for the line's other buses' period checks
+                bus.line.report_load(bus, functools.partial(self._bus_load, bus.name))
             with contextlib.suppress(TransportError):  # logged by the line's keeper, reopened by run()
                 await bus.open()
 
@@ -162,6 +175,45 @@ class Dlt645Driver(Driver[Dlt645DriverConfig]):
             for poller in self.pollers.values():
                 if poller.bus is self.buses.get(change.bus):
                     poller.resume()
+
+    # ------------------------------------------------------------------------------ bus time
+
+    def read_time_s(self, device: str, point: str) -> float:
+        """Seconds one read of ``point`` keeps its line busy (``timing.py``)."""
+        bus = self.config.bus(self._meters[device].bus)
+        turnaround = self.profiles[device].timing.turnaround_ms / 1000.0
+        spec = self.pollers[device].spec.points[point]
+        return read_time_s(spec, bus.baudrate, bus.bits_per_char, turnaround, bus.gap_ms / 1000.0)
+
+    def _load(self, device: str, names: Sequence[str] | None = None) -> float:
+        poller = self.pollers[device]
+        read_s = {n: self.read_time_s(device, n) for n in poller.spec.points}
+        return load(read_s, poller.spec.periods, names)
+
+    def _bus_load(self, bus: str) -> float:
+        return sum(self._load(name) for name, m in self._meters.items() if m.bus == bus and name in self.pollers)
+
+    def set_period(self, device: str, point: str | None, period_s: float) -> float:
+        poller = self._poller(device)
+        if point is not None and point not in poller.spec.points:
+            raise UnknownTarget(f"{device}: point {point!r} is not polled")
+        if period_s <= 0:
+            raise UnknownTarget(f"{device}: period must be positive, got {period_s}")
+        names = list(poller.spec.points) if point is None else [point]
+        bus = self.buses[self._meters[device].bus]
+        others = self._bus_load(bus.name) - self._load(device, names)
+        if bus.line is not None:
+            others += bus.line.load_besides(bus)  # Modbus devices (or other meters' buses) on the same port
+        minimum = math.inf if others >= 1.0 else sum(self.read_time_s(device, n) for n in names) / (1.0 - others)
+        if period_s < minimum:
+            if math.isinf(minimum):
+                raise PeriodRefused(f"{device}: the line of bus {bus.name} is fully loaded by its other polls", minimum)
+            shown = math.ceil(minimum * 1000) / 1000
+            raise PeriodRefused(f"{device}: {period_s:g} s is shorter than the line of bus {bus.name} can keep for "
+                                f"{point or 'its points'}: at least {shown:g} s", shown)
+        poller.set_period(point, period_s)
+        log_event(log, "period_set", device=device, point=point, period_s=period_s, min_period_s=round(minimum, 4))
+        return period_s
 
     # ------------------------------------------------------------------------------ introspection
 

@@ -115,6 +115,15 @@ class MeterPoller:
                 self.grid.set_period(name, period, time.monotonic())
         self._wake.set()
 
+    def set_period(self, point: str | None, period_s: float) -> None:
+        """Poll ``point`` (every polled point when None) every ``period_s`` from now on."""
+        names = list(self.spec.points) if point is None else [point]
+        for name in names:
+            self.spec.periods[name] = period_s
+            if self.grid is not None:
+                self.grid.set_period(name, period_s, time.monotonic())
+        self._wake.set()
+
     async def _cycle(self, grid: PollGrid, due: list[str], sink: RecordSink) -> None:
         result = await self.poll(due)
         for reading in result.readings:

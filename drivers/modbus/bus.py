@@ -199,6 +199,7 @@ class SerialBusQueue(BusQueue):
             if self.links and self.link.transport is self.transport:
                 await super().close()
             return
+        line.report_load(self, None)
         if self._user is not None:
             line.detach(self._user)
         line.release()

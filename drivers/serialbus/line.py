@@ -97,6 +97,7 @@ class SharedLine:
         self._last: LineUser | None = None
         self._listeners: dict[object, tuple[str, OnChange]] = {}
         self._keeper_stopped: asyncio.Event | None = None  # set when the task running the keeper ends
+        self._loads: dict[object, Callable[[], float]] = {}
 
     def attach(self, user: LineUser) -> None:
         self.users.append(user)
@@ -106,6 +107,17 @@ class SharedLine:
             self.users.remove(user)
         if self._last is user:
             self._last = None
+
+    def report_load(self, key: object, load: Callable[[], float] | None) -> None:
+        """``load()``: the fraction of the line's time ``key``'s polls take (None: it polls no more)."""
+        if load is None:
+            self._loads.pop(key, None)
+        else:
+            self._loads[key] = load
+
+    def load_besides(self, key: object) -> float:
+        """What every other bus (of any protocol) on the line polls, as a fraction of its time."""
+        return sum(load() for other, load in self._loads.items() if other is not key)
 
     @asynccontextmanager
     async def turn(self, user: LineUser | None) -> AsyncIterator[None]:
