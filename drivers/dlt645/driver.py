@@ -19,7 +19,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from drivers.dlt645.config import Dlt645DriverConfig, Meter
 from drivers.dlt645.poller import MeterPoller, MeterSpec
 from drivers.dlt645.profile import Dlt645Profile
 from drivers.dlt645.profiles import Dlt645Profiles
+from drivers.dlt645.raw_verbs import RAW_VERBS, Dlt645RawArgs, run_raw
 from drivers.dlt645.requests import RelayCommand, broadcast_time, relay_control
 from drivers.dlt645.timing import load, read_time_s
 from drivers.modbus.scheduler import stagger_offset
@@ -261,6 +262,27 @@ class Dlt645Driver(Driver[Dlt645DriverConfig]):
                 )
                 rules.append(PointRule(device=name, point=point_name, deadband=deadband, alarms=alarms))
         return rules
+
+    # ------------------------------------------------------------------------------ raw access
+
+    def serial_ports(self) -> list[str]:
+        """Local ports ``open`` takes (the CLI refuses a second master on them)."""
+        return [bus.port for bus in self.config.buses if "://" not in bus.port]
+
+    def bus_names(self) -> list[str]:
+        return [bus.name for bus in self.config.buses]
+
+    def raw_verbs(self) -> Mapping[str, type[Dlt645RawArgs]]:
+        return RAW_VERBS
+
+    async def raw(self, bus: str, verb: str, args: Dlt645RawArgs) -> JsonValue:
+        """``read_address`` (probe/scan by broadcast) or ``read`` one item, through the bus's queue."""
+        queue = self.buses.get(bus)
+        if queue is None:
+            raise UnknownTarget(f"{self.name}: no bus {bus!r}")
+        if verb not in RAW_VERBS:
+            raise UnknownTarget(f"{self.name}: no raw verb {verb!r} (verbs: {', '.join(RAW_VERBS)})")
+        return await run_raw(queue, verb, args)
 
     # ------------------------------------------------------------------------------ operations
 

@@ -107,3 +107,23 @@ async def test_clock_broadcast_and_relay_control_with_its_password(tmp_path: Pat
     assert relay_meter.clock_set_to == other.clock_set_to == datetime(2026, 3, 4, 5, 6, 7)
     assert other.relay is None
     assert reading.value == SERVED["voltage"]
+
+
+async def test_probe_by_broadcast_read_address_and_a_raw_item_read(tmp_path: Path) -> None:
+    from agent.errors import FramingError
+    from drivers.dlt645.raw_verbs import ReadAddressArgs, ReadItemArgs
+
+    alone = meter("000012345678", "chint/ddsu666-dlt645", SERVED, turnaround_ms=5)
+    with simulated_line([alone], baud=9600) as (port, _):
+        async with running(config(port, []), tmp_path) as (driver, _):
+            assert driver.serial_ports() == [port]
+            assert await driver.raw("cabinet", "read_address", ReadAddressArgs()) == {"address": "000012345678"}
+            item = ReadItemArgs(address="000012345678", di="02 80 00 02", format="XX.XX")
+            assert await driver.raw("cabinet", "read", item) == {
+                "address": "000012345678", "di": "02 80 00 02", "value": SERVED["frequency"]}
+    two = [meter("000000000001", "chint/ddsu666-dlt645", turnaround_ms=5),
+           meter("000000000002", "chint/ddsu666-dlt645", turnaround_ms=5)]
+    with simulated_line(two, baud=9600) as (port, _):
+        async with running(config(port, []), tmp_path) as (driver, _):
+            with pytest.raises(FramingError):  # both answer at once: a collision, never an address
+                await driver.raw("cabinet", "read_address", ReadAddressArgs())
