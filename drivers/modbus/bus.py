@@ -196,8 +196,7 @@ class SerialBusQueue(BusQueue):
     async def close(self) -> None:
         line, self.line = self.line, None
         if line is None:
-            if self.links and self.link.transport is self.transport:
-                await super().close()
+            await super().close()
             return
         line.report_load(self, None)
         if self._user is not None:
