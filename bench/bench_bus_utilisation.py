@@ -15,7 +15,10 @@ checked against brute force in tests/unit/bench). Rows, medians over repeats:
 - **USB adapter**: the same bus behind a USB-serial adapter (latency timer 16 ms, Linux's FTDI
   default, and 1 ms, ``low_latency``) with 2 ms of turnaround jitter; beside the wire optimum also the
   path optimum, which knows the path's mean dead time per request;
-- **one request per point**: a bare pymodbus poller on the ideal line, for scale.
+- **one request per point**: a bare pymodbus poller on the ideal line, for scale;
+- **mixed line**: the same Modbus devices and DL/T 645 meters on one line, two drivers sharing its
+  queue; the useful utilisation (readings x their spec-optimum wire time, per second) against 1.0
+  (``_mixed_bus.py``).
 
     .venv/bin/python bench/bench_bus_utilisation.py [--smoke | --quick] [--json out.json]
 """
@@ -44,6 +47,7 @@ from _common import (
     start_simulator,
     stop_simulator,
 )
+from _mixed_bus import meter_reading_s, meters_config, meters_spec, mixed_run, useful_utilisation
 from _results import Figure, Report, add_mode_args, mode_of
 from _wire import Line, one_per_point_s, optimum_s, requests_s
 from pymodbus.client import AsyncModbusSerialClient
@@ -124,11 +128,11 @@ def write_profiles(root: Path, layouts: list[list[BenchPoint]]) -> Path:
     return profiles
 
 
-def write_spec(root: Path, profiles: Path, port: str, devices: int, path: LinePath) -> Path:
+def write_spec(root: Path, profiles: Path, port: str, devices: int, path: LinePath, meters: str = "") -> Path:
     units = "\n".join(f"      - {{unit: {k + 1}, profile: default/dev{k}, holes: allow}}" for k in range(devices))
     spec = root / "sim.yaml"
     spec.write_text(f"profiles_dir: {profiles}\nbuses:\n  - serial: {{port: {port}, baud: {BAUD}{path.spec()}}}\n"
-                    f"    devices:\n{units}\n")
+                    f"    devices:\n{units}\n{meters}")
     return spec
 
 
@@ -212,6 +216,15 @@ def main() -> int:
     wire_optimum = readings / sum(optimum_s(spans(p), line, TURNAROUND_S)[0] for p in layouts)
     naive_bound = readings / sum(one_per_point_s(spans(p), line, TURNAROUND_S) for p in layouts)
 
+    meters = 1 if mode == "smoke" else 2
+    modbus_cost = {f"d{k}": optimum_s(spans(p), line, TURNAROUND_S)[0] / POINTS for k, p in enumerate(layouts)}
+    meter_cost = meter_reading_s(line, TURNAROUND_S)
+
+    def reading_cost(device: str) -> float:
+        return meter_cost if device.startswith("meter") else modbus_cost[device]
+
+    mixed: list[float] = []
+    mixed_bad, hand_overs = 0, 0
     rates: dict[str, list[float]] = {s.key: [] for s in settings}
     plans: dict[str, list[tuple[int, int]]] = {}
     bad: dict[str, int] = {}
@@ -234,6 +247,19 @@ def main() -> int:
                             naive.append(asyncio.run(naive_rate(master, layouts, warmup_s, window_s)))
                     finally:
                         stop_simulator(simulator)
+            with socat_pty_pair() as (master, slave):
+                spec = write_spec(root, profiles, slave, devices, IDEAL, meters_spec(meters, TURNAROUND_S * 1000))
+                simulator, _ = start_simulator(spec)
+                try:
+                    sink = TimingSink()
+                    start, hand_overs = asyncio.run(mixed_run(
+                        driver_config(master, "default", devices), meters_config(master, meters, BAUD), profiles,
+                        root, sink, warmup_s, window_s))
+                    device_rates = {d: steady_rate({d: t}, start, start + window_s) for d, t in sink.arrivals.items()}
+                    mixed.append(useful_utilisation(device_rates, reading_cost))
+                    mixed_bad += sink.bad
+                finally:
+                    stop_simulator(simulator)
 
     report = Report("bench_bus_utilisation", mode, params={
         "devices": devices, "points": POINTS, "baud": BAUD, "turnaround_ms": TURNAROUND_S * 1000,
@@ -284,6 +310,18 @@ def main() -> int:
             baseline_title="one pymodbus request per point"))
         print(f"  one pymodbus request per point  {n:8.1f} readings/s  (its wire bound {naive_bound:.1f}/s); "
               f"planner/naive {median(rates['default']) / n:.2f}x")
+    if mixed:
+        value = median(mixed)
+        alone = median(rates["default"]) / wire_optimum
+        report.add(Figure(
+            id="bus.mixed", title=f"useful line utilisation, {devices} Modbus devices + {meters} DL/T 645 meters "
+            "on one line (two drivers, one queue)", value=value, unit="s/s", baseline=1.0,
+            baseline_title="the line carrying useful frames all the time", runs=mixed,
+            note=f"Modbus alone on the line: {alone:.3f}; {hand_overs} hand-overs between the masters in the last run"
+            + (f"; BAD readings: {mixed_bad}" if mixed_bad else "")))
+        print(f"  mixed line, {devices} Modbus + {meters} DL/T 645: useful utilisation {value:.3f} of the line "
+              f"(Modbus alone {alone:.3f})   runs: {', '.join(f'{v:.3f}' for v in mixed)}"
+              + (f"   BAD readings: {mixed_bad}" if mixed_bad else ""))
     p1 = report.figures[0].goal_met
     print(f"  goal P1: default limits >= 0.95 of the wire optimum: "
           f"{'judged on 8 devices' if p1 is None else 'MET' if p1 else 'NOT met'}")

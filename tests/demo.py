@@ -48,6 +48,13 @@ from tests.fixtures.serial import socat_pty_pair
 SIM_SPEC = """
 buses:
   - serial: {{port: "{port}", baud: 9600}}
+    # the pole's own DL/T 645 meter on the same line (read by the dlt645 driver section below)
+    meters:
+      - meter: "000012345678"
+        profile: chint/ddsu666-dlt645
+        points:
+          voltage: {{kind: sine, amplitude: 4, period: 50, offset: 229}}
+          current: {{kind: random_walk, step: 0.05, min: 0.5, max: 2.5, seed: 7}}
     devices:
       - unit: 1
         profile: eastron/sdm120
@@ -83,6 +90,14 @@ AGENT_CONFIG = """
 gateway: {{id: demo-pole-01, site: "Demo street 1"}}
 state_dir: {state}
 drivers:
+  - driver: dlt645
+    name: meters
+    buses:
+      - {{name: cabinet, port: "{port}", baudrate: 9600, parity: N, timeout_s: 0.5}}
+    devices:
+      - {{name: pole-meter, bus: cabinet, address: "000012345678", profile: chint/ddsu666-dlt645,
+         points: {{voltage: {{period: 2}}, current: {{period: 2}}, active_power: {{period: 2}},
+                  import_energy: {{period: 2}}}}}}
   - driver: modbus
     name: rs485
     buses:

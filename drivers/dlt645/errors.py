@@ -7,7 +7,7 @@ error (a reply that did not answer the request, or failed its checksum). Neither
 
 from __future__ import annotations
 
-from agent.errors import DeviceError, DeviceException
+from agent.errors import DeviceError, DeviceException, FramingError
 from drivers.dlt645.codes import ErrorKind, function_name
 
 
@@ -29,9 +29,8 @@ class AbnormalReply(DeviceException):
         self.kinds = kinds
 
 
-class Dlt645FramingError(DeviceError):
+class Dlt645FramingError(FramingError):
     """A reply that did not answer its request (another meter, function or data identifier, a wrong
     length, a value that is not BCD) or failed its checksum. Counted, never turned into a value.
-
-    To become a subclass of ``agent.errors.FramingError`` once that lands with the RTU master merge.
+    A ``FramingError`` like its Modbus counterpart.
     """

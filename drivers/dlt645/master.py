@@ -1,7 +1,8 @@
 """The master on one serial line: one request at a time, and only its own reply becomes a value.
 
-Protocol-neutral: it runs ``LineTransaction``s (``transaction.py``), so it is the seed of the shared
-RS-485 bus service (DL/T 645 requests now, Modbus RTU ones after the RTU master merge). Rules:
+Protocol-neutral: it runs ``LineTransaction``s (``transaction.py``). On a line shared with Modbus
+devices it is one of the line's masters (``drivers.serialbus.SharedLine``): the line gives it turns
+and it hands the line over clean (``hand_over``). Rules:
 
 - **Nothing heard before a request answers it.** Before each request whatever was received is
   discarded (counted on its sender), the line must have been quiet for ``gap_s``, and the port's
@@ -117,6 +118,16 @@ class LineMaster:
         self._suspect_until = 0.0
         self._suspect: str | None = None
         self._hold_until = 0.0
+
+    def opened(self) -> None:
+        """The port was (re)opened: a frame cut by the old connection's loss is nobody's reply."""
+        self._rx.clear()
+
+    async def hand_over(self) -> None:
+        """Another protocol's master takes the shared line next (``drivers.serialbus``): wait out a
+        broadcast hold and a silent meter's suspect window, count what was heard, flush."""
+        async with self._lock:
+            await self._settle()
 
     async def request(self, tx: LineTransaction[F, T]) -> T:
         """Send ``tx`` and return its answer; ``DeviceTimeout``, ``AbnormalReply``, ``Dlt645FramingError``
@@ -249,7 +260,6 @@ class LineMaster:
             _limiter, log, f"{self.name}/stray{cut.sender}", "reply_mismatch", logging.INFO,
             bus=self.name, sender=cut.sender, waiting_for=waiting_for, reason=reason,
         )
-
 
 
 __all__ = ["AbnormalReply", "ByteLink", "LineCounters", "LineMaster", "SenderCounters"]

@@ -8,8 +8,10 @@ A write is never sent twice: one whose reply did not come (or did not match) may
 so it ends as ``WriteOutcomeUnknown`` and the caller decides. A read to the broadcast unit 0 is
 refused before it reaches the wire. Per-unit line counters (``LineCounters``) are shared with the
 transport, which counts what only it can see (CRC errors, mismatched and late frames).
-Each connection has a ``LinkKeeper`` (``link.py``) that opens and reopens it when it is missing or
-lost; ``keep_open`` runs them, and a request on a connection that is down fails at once.
+Each connection has a ``LinkKeeper`` (``drivers.serialbus.link``) that opens and reopens it when it
+is missing or lost; ``keep_open`` runs them, and a request on a connection that is down fails at once.
+A serial bus runs on its port's ``SharedLine`` (``drivers.serialbus``): the port, its keeper and its
+queue are shared with every other bus on the same port, of this driver or another protocol's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from agent.errors import (
@@ -31,7 +34,6 @@ from agent.errors import (
 from agent.records import JsonValue
 from drivers.modbus.config import SerialBus, TcpBus
 from drivers.modbus.line_counters import LineCounters
-from drivers.modbus.link import LinkKeeper, LinkState, OnChange
 from drivers.modbus.rtu_transport import RtuTransport
 from drivers.modbus.transport import (
     BROADCAST_UNIT,
@@ -42,6 +44,9 @@ from drivers.modbus.transport import (
     Response,
     Transport,
 )
+from drivers.serialbus.line import LineSettings, SharedLine
+from drivers.serialbus.lines import acquire_line
+from drivers.serialbus.link import LinkKeeper, LinkState, OnChange
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -157,7 +162,8 @@ class BusQueue(ABC):
 
 
 class SerialBusQueue(BusQueue):
-    """One request at a time, FIFO, with the inter-frame silence kept between frames."""
+    """One request at a time, FIFO, with the inter-frame silence kept between frames. On a
+    ``SharedLine`` the FIFO is the line's, shared with every other bus (and protocol) on the port."""
 
     def __init__(
         self,
@@ -169,30 +175,66 @@ class SerialBusQueue(BusQueue):
         sleep: Sleep = asyncio.sleep,
         counters: LineCounters | None = None,
         link: LinkKeeper | None = None,
+        line: SharedLine | None = None,
+        user: RtuTransport | None = None,
     ) -> None:
         super().__init__(name, retries, clock, counters)
         self.transport = transport
-        self.link = link or LinkKeeper(name, transport, transport.name)
+        self.line = line
+        self._user = user
+        self.link = line.keeper if line is not None else link or LinkKeeper(name, transport, transport.name)
         self.links = [self.link]
         self.frame_gap_s = frame_gap_s
         self._sleep = sleep
-        self._lock = asyncio.Lock()  # FIFO: waiters are served in arrival order
+        self._lock = asyncio.Lock()  # FIFO: waiters are served in arrival order (no shared line)
         self._quiet_since = clock() - frame_gap_s
         self.in_flight = 0  # never above 1; asserted by tests
 
     async def open(self) -> None:
-        await self.link.open()
+        await (self.line.open() if self.line is not None else self.link.open())
+
+    async def close(self) -> None:
+        line, self.line = self.line, None
+        if line is None:
+            await super().close()
+            return
+        line.report_load(self, None)
+        if self._user is not None:
+            line.detach(self._user)
+        line.release()
+        self.links = []  # given back: a second close does nothing
+
+    async def keep_open(self, on_change: OnChange) -> None:
+        if self.line is None:
+            await super().keep_open(on_change)
+        else:
+            await self.line.keep(self.name, on_change)
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self.line is not None:
+            async with self.line.turn(self._user):
+                yield
+        else:
+            async with self._lock:
+                self.link.check()
+                yield
 
     async def execute(self, request: ModbusRequest, retries: int | None = None) -> Response:
         self._refuse(request)
-        async with self._lock:
-            self.link.check()
+        async with self._turn():
             await self._keep_silence()
             self.in_flight += 1
             try:
                 return await self._attempts(self.transport, request, self.retries if retries is None else retries)
             finally:
                 self.in_flight -= 1
+
+    def status(self) -> dict[str, JsonValue]:
+        out = super().status()
+        if self.line is not None and self.line.holders > 1:
+            out["shared_line"] = self.line.status()
+        return out
 
     async def _keep_silence(self) -> None:
         wait = self._quiet_since + self.frame_gap_s - self._clock()
@@ -266,9 +308,13 @@ def build_bus_queue(bus: SerialBus | TcpBus, sweep: bool = False) -> BusQueue:
     reopen = (bus.reopen_min_s, bus.reopen_max_s)
     counters = LineCounters()
     if isinstance(bus, SerialBus):
-        transport = RtuTransport.for_bus(bus, counters, sweep)
-        link = LinkKeeper(bus.name, transport, bus.port, *reopen)
-        return SerialBusQueue(bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters, link=link)
+        settings = LineSettings(bus.port, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
+        line = acquire_line(bus.name, settings, *reopen)
+        transport = RtuTransport.for_bus(bus, counters, sweep, link=line.link)
+        line.attach(transport)
+        return SerialBusQueue(
+            bus.name, transport, bus.frame_gap_s, bus.retries, counters=counters, line=line, user=transport
+        )
     transports: list[Transport]
     if bus.transport == "rtu-over-tcp":
         transports = [RtuTransport.over_tcp(bus, counters) for _ in range(bus.max_connections)]

@@ -42,10 +42,12 @@ def min_period_s(
     names: Sequence[str],
     neighbours: Iterable[tuple[DevicePoller, ReadTime]],
     read_time: ReadTime,
+    elsewhere: float = 0.0,
 ) -> float:
-    """The shortest period for ``names`` of ``target`` the bus can keep (``inf``: none)."""
+    """The shortest period for ``names`` of ``target`` the bus can keep (``inf``: none). ``elsewhere``:
+    the load of the line's other buses (DL/T 645 meters on the same port, ``drivers.serialbus``)."""
     rest = {n: p for n, p in target.spec.periods.items() if n not in names}
-    others = load(target, rest, read_time) + sum(load(p, p.spec.periods, rt) for p, rt in neighbours)
+    others = load(target, rest, read_time) + sum(load(p, p.spec.periods, rt) for p, rt in neighbours) + elsewhere
     if others >= 1.0:
         return math.inf
     return plan_time(target, names, read_time) / (1.0 - others)

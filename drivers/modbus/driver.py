@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import functools
 import logging
 import math
 import time
@@ -24,14 +25,13 @@ from agent.records import Event, JsonValue, PointValue, Priority, Reading
 from agent.rules import PointRule
 from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, PointSpec, RecordSink
 from drivers.capabilities import RawAccess, RawArgs
-from drivers.modbus.bus import BusQueue, build_bus_queue
-from drivers.modbus.bus_load import ReadTime, min_period_s
+from drivers.modbus.bus import BusQueue, SerialBusQueue, build_bus_queue
+from drivers.modbus.bus_load import ReadTime, load, min_period_s
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
 from drivers.modbus.device import DevicePoller, DeviceSpec
 from drivers.modbus.identify import ProfileMatch, identify
 from drivers.modbus.learned import IllegalRanges, ReprobePolicy
 from drivers.modbus.learned_store import LearnedStore, Snapshot
-from drivers.modbus.link import LinkChange
 from drivers.modbus.planner import overhead_chars, wire_time_s
 from drivers.modbus.point_specs import point_specs_of
 from drivers.modbus.profile import Profile, Table
@@ -43,6 +43,7 @@ from drivers.modbus.scheduler import stagger_offset
 from drivers.modbus.transport import ReadRequest, WriteCoils, WriteRegisters
 from drivers.modbus.write_safety import written_value
 from drivers.modbus.writes import plan_write, send_write
+from drivers.serialbus.link import LinkChange
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,9 @@ class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
                 backoff_cap_s=self.config.backoff_max_s,
                 on_learn=self._schedule_save,
             )
-        for bus in self.buses.values():
+        for name, bus in self.buses.items():
+            if isinstance(bus, SerialBusQueue) and bus.line is not None:  # for other protocols' period checks
+                bus.line.report_load(bus, functools.partial(self._bus_load, name))
             # a port missing now is logged by its link and reopened by run(); the devices wait meanwhile
             with contextlib.suppress(TransportError):
                 await bus.open()
@@ -313,7 +316,9 @@ class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
         names = list(poller.spec.points) if point is None else [point]
         neighbours = [(p, self._read_time(n)) for n, p in self.pollers.items() if n != device
                       and self._devices[n].bus == bus]
-        minimum = min_period_s(poller, names, neighbours, self._read_time(device))
+        queue = self.buses[bus]
+        elsewhere = queue.line.load_besides(queue) if isinstance(queue, SerialBusQueue) and queue.line else 0.0
+        minimum = min_period_s(poller, names, neighbours, self._read_time(device), elsewhere)
         if period_s < minimum:
             if math.isinf(minimum):
                 raise PeriodRefused(f"{device}: bus {bus} is fully loaded by its other polls; no period fits", minimum)
@@ -326,6 +331,11 @@ class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
         poller.set_period(point, period_s, time.monotonic())
         log_event(log, "period_set", device=device, point=point, period_s=period_s, min_period_s=round(minimum, 4))
         return period_s
+
+    def _bus_load(self, bus: str) -> float:
+        """The fraction of ``bus``'s time its devices' polls take."""
+        return sum(load(p, p.spec.periods, self._read_time(n)) for n, p in self.pollers.items()
+                   if self._devices[n].bus == bus)
 
     def _read_time(self, device: str) -> ReadTime:
         """Seconds a plan of ``device``'s reads keeps its bus busy: wire time on a serial line, the

@@ -41,8 +41,8 @@ from drivers.modbus.line_counters import LineCounters
 from drivers.modbus.reply_check import ExceptionReply, Matches, Mismatch, check_reply
 from drivers.modbus.rtu_frames import Corrupt, Frame, Incomplete, cut_frame, decode_response
 from drivers.modbus.rtu_frames import request_frame as encode_request
-from drivers.modbus.serial_link import SerialLink
 from drivers.modbus.transport import BROADCAST_TURNAROUND_S, BROADCAST_UNIT, ModbusRequest, Response, pdu_response
+from drivers.serialbus.serial_link import SerialLink
 
 log = logging.getLogger(__name__)
 _limiter = RateLimiter(60.0)
@@ -116,8 +116,12 @@ class RtuTransport:
         self._hold_until = 0.0  # after a broadcast: nothing goes on the wire before then
 
     @classmethod
-    def for_bus(cls, bus: SerialBus, counters: LineCounters | None = None, sweep: bool = False) -> RtuTransport:
-        link = SerialLink(bus.port, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
+    def for_bus(
+        cls, bus: SerialBus, counters: LineCounters | None = None, sweep: bool = False, link: ByteLink | None = None
+    ) -> RtuTransport:
+        """``link``: the port of the bus's shared line (``drivers.serialbus``); default: a port of its own."""
+        if link is None:
+            link = SerialLink(bus.port, bus.baudrate, bus.bytesize, bus.parity, bus.stopbits)
         char_s = bits_per_char(bus.parity, bus.stopbits, bus.bytesize) / bus.baudrate
         return cls(
             bus.name, link, bus.timeout_s, char_s, bus.frame_gap_s, counters, bus.rs485, bus.late_reply_s,
@@ -142,8 +146,17 @@ class RtuTransport:
         if self.link.is_open:
             return
         await self.link.open()
+        self.opened()
+
+    def opened(self) -> None:
+        """The port was (re)opened, by us or by the shared line's keeper."""
         self._rx.clear()  # a frame cut by the loss of the previous connection is nobody's reply
         self._apply_rs485()
+
+    async def hand_over(self) -> None:
+        """Another protocol's master takes the shared line next: leave it clean, held for every unit
+        (a late reply of ours must neither answer nor collide with a request of another protocol)."""
+        await self._settle(None)
 
     async def wait_lost(self) -> None:
         await self.link.wait_lost()
@@ -235,12 +248,12 @@ class RtuTransport:
 
     # ----------------------------------------------------------------------- between requests
 
-    async def _settle(self, unit: int) -> None:
-        """Make the line clean for the next request, to ``unit`` (see the module doc)."""
+    async def _settle(self, unit: int | None) -> None:
+        """Make the line clean for the next request, to ``unit`` (None: of another master; see the module doc)."""
         if self._hold_until > self._clock():
             await self._sleep(self._hold_until - self._clock())
         self._discard()
-        hold = self.hold_for_all_units or self._suspect_unit == unit
+        hold = unit is None or self.hold_for_all_units or self._suspect_unit == unit
         while hold and self._suspect_until > self._clock():
             if not await self.link.wait_bytes(self._suspect_until):
                 break

@@ -9,10 +9,11 @@ ones. A cycle that runs past a point's next deadline skips that slot (counted in
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+from drivers.serialbus.backoff import Backoff
 
 # deadlines this close together are served by one cycle (a 1 s and a 2 s point share a read)
 COALESCE_S = 0.005
@@ -87,25 +88,6 @@ def stagger_offset(index: int, count: int, period_s: float) -> float:
     return period_s * (index % count) / count
 
 
-@dataclass
-class Backoff:
-    """Capped exponential delay with +-20 % jitter, reset by a success."""
-
-    base_s: float
-    cap_s: float
-    failures: int = 0
-    rng: Callable[[], float] = random.random
-
-    def failed(self) -> float:
-        self.failures += 1
-        delay = min(self.cap_s, self.base_s * 2.0 ** min(self.failures - 1, 40))
-        jitter = 0.8 + 0.4 * float(self.rng())
-        return float(min(self.cap_s, delay * jitter))
-
-    def succeeded(self) -> None:
-        self.failures = 0
-
-
 class DeviceState(StrEnum):
     UNKNOWN = "unknown"
     ONLINE = "online"
@@ -151,3 +133,6 @@ class DeviceHealth:
             return None
         self.state = new
         return new
+
+
+__all__ = ["Backoff", "DeviceHealth", "DeviceState", "PollGrid", "stagger_offset"]

@@ -30,6 +30,7 @@ from agent.errors import DeviceException, DeviceTimeout, FramingError, Transport
 from agent.logs import RateLimiter
 from drivers.modbus.config import TcpBus
 from drivers.modbus.profile import Table
+from drivers.serialbus.serial_link import PortMissing as PortMissing  # moved there; imported from here too
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,6 @@ class Response:
 
     values: list[int] = field(default_factory=list)
     objects: dict[int, bytes] = field(default_factory=dict)
-
-
-class PortMissing(TransportError):
-    """The serial port's device file does not exist (a USB adapter not enumerated, or unplugged)."""
 
 
 class Transport(Protocol):

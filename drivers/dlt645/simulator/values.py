@@ -10,6 +10,7 @@ from drivers.dlt645.address import MeterAddress
 from drivers.dlt645.profile import Dlt645Point
 from drivers.modbus.simulator.generators import (
     ConstantSpec,
+    CounterSpec,
     RandomWalkSpec,
     SequenceSpec,
     SineSpec,
@@ -17,7 +18,7 @@ from drivers.modbus.simulator.generators import (
     make_source,
 )
 
-GeneratorLike = ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec | ValueSource | PointValue
+GeneratorLike = ConstantSpec | SineSpec | RandomWalkSpec | CounterSpec | SequenceSpec | ValueSource | PointValue
 
 # engineering values a street-pole meter shows, by unit (what a read returns without a generator)
 _BY_UNIT: dict[str, float] = {
@@ -49,7 +50,7 @@ class _Now:
 
 
 def as_source(given: GeneratorLike) -> ValueSource:
-    if isinstance(given, ConstantSpec | SineSpec | RandomWalkSpec | SequenceSpec):
+    if isinstance(given, ConstantSpec | SineSpec | RandomWalkSpec | CounterSpec | SequenceSpec):
         return make_source(given)
     if given is None or isinstance(given, bool | int | float | str):
         return make_source(ConstantSpec(value=given if given is not None else 0))

@@ -6,6 +6,10 @@ real line at the configured baud (``WireTiming``); the line then stays busy for 
 silence, so a master that does not wait is held back as the real bus would hold it back. Unknown
 unit ids get silence, as on a real multi-drop bus. A ``SerialPath`` adds what a real master's path
 adds: a USB adapter's latency and the device's turnaround jitter (``serial_path.py``).
+
+DL/T 645 meters may share the line (``meters``), as in a meter cabinet: each frame is offered to
+the meters' responder first (DL/T 645 frames announce themselves: ``68 A0..A5 68``), then decoded as
+Modbus RTU; both are answered with the same wire timing.
 """
 
 from __future__ import annotations
@@ -15,21 +19,41 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import serial
 
 from agent.errors import TransportError
 from agent.logs import log_event
 from drivers.modbus.simulator.device import SimulatedDevice
-from drivers.modbus.simulator.responder import Request, Responder, ServesDevices
+from drivers.modbus.simulator.responder import Responder, ServesDevices
 from drivers.modbus.simulator.serial_path import SerialPath
 from drivers.modbus.simulator.wire import WireTiming, sleep_until
+
+if TYPE_CHECKING:
+    from drivers.dlt645.simulator.meter import SimulatedMeter
+    from drivers.dlt645.simulator.responder import Dlt645Responder
 
 _log = logging.getLogger(__name__)
 # a partial frame with no new byte for this long is line noise, not a frame in progress
 _STALE_PARTIAL_S = 0.2
+
+
+class _Sized(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+class _Replied(Protocol):
+    @property
+    def frame(self) -> bytes: ...
+
+    @property
+    def delay_s(self) -> float: ...
+
+
+R = TypeVar("R", bound=_Sized)
 
 
 class SimulatedBus(ServesDevices):
@@ -46,12 +70,19 @@ class SimulatedBus(ServesDevices):
         bytesize: Literal[7, 8] = 8,
         wire_timing: bool = True,
         path: SerialPath | None = None,
+        meters: Sequence[SimulatedMeter] = (),
     ) -> None:
         self.port = port
         self.timing = WireTiming(baud=baud, bytesize=bytesize, parity=parity, stopbits=stopbits)
         self.wire_timing = wire_timing
         self.path = path or SerialPath()
         self._responder = Responder(devices, "rtu")
+        self.meter_responder: Dlt645Responder | None = None
+        if meters:
+            # imported here: drivers.dlt645.simulator builds on this package
+            from drivers.dlt645.simulator.responder import Dlt645Responder
+
+            self.meter_responder = Dlt645Responder(meters)
         self._serial: serial.Serial | None = None
         self._task: asyncio.Task[None] | None = None
         self._data = asyncio.Event()
@@ -114,13 +145,37 @@ class SimulatedBus(ServesDevices):
             self._data.clear()
             while self._buffer:
                 arrived = self._received_at
+                claimed = await self._meter_frame(fd, arrived)
+                if claimed is None:
+                    break
+                if claimed:
+                    continue
                 used, request = self._responder.decode(bytes(self._buffer))
                 if used == 0:
                     await self._wait_rest_of_frame()
                     break
                 del self._buffer[:used]
                 if request is not None:
-                    await self._answer(fd, request, arrived)
+                    await self._answer(fd, request, arrived, self._responder.respond)
+
+    async def _meter_frame(self, fd: int, arrived: float) -> bool | None:
+        """Serve a DL/T 645 frame at the head of the buffer: True when one was taken, False when the
+        bytes are not DL/T 645's, None when they may be the start of one (wait for more)."""
+        meters = self.meter_responder
+        if meters is None:
+            return False
+        from drivers.dlt645.simulator.responder import Mine, NeedMore
+
+        claim = meters.claim(bytes(self._buffer))
+        if isinstance(claim, NeedMore):
+            await self._wait_rest_of_frame()
+            return None
+        if not isinstance(claim, Mine):
+            return False
+        del self._buffer[: claim.used]
+        if claim.request is not None:
+            await self._answer(fd, claim.request, arrived, meters.respond)
+        return True
 
     async def _wait_rest_of_frame(self) -> None:
         try:
@@ -130,8 +185,10 @@ class SimulatedBus(ServesDevices):
             self.stats.garbage += len(self._buffer)
             self._buffer.clear()
 
-    async def _answer(self, fd: int, request: Request, arrived: float) -> None:
-        reply = self._responder.respond(request)
+    async def _answer(
+        self, fd: int, request: R, arrived: float, respond: Callable[[R], _Replied | None]
+    ) -> None:
+        reply = respond(request)
         # a polite master would have waited for the line
         start = max(self.path.request_on_wire(arrived), self._bus_free_at)
         if reply is None:

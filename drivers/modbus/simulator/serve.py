@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from agent.errors import ConfigError, ProfileError
 from agent.yamlsource import YamlDocument, format_path
@@ -12,9 +13,13 @@ from drivers.modbus.simulator.device import SimulatedDevice
 from drivers.modbus.simulator.runner import SimulatorServer
 from drivers.modbus.simulator.serial_bus import SimulatedBus
 from drivers.modbus.simulator.serial_path import SerialPath
-from drivers.modbus.simulator.spec import BusSpec, DeviceSpec, SimulatorSpec
+from drivers.modbus.simulator.spec import BusSpec, DeviceSpec, MeterSpec, SimulatorSpec
 from drivers.modbus.simulator.tcp_server import SimulatedTcpServer
 from drivers.modbus.simulator.wire import WireTiming
+
+if TYPE_CHECKING:
+    from drivers.dlt645.profiles import Dlt645Profiles
+    from drivers.dlt645.simulator.meter import SimulatedMeter
 
 SimServer = SimulatedBus | SimulatedTcpServer
 
@@ -28,8 +33,10 @@ def build_servers(
         registry = ProfileRegistry.load([*extra, *profile_search_path()])
     servers: list[SimServer] = []
     problems: list[str] = []
+    meter_profiles: Dlt645Profiles | None = None
     for b, bus in enumerate(spec.buses):
         devices: list[SimulatedDevice] = []
+        meters: list[SimulatedMeter] = []
         for d, device in enumerate(bus.devices):
             try:
                 devices.append(_device(device, registry))
@@ -37,8 +44,20 @@ def build_servers(
                 path = ("buses", b, "devices", d)
                 where = f"{doc.where(path)} " if doc is not None else ""
                 problems.append(f"{where}{format_path(path)}: {exc}")
+        for m, meter in enumerate(bus.meters):
+            if meter_profiles is None:
+                # imported here: drivers.dlt645 builds on this package
+                from drivers.dlt645.profiles import Dlt645Profiles
+
+                meter_profiles = Dlt645Profiles.load()
+            try:
+                meters.append(_meter(meter, meter_profiles))
+            except (ProfileError, ValueError) as exc:
+                path = ("buses", b, "meters", m)
+                where = f"{doc.where(path)} " if doc is not None else ""
+                problems.append(f"{where}{format_path(path)}: {exc}")
         if not problems:
-            servers.append(_server(bus, devices))
+            servers.append(_server(bus, devices, meters))
     if problems:
         raise ConfigError(problems)
     return servers
@@ -58,13 +77,23 @@ def _device(spec: DeviceSpec, registry: ProfileRegistry) -> SimulatedDevice:
     )
 
 
-def _server(bus: BusSpec, devices: list[SimulatedDevice]) -> SimServer:
+def _meter(spec: MeterSpec, profiles: Dlt645Profiles) -> SimulatedMeter:
+    from drivers.dlt645.simulator.meter import SimulatedMeter
+
+    return SimulatedMeter(
+        spec.meter, profiles.get(spec.profile), dict(spec.points),
+        turnaround_ms=spec.turnaround_ms, faults=list(spec.faults), seed=spec.seed,
+    )
+
+
+def _server(bus: BusSpec, devices: list[SimulatedDevice], meters: list[SimulatedMeter]) -> SimServer:
     if bus.serial is not None:
         s = bus.serial
         return SimulatedBus(
             s.port, s.baud, devices, parity=s.parity, stopbits=s.stopbits, bytesize=s.bytesize,
             wire_timing=s.wire_timing,
             path=SerialPath(s.adapter_latency_ms, s.turnaround_jitter_ms, s.path_seed),
+            meters=meters,
         )
     assert bus.tcp is not None
     t = bus.tcp

@@ -11,6 +11,10 @@
             faults: ["slow:20"]
       - tcp: {host: 127.0.0.1, port: 5020}          # framing: socket (Modbus TCP) or rtu (RTU over TCP)
         devices: [{unit: 1, profile: witmotion/wt901c-485, holes: allow}]
+      - serial: {port: /dev/pts/7, baud: 2400, parity: E}   # a meter cabinet: Modbus and DL/T 645 on one line
+        devices: [{unit: 1, profile: eastron/sdm120}]
+        meters:
+          - {meter: "000012345678", profile: chint/ddsu666-dlt645, points: {voltage: 231.4}}
 
 Errors name the file, line and field path (``sim.yaml:7:13 buses[0].devices[0].unit: ...``).
 """
@@ -90,17 +94,57 @@ class DeviceSpec(_Model):
         return {name: bare_constant(g) for name, g in points.items()}
 
 
+class MeterSpec(_Model):
+    """One simulated DL/T 645 meter: a ``driver: dlt645`` profile's data items at one address."""
+
+    meter: str = Field(pattern=r"^[0-9]{12}$", description="the 12-digit meter address, quoted")
+    profile: str = Field(min_length=1, description="DL/T 645 profile id or vendor/model")
+    turnaround_ms: float | None = Field(None, ge=0, description="default: the profile's timing.turnaround_ms")
+    faults: list[str] = Field(default_factory=list, description="faults active from the start (see Faults)")
+    points: dict[str, GeneratorSpec] = Field(
+        default_factory=dict, description="point name -> generator, or a bare value for a constant"
+    )
+    seed: int | None = Field(None, description="seed of the random faults")
+
+    @field_validator("meter", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            raise ValueError("quote the meter address: YAML reads 000012345678 as a number and drops its zeros")
+        return value
+
+    @field_validator("faults")
+    @classmethod
+    def _valid_faults(cls, faults: list[str]) -> list[str]:
+        return DeviceSpec._valid_faults(faults)
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _bare_constants(cls, points: Any) -> Any:
+        return DeviceSpec._bare_constants(points)
+
+
 class BusSpec(_Model):
     """One line or listener and the devices on it; give exactly one of serial or tcp."""
 
     serial: SerialEndpoint | None = Field(None, description="serve on a serial line or pty")
     tcp: TcpEndpoint | None = Field(None, description="serve on a TCP port")
-    devices: list[DeviceSpec] = Field(min_length=1, description="unit ids must differ on one bus")
+    devices: list[DeviceSpec] = Field(default_factory=list, description="unit ids must differ on one bus")
+    meters: list[MeterSpec] = Field(
+        default_factory=list, description="DL/T 645 meters on the same serial line (addresses must differ)"
+    )
 
     @model_validator(mode="after")
     def _one_endpoint(self) -> BusSpec:
         if (self.serial is None) == (self.tcp is None):
             raise ValueError("give exactly one of 'serial' or 'tcp'")
+        if not self.devices and not self.meters:
+            raise ValueError("give at least one of 'devices' (Modbus) or 'meters' (DL/T 645)")
+        if self.meters and self.serial is None:
+            raise ValueError("DL/T 645 meters are served on a serial line only")
+        addresses = [m.meter for m in self.meters]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError(f"meter addresses {sorted(addresses)} appear twice on one bus")
         units = [d.unit for d in self.devices]
         duplicates = sorted({u for u in units if units.count(u) > 1})
         if duplicates:

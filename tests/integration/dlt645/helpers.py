@@ -8,8 +8,8 @@ from typing import Any
 
 from drivers.dlt645.master import LineMaster
 from drivers.dlt645.profiles import Dlt645Profiles
-from drivers.dlt645.serial_link import SerialLink
 from drivers.dlt645.simulator import SimulatedDlt645Line, SimulatedMeter, run_in_thread
+from drivers.serialbus.serial_link import SerialLink
 from tests.fixtures.serial import socat_pty_pair
 
 PROFILES = Dlt645Profiles.load()

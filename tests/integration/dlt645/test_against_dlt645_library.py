@@ -10,23 +10,32 @@ The library's own address convention: ``set_address("...")`` takes the six bytes
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
 
 import pytest
 from dlt645 import MeterServerService
 from dlt645.service.clientsvc.client_service import MeterClientService
 
+from agent.records import Quality
+from drivers.base import DriverContext
 from drivers.dlt645.address import MeterAddress
 from drivers.dlt645.bcd import DataFormat
 from drivers.dlt645.codes import ErrorKind
+from drivers.dlt645.config import Dlt645DriverConfig
 from drivers.dlt645.di import DataId
+from drivers.dlt645.driver import Dlt645Driver
 from drivers.dlt645.errors import AbnormalReply
 from drivers.dlt645.master import LineMaster
 from drivers.dlt645.requests import read_address, read_data
-from drivers.dlt645.serial_link import SerialLink
+from drivers.serialbus.serial_link import SerialLink
 from tests.fixtures.serial import socat_pty_pair
 from tests.integration.dlt645.helpers import PROFILES, meter, simulated_line
+from tests.integration.modbus.helpers import CollectingSink
 
 pytestmark = pytest.mark.hardware
 
@@ -103,3 +112,30 @@ def test_the_librarys_client_reads_our_simulated_meter() -> None:
         finally:
             client.disconnect()
 
+
+
+async def test_the_driver_polls_the_librarys_meter(tmp_path: Path) -> None:
+    """The whole driver (config, shared line, poller, sink) against the library's RTU server."""
+    points = {"import_energy": 12345.67, "voltage_a": 231.4, "current_a": -2.345, "active_power": -0.5432,
+              "power_factor": 0.985, "frequency": 49.98}
+    with library_server("rtu") as port:
+        cfg = Dlt645DriverConfig.model_validate({
+            "driver": "dlt645", "name": "library",
+            "buses": [{"name": "rs1", "port": port, "parity": "N", "timeout_s": 3.0}],
+            "devices": [{"name": "peer", "bus": "rs1", "address": METER.digits, "profile": "chint/dtsu666-dlt645",
+                         "points": {n: {"period": 0.5} for n in points}}],
+        })
+        context = DriverContext("gw", tmp_path, tmp_path, logging.getLogger("test"))
+        sink = CollectingSink()
+        async with Dlt645Driver(cfg, context) as driver:
+            task = asyncio.create_task(driver.run(sink))
+            try:
+                await sink.wait_for(lambda: {r.point for r in sink.readings("peer")} >= set(points), 90)
+            finally:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+            status: Any = driver.status()
+    assert {(r.point, r.value) for r in sink.readings("peer")} <= set(points.items())
+    assert {r.quality for r in sink.readings("peer")} == {Quality.GOOD}
+    assert status["devices"]["peer"]["line"]["checksum_errors"] == status["devices"]["peer"]["line"]["mismatched"] == 0

@@ -34,7 +34,7 @@ class Adapter(FakeTransport):
 
 
 async def test_missing_then_plugged_then_pulled_then_busy_then_back(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="drivers.modbus.link")
+    caplog.set_level(logging.INFO, logger="drivers.serialbus.link")
     adapter = Adapter()
     keeper = LinkKeeper("rs1", adapter, "/dev/ttyUSB0", reopen_min_s=0.01, reopen_max_s=0.05)
     bus = SerialBusQueue("rs1", adapter, 0.0, retries=0, link=keeper)
