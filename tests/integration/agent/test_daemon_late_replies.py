@@ -20,7 +20,8 @@ from tests.fixtures.mosquitto import Mosquitto, free_port
 from tests.fixtures.serial import socat_pty_pair
 from tests.integration.agent.conftest import records_of, wait_until
 
-pytestmark = [pytest.mark.network, pytest.mark.hardware, pytest.mark.slow]
+# long: minutes of a 1.3 s device (make test-long); make test proves the same through the rig's slow-device scenario
+pytestmark = [pytest.mark.network, pytest.mark.hardware, pytest.mark.slow, pytest.mark.long]
 
 SLOW = {"voltage": 101.0, "current": 202.0, "active_power": 303.0, "frequency": 404.0}
 HEALTHY = {name: value + 1000.0 for name, value in SLOW.items()}

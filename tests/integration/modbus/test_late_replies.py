@@ -23,7 +23,8 @@ from drivers.modbus.simulator import ConstantSpec, SimulatedBus, SimulatedDevice
 from tests.fixtures.serial import running_simulated_bus, socat_pty_pair
 from tests.integration.modbus.helpers import running_driver
 
-pytestmark = pytest.mark.hardware
+# long: minutes of a 1.3 s device (make test-long); make test proves the same through the rig's slow-device scenario
+pytestmark = [pytest.mark.hardware, pytest.mark.long]
 
 REGISTRY = ProfileRegistry.load()
 SDM120 = REGISTRY.get("eastron/sdm120")
