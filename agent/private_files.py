@@ -103,7 +103,7 @@ def write_private(path: Path, data: bytes, *, durable: bool = False) -> None:
                 out.flush()
                 os.fsync(out.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except OSError:  # a failed write, fsync or rename leaves no temporary file behind
         tmp.unlink(missing_ok=True)
         raise
     if durable:

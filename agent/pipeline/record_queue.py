@@ -45,7 +45,7 @@ class RecordQueue(Generic[T]):
             self._putters.append(waiter)
             try:
                 await waiter
-            except BaseException:
+            except asyncio.CancelledError:  # the only way out of a waiter nobody resolved
                 waiter.cancel()
                 if waiter in self._putters:
                     self._putters.remove(waiter)
