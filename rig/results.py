@@ -20,6 +20,7 @@ class Summary:
     duplicated: int = 0
     explained: int = 0
     moved_aside: int = 0
+    skipped: int = 0
     recovery_max_s: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None

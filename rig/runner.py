@@ -108,7 +108,7 @@ async def run_scenario(scenario: Scenario, workdir: Path, mode: str = "full") ->
     result.faults = log.entries
     result.summary = Summary(
         produced=stats.produced, delivered=stats.delivered, lost=stats.lost, duplicated=stats.duplicates,
-        explained=stats.explained, moved_aside=stats.moved_aside, recovery_max_s=recovery_max,
+        explained=stats.explained, moved_aside=stats.moved_aside, skipped=stats.skipped, recovery_max_s=recovery_max,
         p50_ms=latencies.p50_ms, p99_ms=latencies.p99_ms,
         faults_injected=len(log.injected()), faults_skipped=len(log.entries) - len(log.injected()),
         rss_growth_mb=resources.rss_growth_mb, rss_per_hour_mb=resources.rss_per_hour_mb,

@@ -3,7 +3,10 @@
 Holes are found between the seqs received (so a seq jump after a lost database costs nothing to
 scan). A hole right before an ``outbox_corrupt`` alarm is explained (those records were moved aside
 with the corrupt file); ``gap`` events explain as many missing seqs as they count, and so do command
-answers sent through the outbox (their messages on ``cmd-result`` carry no seq).
+answers sent through the outbox (their messages on ``cmd-result`` carry no seq). A ``lost_in_ram`` gap
+after an unclean stop announces the seq range the outbox had reserved and skipped: those seqs are
+``skipped``, not records produced (outside degraded mode nothing accepted was only in RAM), so the
+summary's ``produced`` leaves them out.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ class SeqStats:
     lost: int = 0  # missing and not explained
     explained: int = 0  # missing, explained by gap events (evicted or expired) or outbox command answers
     moved_aside: int = 0  # the seq jump before an outbox_corrupt alarm: the old file's rows and unused seqs
+    skipped: int = 0  # missing, covered by lost_in_ram gaps: reserved seqs skipped after an unclean stop
     duplicates: int = 0  # extra copies received
 
 
@@ -43,8 +47,9 @@ def check_seqs(up: Upstream, upto: int | None = None) -> tuple[list[CheckResult]
     stats = SeqStats(delivered=len(received), duplicates=len(up.records) - len(firsts))
     last = upto if upto is not None else max(received, default=0)
     corrupt_at = {r.seq for r in up.events("outbox_corrupt")}
-    budget = sum(int(r.item.get("data", {}).get("count", 0) or 0) for r in up.events("gap"))
-    budget += up.outbox_answers
+    counts = [(r.item.get("data", {}), int(r.item.get("data", {}).get("count", 0) or 0)) for r in up.events("gap")]
+    budget = sum(n for data, n in counts if data.get("reason") != "lost_in_ram") + up.outbox_answers
+    skip_budget = sum(n for data, n in counts if data.get("reason") == "lost_in_ram")
     missing: list[str] = []
     for lo, hi in holes(received, last):
         size = hi - lo + 1
@@ -55,11 +60,15 @@ def check_seqs(up: Upstream, upto: int | None = None) -> tuple[list[CheckResult]
         covered = min(budget, size)
         budget -= covered
         stats.explained += covered
-        if size > covered:
-            stats.lost += size - covered
+        skipped = min(skip_budget, size - covered)
+        skip_budget -= skipped
+        stats.skipped += skipped
+        if size > covered + skipped:
+            stats.lost += size - covered - skipped
             missing.append(f"seq {lo}" if lo == hi else f"seqs {lo}..{hi} ({size})")
     stats.produced = stats.delivered + stats.lost + stats.explained
     aside = f", {stats.moved_aside} skipped with a corrupt outbox file" if stats.moved_aside else ""
+    aside += f", {stats.skipped} reserved seqs skipped after unclean stops (lost_in_ram gaps)" if stats.skipped else ""
     complete = CheckResult(
         "seqs.complete", stats.lost == 0,
         f"{stats.delivered} delivered, {stats.lost} lost, {stats.explained} explained by gap events or "

@@ -38,6 +38,7 @@ def render_html(result: RunResult) -> str:
         ("produced", s.produced), ("delivered", s.delivered), ("lost", s.lost), ("duplicated", s.duplicated),
         ("explained by gap events", s.explained),
         ("seqs skipped with a corrupt outbox file", s.moved_aside),
+        ("reserved seqs skipped after unclean stops", s.skipped),
         ("slowest recovery after a fault", "-" if s.recovery_max_s is None else f"{s.recovery_max_s:.1f} s"),
         ("p50 latency (live)", "-" if s.p50_ms is None else f"{s.p50_ms:.0f} ms"),
         ("p99 latency (live)", "-" if s.p99_ms is None else f"{s.p99_ms:.0f} ms"),

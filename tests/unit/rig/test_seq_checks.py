@@ -104,3 +104,18 @@ def test_command_answers_sent_through_the_outbox_account_for_their_seqs() -> Non
     direct = decode([records, answer("a", False), answer("b", False)])  # published directly: no seq used
     _, stats = check_seqs(direct)
     assert stats.lost == 2
+
+
+def test_reserved_seqs_skipped_after_a_crash_are_not_records_produced() -> None:
+    # kill -9: the outbox skips the rest of its reserved range and announces it as a lost_in_ram gap
+    records = [reading(1, "m", "v", 1, 1.0), reading(2, "m", "v", 2, 2.0),
+               event(100_003, "gw", "gap", 3.0, {"count": 100_000, "reason": "lost_in_ram"}),
+               reading(100_004, "m", "v", 3, 4.0)]
+    results, stats = check_seqs(decode([batch(records, 10.0)]))
+    assert _by_name(results)["seqs.complete"].passed is True
+    assert (stats.skipped, stats.explained, stats.lost) == (100_000, 0, 0)
+    assert stats.produced == 4
+    short = [reading(1, "m", "v", 1, 1.0), event(100_003, "gw", "gap", 3.0, {"count": 99_999, "reason": "lost_in_ram"}),
+             reading(100_004, "m", "v", 3, 4.0)]
+    _, stats = check_seqs(decode([batch(short, 10.0)]))
+    assert stats.lost == 2 and stats.skipped == 99_999
