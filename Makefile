@@ -59,7 +59,7 @@ rig-ci: deps
 demo: deps
 	$(BIN)/python -m tests.demo
 
-# Every bench, full length (~1.5 h: P7's soak is 1 h; BENCH_SOAK_S=600 make bench for a shorter one): one
+# Every bench, full length (~1 h: P7's 1 h soak runs beside the others; BENCH_SOAK_S=600 for a shorter one): one
 # results file in bench/results/ (+ latest.json) and README's measured section rendered from it.
 bench: deps
 	$(BIN)/python bench/run.py --mode full

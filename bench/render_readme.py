@@ -82,6 +82,10 @@ def render(results: dict[str, Any] | None) -> str:
         f"Python {m['python']}, SQLite {m['sqlite']}, mosquitto {m['versions'].get('mosquitto', '?')}; "
         f"load average {load}. Every ratio is against a baseline measured in the same run.",
     ]
+    beside = [f"`{n}`" for n, b in results["benches"].items() if b.get("beside_the_others")]
+    if beside:
+        lines += ["", f"{', '.join(beside)} ran beside the other benches (its soak is an hour of a light agent), "
+                      "the others one at a time."]
     if results["mode"] != "full":
         lines += ["", f"**A {results['mode']} run: shorter windows and smaller sizes than `make bench`; "
                       "not the numbers to quote.**"]
