@@ -229,6 +229,7 @@ def main() -> int:
     jobs = args.jobs or (3 if args.mode == "smoke" else 1)
     started_at = datetime.now(UTC)
     info = machine()
+    measured = commit()  # the code measured: taken before the run, so a commit made meanwhile is not named
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgepost-bench-") as tmp:
         workdir = Path(tmp)
@@ -255,7 +256,7 @@ def main() -> int:
         "started": started_at.isoformat(timespec="seconds"),
         "seconds": round(elapsed, 1),
         "machine": info,
-        "commit": commit(),
+        "commit": measured,
         "benches": {o.bench: {"status": o.status, "seconds": round(o.seconds, 1), "returncode": o.returncode,
                               "argv": o.argv, "report": o.report, "output_tail": o.output_tail,
                               "beside_the_others": o.bench in beside}
