@@ -14,6 +14,8 @@ UNUSED = {
     "cv2": "the camera driver's OpenCV",
     "numpy": "the camera driver's arrays",
     "onnxruntime": "the camera driver's inference",
+    "drivers.camera": "the camera driver and its config model (not configured)",
+    "drivers.dlt645": "the DL/T 645 driver and its config model (not configured)",
     "rich": "the technician commands' terminal output",
     "agent.cli.buffer_cmd": "a technician command",
     "agent.cli.diagnose_cmd": "a technician command",
