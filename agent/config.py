@@ -108,10 +108,13 @@ class AgentConfigBase(_ProfileDirs):
 
 
 @cache
-def agent_config_model() -> type[AgentConfigBase]:
-    """The full config model: ``drivers`` typed as the union of all registered driver configs."""
-    models = tuple(load_config_model(name) for name in driver_names())
-    entry: Any = Annotated[Union[models], Field(discriminator="driver")] if len(models) > 1 else models[0]  # noqa: UP007
+def agent_config_model(names: tuple[str, ...] | None = None) -> type[AgentConfigBase]:
+    """The full config model: ``drivers`` typed as the union of the registered driver configs ``names``
+    (default: all of them). Building a driver's config model costs memory for the daemon's lifetime:
+    ``validate_document`` asks only for the drivers a config names."""
+    models = tuple(load_config_model(name) for name in (driver_names() if names is None else names))
+    tagged = len(models) > 1 or names is not None
+    entry: Any = Annotated[Union[models], Field(discriminator="driver")] if tagged else models[0]  # noqa: UP007
     model: type[AgentConfigBase] = create_model(
         "AgentConfig",
         __base__=AgentConfigBase,
@@ -120,10 +123,24 @@ def agent_config_model() -> type[AgentConfigBase]:
     return model
 
 
+def named_drivers(data: dict[str, Any]) -> tuple[str, ...] | None:
+    """The registered drivers a config's ``drivers`` entries name; None (all of them) unless every entry
+    names one, so a missing or unknown ``driver`` is reported against every known driver."""
+    entries = data.get("drivers")
+    if not isinstance(entries, list) or not entries:
+        return None
+    names = {entry.get("driver") if isinstance(entry, dict) and isinstance(entry.get("driver"), str) else None
+             for entry in entries}
+    known = set(driver_names())
+    if not names <= known:
+        return None
+    return tuple(sorted(name for name in names if isinstance(name, str)))
+
+
 def validate_document(doc: YamlDocument, base_dir: Path | None = None) -> AgentConfigBase:
     if not isinstance(doc.data, dict):
         raise ConfigError([f"{doc.where(())} <document>: expected a mapping of config sections"])
-    model = agent_config_model()
+    model = agent_config_model(named_drivers(doc.data))
     try:
         config = model.model_validate(doc.data)
     except ValidationError as exc:

@@ -20,6 +20,7 @@ from agent.config import AgentConfigBase, load_config
 from agent.errors import ConfigError, EdgepostError
 from agent.log_setup import recent_log_path
 from agent.logs import log_event, setup_logging
+from agent.malloc_tuning import limit_arenas, release_free_memory
 from agent.outbox.api import OutboxStats
 from agent.private_files import restrict_umask
 from agent.records import JsonValue, Record
@@ -107,6 +108,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         try:
             await self._services.start()
+            release_free_memory()  # what start-up parsed and built, freed, goes back to the kernel
             log_event(log, "agent_ready", gateway=self._config.gateway.id)
             await self._stop.wait()
             log_event(log, "agent_stopping")
@@ -124,6 +126,7 @@ def run_daemon(config_path: Path, verbose: bool = False) -> int:
 
     ``verbose`` (``run -v``): bus frames are logged too (``agent.frame_log``), rate-limited."""
     restrict_umask()  # a daemon started by hand with umask 022 or 000 still writes private files
+    limit_arenas()  # before any thread starts
     try:
         config = load_config(config_path)
     except ConfigError as exc:

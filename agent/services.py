@@ -17,7 +17,6 @@ from agent.config import AgentConfigBase
 from agent.control.server import ControlServer
 from agent.driver_host import DriverHost
 from agent.logs import RateLimiter, log_event, log_limited
-from agent.metrics.service import MetricsService
 from agent.outbox.store import Outbox
 from agent.pipeline.alarm_state import AlarmJournal
 from agent.pipeline.alarms import AlarmEvaluator
@@ -28,12 +27,13 @@ from agent.private_files import secure_state_dir
 from agent.records import JsonValue
 from agent.sdnotify import Notifier
 from agent.supervisor import LoopHealth, Supervisor
-from agent.uplink.sparkplug.catalog import DeviceDecl, PointDecl
 from agent.uplink.uplink import Uplink
 from drivers.base import Driver, DriverContext
 
 if TYPE_CHECKING:
+    from agent.metrics.service import MetricsService
     from agent.runtime import Runtime
+    from agent.uplink.sparkplug.catalog import DeviceDecl
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +109,14 @@ class Services:
         await self._pipeline.forget({device for device, _, _ in journal.active} - configured)
         self.control = ControlServer(self._runtime, cfg.control.socket, cfg.control.group)
         await self.control.start()
-        self.metrics = MetricsService(self._runtime, cfg.metrics)
-        await self.metrics.start()
-        if cfg.metrics.textfile is not None:
-            self.supervisor.start("metrics.textfile", self.metrics.textfile_loop)
+        if cfg.metrics.prometheus_port is not None or cfg.metrics.textfile is not None:
+            # prometheus_client and the HTTP server are imported only where metrics are asked for
+            from agent.metrics.service import MetricsService
+
+            self.metrics = MetricsService(self._runtime, cfg.metrics)
+            await self.metrics.start()
+            if cfg.metrics.textfile is not None:
+                self.supervisor.start("metrics.textfile", self.metrics.textfile_loop)
         await self._host.wait_started(DRIVER_OPEN_WAIT_S)
         self._warn_unknown_care_devices(cfg)
         self.notifier.ready(f"{len(self._host.drivers)} drivers, outbox at seq {self._outbox.last_seq}")
@@ -255,6 +259,8 @@ class Services:
 
     def sparkplug_devices(self) -> list[DeviceDecl]:
         """Every device with its declared points, for Sparkplug DBIRTH/DDEATH."""
+        from agent.uplink.sparkplug.catalog import DeviceDecl, PointDecl  # protobuf: only for Sparkplug
+
         out: list[DeviceDecl] = []
         for driver in self.host.drivers.values():
             for info in driver.inventory():

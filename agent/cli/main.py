@@ -1,114 +1,64 @@
-"""The ``edgepost`` command: one typer app, every error one line, exit codes in ``exit_codes.py``."""
+"""The ``edgepost`` command: one typer app, every error one line, exit codes in ``exit_codes.py``.
+
+``edgepost run`` gets a tree with only ``run`` in it: importing every technician command and the ones
+packages register (a simulator, profile tools) would cost the daemon megabytes of memory for its lifetime.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Annotated
 
 import typer
 
-from agent import __version__
-from agent.cli import buffer_cmd, config_cmd, diagnose_cmd, learned_cmd, misc_cmd, point_cmd, status_cmd
 from agent.cli.exit_codes import ExitCode, exit_code_for
-from agent.cli.shared_options import SharedOptionsGroup
-from agent.cli.state import state_of
+from agent.cli.root import EXIT_CODES_HELP, new_app
 from agent.errors import EdgepostError
 
+__all__ = ["EXIT_CODES_HELP", "console_main", "main"]  # and `app`, the full tree (module __getattr__)
 
-def package_version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version("edgepost")
-    except PackageNotFoundError:
-        return __version__
+_VALUED_OPTIONS = frozenset({"-c", "--config", "--socket"})  # the global options that take a value
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"edgepost {package_version()}\n")
-        raise typer.Exit()
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the full tree, built on first use
+        from agent.cli.app import app
+
+        return app
+    raise AttributeError(name)
 
 
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 failed, 2 usage or invalid config, 3 daemon not running, 4 device did not answer, "
-    "5 device/agent refused, 6 not available here, 7 permission denied, "
-    "8 write sent but unconfirmed (may have been applied), 130 interrupted."
-)
-
-app = typer.Typer(
-    name="edgepost",
-    help="edgepost: street-pole edge agent (daemon and technician tools).",
-    epilog=EXIT_CODES_HELP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    cls=SharedOptionsGroup,  # -c/--config, --socket, --json, -v before or after any subcommand
-)
+def subcommand_of(args: list[str]) -> str | None:
+    """The first word of ``args`` that is not a global option or its value (``-c x run`` -> ``run``)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--":
+            return None
+        elif arg in _VALUED_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="print the version")
-    ] = False,
-) -> None:
-    if ctx.invoked_subcommand != "run":  # the daemon sets up its own logging from the config
-        state_of(ctx).use_cli_logging()
+def _daemon_app() -> typer.Typer:
+    from agent.cli.misc_cmd import run
 
-
-app.command("run")(misc_cmd.run)
-app.command("status")(status_cmd.status)
-app.command("watch")(status_cmd.watch)
-app.command("read")(point_cmd.read)
-app.command("write")(point_cmd.write)
-app.command("diagnose")(diagnose_cmd.diagnose)
-app.add_typer(buffer_cmd.app, name="buffer")
-app.add_typer(misc_cmd.sync_app, name="sync")
-app.add_typer(misc_cmd.camera_app, name="camera")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(learned_cmd.app, name="learned")
-
-
-def _mount_entry_point_apps() -> None:
-    """Commands registered by drivers and other packages under the ``edgepost.cli`` entry-point group.
-
-    An entry point names a ``typer.Typer`` (mounted as ``edgepost <entry name> ...``) or a function
-    ``register(app)`` that adds commands to the root app; a command it adds under a name the agent
-    already has (``read``, ``write``) replaces the agent's one, which it may call for what it does not
-    add itself. Entry points load in name order, so the command line does not depend on install order.
-    """
-    from importlib.metadata import entry_points
-
-    for entry in sorted(entry_points(group="edgepost.cli"), key=lambda e: e.name):
-        try:
-            target = entry.load()
-        except ImportError:
-            continue  # its package (or one of its extras) is not installed: the command is not offered
-        if isinstance(target, typer.Typer):
-            app.add_typer(target, name=entry.name)
-        elif callable(target):
-            _register(target)
-
-
-def _register(register: Callable[[typer.Typer], object]) -> None:
-    register(app)
-    names = [info.name or getattr(info.callback, "__name__", "") for info in app.registered_commands]
-    latest = {name: index for index, name in enumerate(names)}
-    kept = [info for index, info in enumerate(app.registered_commands) if latest[names[index]] == index]
-    app.registered_commands[:] = kept
-
-
-_mount_entry_point_apps()
+    app = new_app()
+    app.command("run")(run)
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point. Returns the exit code (and exits with it when run as a script)."""
+    args = sys.argv[1:] if argv is None else argv
+    if subcommand_of(args) == "run":
+        app = _daemon_app()
+    else:
+        from agent.cli.app import app
     command = typer.main.get_command(app)
     try:
-        args = sys.argv[1:] if argv is None else argv
         result = command.main(args=args, prog_name="edgepost", standalone_mode=False)
         code = int(result) if isinstance(result, int) else ExitCode.OK
     except typer.Exit as exc:

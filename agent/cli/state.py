@@ -7,11 +7,10 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
 
 from agent.config import DEFAULT_CONFIG_PATH, AgentConfigBase, ControlConfig, load_config
 from agent.control.client import ControlClient, daemon_listening
@@ -19,6 +18,9 @@ from agent.control.protocol import Request
 from agent.errors import ConfigError
 from agent.logs import setup_logging
 from agent.records import JsonValue
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 T = TypeVar("T")
 
@@ -29,10 +31,19 @@ class CliState:
     socket: Path | None = None
     json: bool = False
     verbose: bool = False
-    console: Console = field(default_factory=lambda: Console(highlight=False))
     _config: AgentConfigBase | None = None
     _noted_default: bool = False
     _cli_logging: bool = False
+    _console: Console | None = field(default=None, repr=False)
+
+    @property
+    def console(self) -> Console:
+        """The terminal output (created on first use: ``edgepost run`` never needs rich)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False)
+        return self._console
 
     def use_cli_logging(self) -> None:
         """Technician commands log to stderr at warning level (details with -v); ``run`` does not call

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 import orjson
@@ -33,11 +33,13 @@ from agent.uplink.drain import DrainScheduler
 from agent.uplink.failover import BrokerRotation, ConnectFailed, ReturnToFirst
 from agent.uplink.mqtt_client import EdgeMqttClient, PubackTimeout
 from agent.uplink.publisher import AckedDeleter, AckListener, BatchPublisher
-from agent.uplink.sparkplug.commands import CommandHandler as SparkplugCommandHandler
-from agent.uplink.sparkplug.edge import DevicesProvider, SparkplugEdge
-from agent.uplink.sparkplug.session import HostOffline, SparkplugSession
+from agent.uplink.sparkplug.errors import HostOffline
 from agent.uplink.tls import build_ssl_context
 from agent.uplink.topics import Topics
+
+if TYPE_CHECKING:  # protobuf and the Sparkplug session are imported only when the namespace is sparkplug
+    from agent.uplink.sparkplug.commands import CommandHandler as SparkplugCommandHandler
+    from agent.uplink.sparkplug.edge import DevicesProvider, SparkplugEdge
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class Uplink:
         self._codec = make_codec(config.codec, gateway_id, config.max_payload_bytes, config.compress_backlog)
         self._sparkplug: SparkplugEdge | None = None
         if config.namespace == "sparkplug":
+            from agent.uplink.sparkplug.edge import SparkplugEdge
+
             self._sparkplug = SparkplugEdge(
                 config.sparkplug, gateway_id, config.max_payload_bytes, devices_provider, command_answerer
             )
@@ -263,6 +267,8 @@ class Uplink:
 
     async def _serve_sparkplug(self, client: EdgeMqttClient, edge: SparkplugEdge) -> bool:
         """The Sparkplug namespace's session (sparkplug/session.py) under the same stop and delete tasks."""
+        from agent.uplink.sparkplug.session import SparkplugSession
+
         session = SparkplugSession(
             edge, client, self._scheduler, self._deleter, self.counters, self.config.inflight,
             self.config.puback_timeout_s, self._wake, self.ack_listeners,

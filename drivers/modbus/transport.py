@@ -17,11 +17,9 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import serial
-from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.client.base import ModbusBaseClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
@@ -31,6 +29,9 @@ from agent.logs import RateLimiter
 from drivers.modbus.config import TcpBus
 from drivers.modbus.profile import Table
 from drivers.serialbus.serial_link import PortMissing as PortMissing  # moved there; imported from here too
+
+if TYPE_CHECKING:  # pymodbus' client (about 1 MiB) is imported only by a TCP bus: RTU has its own master
+    from pymodbus.client.base import ModbusBaseClient
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,8 @@ class PymodbusTransport:
     def for_bus(cls, bus: TcpBus) -> PymodbusTransport:
         """Modbus TCP (MBAP: transaction ids match replies). RTU frames, on a serial line or over TCP,
         go through ``rtu_transport.RtuTransport``."""
+        from pymodbus.client import AsyncModbusTcpClient
+
         events = _LinkEvents()
         client = AsyncModbusTcpClient(
             bus.host,

@@ -14,7 +14,6 @@ import time
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from agent.errors import UplinkError
 from agent.logs import log_event
 from agent.uplink.counters import UplinkCounters
 from agent.uplink.drain import DrainScheduler
@@ -24,14 +23,11 @@ from agent.uplink.sparkplug import payloads
 from agent.uplink.sparkplug.commands import execute_write, wants_rebirth, write_requests
 from agent.uplink.sparkplug.edge import SparkplugEdge
 from agent.uplink.sparkplug.encoder import DataMessage
+from agent.uplink.sparkplug.errors import HostOffline
 from agent.uplink.sparkplug.sender import SeqSender
 
 log = logging.getLogger(__name__)
 DEVICE_POLL_S = 1.0  # how often device online/offline (DBIRTH/DDEATH) is checked
-
-
-class HostOffline(UplinkError):
-    """The primary host said offline: NDEATH was published and the session ends."""
 
 
 class SparkplugSession:

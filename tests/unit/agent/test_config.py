@@ -114,3 +114,18 @@ def test_unknown_keys_get_a_did_you_mean(tmp_path: Path) -> None:
         "config.yaml:6:59 drivers[0].buses[0].baudrat: unknown key (did you mean 'baudrate'?)",
         "config.yaml:2:1 profile_dir: unknown key (did you mean 'profile_dirs'?)",
     ]
+
+
+def test_a_config_validates_against_the_drivers_it_names_and_an_unknown_one_against_all(tmp_path: Path) -> None:
+    from agent.config import named_drivers
+
+    assert named_drivers({"drivers": [{"driver": "modbus"}, {"driver": "modbus"}]}) == ("modbus",)
+    assert named_drivers({"drivers": [{"driver": "modbus"}, {"driver": "zigbee"}]}) is None
+    assert named_drivers({"drivers": [{"name": "no driver key"}]}) is None
+    # a modbus entry with a wrong key is reported the same way whichever union it was validated against
+    text = GOOD.replace("unit_id: 300", "unit_id: 3").replace("    name: rs485\n", "    name: rs485\n    colour: red\n")
+    assert problems(text, tmp_path) == ["config.yaml:7:5 drivers[0].colour: unknown key"]
+    # next to an unknown driver, the known ones are all listed
+    [problem] = problems(text.replace("    colour: red\n", "").replace(
+        "drivers:\n", "drivers:\n  - {driver: zigbee, name: z}\n"), tmp_path)
+    assert "zigbee" in problem and "modbus" in problem and "camera" in problem and "dlt645" in problem
