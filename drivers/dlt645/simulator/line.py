@@ -23,12 +23,8 @@ class SimulatedDlt645Line(SimulatedPort):
     """Meters answering on one serial line. ``await start()`` / ``await stop()`` on a running loop."""
 
     _log = logging.getLogger(__name__)
-    _events = PortEvents(
-        started="dlt645_simulator_started", stopped="dlt645_simulator_stopped",
-        lost="dlt645_simulator_lost", write_failed="dlt645_simulator_write_failed",
-    )
-    _task_name = "dlt645-simulator"
-    _stale_partial_s = 0.5
+    _events = PortEvents(*(f"dlt645_simulator_{e}" for e in ("started", "stopped", "lost", "write_failed")))
+    _task_name, _stale_partial_s = "dlt645-simulator", 0.5
 
     def __init__(
         self,

@@ -50,12 +50,9 @@ class SimulatedBus(ServesDevices, SimulatedPort):
     """Devices answering on one serial line. ``await start()`` / ``await stop()`` on a running loop."""
 
     _log = logging.getLogger(__name__)
-    _events = PortEvents(
-        started="simulator_serial_started", stopped="simulator_serial_stopped",
-        lost="simulator_serial_lost", write_failed="simulator_write_failed",
-    )
-    _task_name = "simulator"
-    _stale_partial_s = 0.2
+    _events = PortEvents("simulator_serial_started", "simulator_serial_stopped", "simulator_serial_lost",
+                         "simulator_write_failed")
+    _task_name, _stale_partial_s = "simulator", 0.2
 
     def __init__(
         self,
