@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from drivers.base import DriverConfigBase
 from drivers.dlt645.address import MeterAddress
 from drivers.dlt645.requests import Password
+from drivers.point_selection import PointOverride, selected_points
+from drivers.serialbus.framing import bits_per_char
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
@@ -45,14 +47,7 @@ class Dlt645Bus(BaseModel):
 
     @property
     def bits_per_char(self) -> int:
-        return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
-
-
-class PointOverride(BaseModel):
-    model_config = _FROZEN
-
-    period: float | None = Field(None, gt=0)
-    deadband: float | None = Field(None, ge=0)
+        return bits_per_char(self.parity, self.stopbits, self.bytesize)
 
 
 class RelayAccess(BaseModel):
@@ -97,11 +92,7 @@ class Meter(BaseModel):
         return address.digits
 
     def selected_points(self) -> dict[str, PointOverride] | None:
-        if self.points is None:
-            return None
-        if isinstance(self.points, list):
-            return {name: PointOverride() for name in self.points}
-        return dict(self.points)
+        return selected_points(self.points)
 
 
 class Dlt645DriverConfig(DriverConfigBase):

@@ -18,14 +18,13 @@ import contextlib
 import functools
 import logging
 import math
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from agent.errors import ConfigError, PermanentError, ProfileError, TransportError, WriteRejected
 from agent.logs import log_event
-from agent.records import Event, JsonValue, PointValue, Priority, Reading
+from agent.records import JsonValue, PointValue, Reading
 from agent.rules import AlarmRule, PointRule
 from drivers.base import (
     DeviceInfo,
@@ -37,6 +36,7 @@ from drivers.base import (
     RecordSink,
 )
 from drivers.capabilities import RawAccess, RawArgs
+from drivers.device_resolution import device_problems, resolve_each
 from drivers.dlt645.address import MeterAddress
 from drivers.dlt645.bus import MeterBus
 from drivers.dlt645.config import Dlt645DriverConfig, Meter
@@ -47,6 +47,7 @@ from drivers.dlt645.raw_verbs import RAW_VERBS, Dlt645RawArgs, run_raw
 from drivers.dlt645.requests import RelayCommand, broadcast_time, relay_control
 from drivers.dlt645.timing import load, read_time_s
 from drivers.modbus.scheduler import stagger_offset
+from drivers.serialbus.bus_state import report_bus_change
 from drivers.serialbus.link import LinkChange
 
 log = logging.getLogger(__name__)
@@ -102,29 +103,15 @@ class Dlt645Driver(Driver[Dlt645DriverConfig], RawAccess):
     ) -> list[tuple[tuple[str | int, ...], str]]:
         assert isinstance(config, Dlt645DriverConfig)
         profiles = Dlt645Profiles.load()
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        for index, meter in enumerate(config.devices):
-            try:
-                _resolve(meter, profiles, config.default_period_s)
-            except ConfigError as exc:
-                for problem in exc.problems:
-                    field, _, message = problem.partition(": ")
-                    problems.append((("devices", index, *field.split(".")), message))
-        return problems
+        return device_problems(config.devices, lambda meter: _resolve(meter, profiles, config.default_period_s))
 
     # ------------------------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
         profiles = self._profiles if self._profiles is not None else await asyncio.to_thread(Dlt645Profiles.load)
-        problems: list[str] = []
-        resolved: dict[str, tuple[Dlt645Profile, MeterSpec]] = {}
-        for index, meter in enumerate(self.config.devices):
-            try:
-                resolved[meter.name] = _resolve(meter, profiles, self.config.default_period_s)
-            except ConfigError as exc:
-                problems.extend(f"{self.name}.devices[{index}].{p}" for p in exc.problems)
-        if problems:
-            raise ConfigError(problems)
+        resolved = resolve_each(
+            self.name, self.config.devices, lambda meter: _resolve(meter, profiles, self.config.default_period_s)
+        )
         self._profiles = profiles
         try:
             for bus_config in self.config.buses:
@@ -168,15 +155,7 @@ class Dlt645Driver(Driver[Dlt645DriverConfig], RawAccess):
             bus.retry_now()
 
     async def _bus_changed(self, change: LinkChange, sink: RecordSink) -> None:
-        data: dict[str, JsonValue] = {"state": str(change.state), "previous": str(change.previous), "port": change.port}
-        if change.reason:
-            data["reason"] = change.reason
-        priority = Priority.ALARM if change.state.down else Priority.EVENT
-        await sink.put(Event(device=change.bus, kind="bus_state", ts=time.time(), priority=priority, data=data))
-        if not change.state.down and change.previous.down:
-            for poller in self.pollers.values():
-                if poller.bus is self.buses.get(change.bus):
-                    poller.resume()
+        await report_bus_change(change, sink, self.buses.get(change.bus), self.pollers.values())
 
     # ------------------------------------------------------------------------------ bus time
 

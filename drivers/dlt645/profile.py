@@ -10,7 +10,6 @@ wrong value on every read).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,21 +18,7 @@ from drivers.dlt645.bcd import DataFormat
 from drivers.dlt645.codes import Edition
 from drivers.dlt645.di import DataId
 from drivers.dlt645.standard_items import standard_item
-from drivers.modbus.profile import Alarm, FirmwareRange
-
-
-class Access(StrEnum):
-    R = "r"
-    W = "w"
-    RW = "rw"
-
-    @property
-    def readable(self) -> bool:
-        return self in (Access.R, Access.RW)
-
-    @property
-    def writable(self) -> bool:
-        return self in (Access.W, Access.RW)
+from drivers.modbus.profile import Access, Alarm, FirmwareRange  # the same r/w/rw, alarms and firmware ranges
 
 
 class Dlt645Point(BaseModel):

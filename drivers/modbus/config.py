@@ -25,16 +25,13 @@ from pydantic import (
 )
 
 from drivers.base import DriverConfigBase
+from drivers.point_selection import PointOverride, selected_points
+from drivers.serialbus.framing import bits_per_char as bits_per_char  # also for planner, rtu_transport
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 # Modbus RTU: above 19200 baud the silent interval is fixed at 1.75 ms.
 MIN_FRAME_GAP_S = 0.00175
-
-
-def bits_per_char(parity: str, stopbits: int, bytesize: int = 8) -> int:
-    """Start bit + data bits + parity bit (if any) + stop bits."""
-    return 1 + bytesize + (0 if parity == "N" else 1) + stopbits
 
 
 def frame_gap_s(baudrate: int, parity: str, stopbits: int, bytesize: int = 8) -> float:
@@ -100,13 +97,6 @@ class TcpBus(BaseModel):
 
 
 Bus = Annotated[SerialBus | TcpBus, Field(discriminator="transport")]
-
-
-class PointOverride(BaseModel):
-    model_config = _FROZEN
-
-    period: float | None = Field(None, gt=0)
-    deadband: float | None = Field(None, ge=0)
 
 
 class AlarmOverride(BaseModel):
@@ -193,11 +183,7 @@ class Device(BaseModel):
         return value
 
     def selected_points(self) -> dict[str, PointOverride] | None:
-        if self.points is None:
-            return None
-        if isinstance(self.points, list):
-            return {name: PointOverride() for name in self.points}
-        return dict(self.points)
+        return selected_points(self.points)
 
 
 class ModbusDriverConfig(DriverConfigBase):

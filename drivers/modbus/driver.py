@@ -21,14 +21,15 @@ from pathlib import Path
 
 from agent.errors import ConfigError, PermanentError, RequestRefused, TransportError, WriteRejected
 from agent.logs import log_event
-from agent.records import Event, JsonValue, PointValue, Priority, Reading
+from agent.records import JsonValue, PointValue, Reading
 from agent.rules import PointRule
 from drivers.base import DeviceInfo, Driver, DriverConfigBase, DriverContext, PeriodRefused, PointSpec, RecordSink
 from drivers.capabilities import RawAccess, RawArgs
+from drivers.device_resolution import device_problems, resolve_each
 from drivers.modbus.bus import BusQueue, SerialBusQueue, build_bus_queue
 from drivers.modbus.bus_load import ReadTime, load, min_period_s
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
-from drivers.modbus.device import DevicePoller, DeviceSpec
+from drivers.modbus.device import DevicePoller
 from drivers.modbus.identify import ProfileMatch, identify
 from drivers.modbus.learned import IllegalRanges, ReprobePolicy
 from drivers.modbus.learned_store import LearnedStore, Snapshot
@@ -43,6 +44,7 @@ from drivers.modbus.scheduler import stagger_offset
 from drivers.modbus.transport import ReadRequest, WriteCoils, WriteRegisters
 from drivers.modbus.write_safety import written_value
 from drivers.modbus.writes import plan_write, send_write
+from drivers.serialbus.bus_state import report_bus_change
 from drivers.serialbus.link import LinkChange
 
 log = logging.getLogger(__name__)
@@ -83,15 +85,8 @@ class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
         """Every device's profile reference, point selection and alarm overrides resolve."""
         assert isinstance(config, ModbusDriverConfig)
         registry = ProfileRegistry.load_cached(site_dirs=profile_dirs)
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        for index, device in enumerate(config.devices):
-            try:
-                resolve_device(device, registry, config.default_period_s)
-            except ConfigError as exc:
-                for problem in exc.problems:
-                    field, _, message = problem.partition(": ")
-                    problems.append((("devices", index, field), message))
-        return problems
+        # resolve_device's fields have no dots: each is one path element, as before
+        return device_problems(config.devices, lambda device: resolve_device(device, registry, config.default_period_s))
 
     @classmethod
     def configured_points(cls, config: DriverConfigBase) -> dict[str, frozenset[str]] | None:
@@ -116,15 +111,10 @@ class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
             registry = await asyncio.to_thread(ProfileRegistry.load_cached, site_dirs=self.context.profile_dirs)
             for problem in registry.errors:
                 log_event(log, "profile_invalid", logging.WARNING, problem=problem)
-        problems: list[str] = []
-        specs: dict[str, tuple[DeviceSpec, Profile]] = {}
-        for index, device in enumerate(self.config.devices):
-            try:
-                specs[device.name] = resolve_device(device, registry, self.config.default_period_s)
-            except ConfigError as exc:
-                problems.extend(f"{self.name}.devices[{index}].{p}" for p in exc.problems)
-        if problems:
-            raise ConfigError(problems)
+        loaded = registry
+        specs = resolve_each(
+            self.name, self.config.devices, lambda device: resolve_device(device, loaded, self.config.default_period_s)
+        )
         self._registry = registry
         learned = await asyncio.to_thread(self._store.load)
         self.buses = {bus.name: build_bus_queue(bus) for bus in self.config.buses}
@@ -179,16 +169,7 @@ class ModbusDriver(Driver[ModbusDriverConfig], RawAccess):
             await asyncio.gather(self._saver, return_exceptions=True)
 
     async def _bus_changed(self, change: LinkChange, sink: RecordSink) -> None:
-        data: dict[str, JsonValue] = {"state": str(change.state), "previous": str(change.previous), "port": change.port}
-        if change.reason:
-            data["reason"] = change.reason
-        priority = Priority.ALARM if change.state.down else Priority.EVENT
-        await sink.put(Event(device=change.bus, kind="bus_state", ts=time.time(), priority=priority, data=data))
-        if change.state.down or not change.previous.down:
-            return  # only a recovery cuts the devices' back-off short (not the first open: keep the stagger)
-        for poller in self.pollers.values():
-            if poller.bus is self.buses.get(change.bus):
-                poller.resume()  # back: poll now, not when the outage's back-off ends
+        await report_bus_change(change, sink, self.buses.get(change.bus), self.pollers.values())
 
     # ------------------------------------------------------------------- learned illegal ranges
 

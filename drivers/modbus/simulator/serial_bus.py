@@ -14,30 +14,20 @@ Modbus RTU; both are answered with the same wire timing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-import serial
-
-from agent.errors import TransportError
-from agent.logs import log_event
 from drivers.modbus.simulator.device import SimulatedDevice
 from drivers.modbus.simulator.responder import Responder, ServesDevices
 from drivers.modbus.simulator.serial_path import SerialPath
 from drivers.modbus.simulator.wire import WireTiming, sleep_until
+from drivers.serialbus.simulated_port import PortEvents, SimulatedPort
 
 if TYPE_CHECKING:
     from drivers.dlt645.simulator.meter import SimulatedMeter
     from drivers.dlt645.simulator.responder import Dlt645Responder
-
-_log = logging.getLogger(__name__)
-# a partial frame with no new byte for this long is line noise, not a frame in progress
-_STALE_PARTIAL_S = 0.2
 
 
 class _Sized(Protocol):
@@ -56,8 +46,13 @@ class _Replied(Protocol):
 R = TypeVar("R", bound=_Sized)
 
 
-class SimulatedBus(ServesDevices):
+class SimulatedBus(ServesDevices, SimulatedPort):
     """Devices answering on one serial line. ``await start()`` / ``await stop()`` on a running loop."""
+
+    _log = logging.getLogger(__name__)
+    _events = PortEvents("simulator_serial_started", "simulator_serial_stopped", "simulator_serial_lost",
+                         "simulator_write_failed")
+    _task_name, _stale_partial_s = "simulator", 0.2
 
     def __init__(
         self,
@@ -72,7 +67,7 @@ class SimulatedBus(ServesDevices):
         path: SerialPath | None = None,
         meters: Sequence[SimulatedMeter] = (),
     ) -> None:
-        self.port = port
+        super().__init__(port, baud, bytesize, parity, stopbits)
         self.timing = WireTiming(baud=baud, bytesize=bytesize, parity=parity, stopbits=stopbits)
         self.wire_timing = wire_timing
         self.path = path or SerialPath()
@@ -83,61 +78,11 @@ class SimulatedBus(ServesDevices):
             from drivers.dlt645.simulator.responder import Dlt645Responder
 
             self.meter_responder = Dlt645Responder(meters)
-        self._serial: serial.Serial | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._data = asyncio.Event()
-        self._buffer = bytearray()
         self._bus_free_at = 0.0
-        self._received_at = 0.0  # when the last bytes came off the pty
         self.delay_errors_s: list[float] = []  # served minus modelled delay per answer, for tests
 
-    async def start(self) -> None:
-        try:
-            self._serial = serial.Serial(
-                self.port,
-                baudrate=self.timing.baud,
-                bytesize=self.timing.bytesize,
-                parity=self.timing.parity,
-                stopbits=self.timing.stopbits,
-                timeout=0,
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise TransportError(f"simulator cannot open {self.port}: {exc}") from None
-        fd = self._serial.fileno()
-        self._serial.reset_input_buffer()
-        asyncio.get_running_loop().add_reader(fd, self._on_readable, fd)
-        self._task = asyncio.create_task(self._serve(fd), name=f"simulator[{self.port}]")
-        log_event(
-            _log, "simulator_serial_started", port=self.port, baud=self.timing.baud,
-            units=",".join(str(u) for u in sorted(self.devices)),
-        )
-
-    async def stop(self) -> None:
-        if self._serial is None:
-            return
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self._serial.fileno())
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self._serial.close()
-        self._serial = None
-        log_event(_log, "simulator_serial_stopped", port=self.port, **vars(self.stats))
-
-    def _on_readable(self, fd: int) -> None:
-        try:
-            chunk = os.read(fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError as exc:  # the other end of the pty went away
-            log_event(_log, "simulator_serial_lost", logging.WARNING, port=self.port, error=str(exc))
-            asyncio.get_running_loop().remove_reader(fd)
-            return
-        self._received_at = time.perf_counter()
-        self._buffer += chunk
-        self._data.set()
+    def _started_fields(self) -> dict[str, Any]:
+        return {"units": ",".join(str(u) for u in sorted(self.devices))}
 
     async def _serve(self, fd: int) -> None:
         while True:
@@ -177,14 +122,6 @@ class SimulatedBus(ServesDevices):
             await self._answer(fd, claim.request, arrived, meters.respond)
         return True
 
-    async def _wait_rest_of_frame(self) -> None:
-        try:
-            async with asyncio.timeout(_STALE_PARTIAL_S):  # not wait_for: on 3.11 it can swallow a cancel
-                await self._data.wait()
-        except TimeoutError:
-            self.stats.garbage += len(self._buffer)
-            self._buffer.clear()
-
     async def _answer(
         self, fd: int, request: R, arrived: float, respond: Callable[[R], _Replied | None]
     ) -> None:
@@ -211,9 +148,3 @@ class SimulatedBus(ServesDevices):
         # the line is free a t3.5 after the answer left it (late by our own overshoot), whenever
         # the adapter hands it to the host
         self._bus_free_at = wire_end + (sent - deadline) + (self.timing.guard_s if self.wire_timing else 0.0)
-
-    def _write(self, fd: int, frame: bytes) -> None:
-        try:
-            os.write(fd, frame)
-        except OSError as exc:
-            log_event(_log, "simulator_write_failed", logging.WARNING, port=self.port, error=str(exc))

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from drivers.serialbus.framing import bits_per_char
+
 SILENCE_CHARS = 3.5
 # Modbus over serial line spec: above 19200 baud the silence is fixed at 1.75 ms
 MIN_SILENCE_S = 0.00175
@@ -46,7 +48,7 @@ class WireTiming:
 
     @property
     def bits_per_char(self) -> int:
-        return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
+        return bits_per_char(self.parity, self.stopbits, self.bytesize)
 
     @property
     def char_s(self) -> float:
