@@ -16,7 +16,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 
 from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
 from agent.logs import log_event
@@ -25,6 +24,7 @@ from drivers.base import RecordSink
 from drivers.modbus.bus import BusQueue
 from drivers.modbus.codec import CodecError, point_decoder
 from drivers.modbus.device_learning import DeviceLearning
+from drivers.modbus.device_types import CycleResult, DeviceCounters, DeviceSpec
 from drivers.modbus.learned import IllegalRanges
 from drivers.modbus.planner import PlannedRead, PlanPoint, plan_reads, split_read, uncovered
 from drivers.modbus.profile import Point, ReadLimits
@@ -36,38 +36,6 @@ log = logging.getLogger(__name__)
 
 ILLEGAL_DATA_ADDRESS = 2
 MAX_PAUSE_S = 3600.0  # nothing due (every point unreadable, nothing learned): still look up hourly
-
-
-@dataclass
-class DeviceCounters:
-    cycles: int = 0
-    requests: int = 0
-    readings: int = 0
-    timeouts: int = 0
-    exceptions: int = 0
-    errors: int = 0
-    decode_errors: int = 0
-    last_read_ts: float | None = None
-
-
-@dataclass
-class CycleResult:
-    readings: list[Reading] = field(default_factory=list)
-    answered: int = 0  # requests the device answered (an exception is an answer)
-    failed: int = 0  # requests that gave no usable data
-    silent: bool = False  # a timeout cut the cycle short
-
-
-@dataclass
-class DeviceSpec:
-    """What a poller needs to know about its device, resolved from config + profile."""
-
-    name: str
-    unit: int
-    points: dict[str, Point]  # the polled points
-    periods: dict[str, float]
-    limits: ReadLimits
-    known_ranges: list[tuple[str, int, int]] = field(default_factory=list)  # every profile point
 
 
 def _stop_if_cancelled() -> None:

@@ -28,7 +28,8 @@ from drivers.capabilities import RawAccess, RawArgs
 from drivers.modbus.bus import BusQueue, SerialBusQueue, build_bus_queue
 from drivers.modbus.bus_load import ReadTime, load, min_period_s
 from drivers.modbus.config import Device, ModbusDriverConfig, SerialBus
-from drivers.modbus.device import DevicePoller, DeviceSpec
+from drivers.modbus.device import DevicePoller
+from drivers.modbus.device_types import DeviceSpec
 from drivers.modbus.identify import ProfileMatch, identify
 from drivers.modbus.learned import IllegalRanges, ReprobePolicy
 from drivers.modbus.learned_store import LearnedStore, Snapshot
