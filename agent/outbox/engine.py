@@ -17,7 +17,7 @@ from pathlib import Path
 from agent.errors import OutboxError
 from agent.logs import RateLimiter, log_event, log_limited
 from agent.outbox import bounds, integrity
-from agent.outbox.codec import COLUMNS, INSERT_SQL, NewRow, Row
+from agent.outbox.codec import COLUMNS, NewRow, Row, insert_rows
 from agent.outbox.config import OutboxConfig
 from agent.outbox.errors import Failure, OutboxCorrupt, classify
 from agent.outbox.files import move_aside
@@ -293,7 +293,7 @@ class OutboxEngine:
         conn.execute("BEGIN IMMEDIATE")
         deleted = conn.executemany(_DELETE, ranges).rowcount if ranges else 0
         if rows:
-            conn.executemany(INSERT_SQL, rows)
+            insert_rows(conn, rows)
         # evicted_total too: records dropped from the RAM spill are counted here once on disk again
         conn.execute(_META, (self.seqs.last_seq, self.space.evicted_total))
         conn.execute("COMMIT")
