@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any, Literal, TypeAlias
 
 import orjson
@@ -20,6 +22,28 @@ Row: TypeAlias = tuple[int, int, int, str, float, float, str]
 
 COLUMNS = "seq, priority, kind, device, ts, accepted_at, body"
 INSERT_SQL = f"INSERT INTO records ({COLUMNS}) VALUES (?,?,?,?,?,?,?)"
+# rows per multi-row INSERT, largest first (64 x 7 parameters stays under SQLite's oldest limit, 999)
+_CHUNKS = (64, 16, 4)
+_INSERT_CHUNK = {n: f"INSERT INTO records ({COLUMNS}) VALUES " + ",".join(["(?,?,?,?,?,?,?)"] * n) for n in _CHUNKS}
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    """Insert ``rows`` in order, up to 64 per statement.
+
+    ``executemany`` of a one-row INSERT steps the statement once per row, and the sqlite3 module
+    releases and takes back the GIL around every step: while the event loop is busy (drivers putting
+    readings) each row then waits for the GIL, which halved the writer's rate. One statement per 64
+    rows waits 64 times less often.
+    """
+    start, total = 0, len(rows)
+    for size in _CHUNKS:
+        end = start + (total - start) // size * size
+        if end > start:
+            sql = _INSERT_CHUNK[size]
+            conn.executemany(sql, [tuple(chain.from_iterable(rows[i : i + size])) for i in range(start, end, size)])
+        start = end
+    if start < total:
+        conn.executemany(INSERT_SQL, rows[start:])
 
 
 _TELEMETRY = int(Priority.TELEMETRY)

@@ -17,7 +17,7 @@ from pathlib import Path
 from agent.errors import OutboxError
 from agent.logs import RateLimiter, log_event, log_limited
 from agent.outbox import bounds, integrity
-from agent.outbox.codec import COLUMNS, INSERT_SQL, NewRow, Row
+from agent.outbox.codec import COLUMNS, NewRow, Row, insert_rows
 from agent.outbox.config import OutboxConfig
 from agent.outbox.errors import Failure, OutboxCorrupt, classify
 from agent.outbox.files import move_aside
@@ -26,6 +26,7 @@ from agent.outbox.schema import connect_read_only, open_database
 from agent.outbox.seqs import SeqAllocator
 from agent.outbox.space import SpaceKeeper
 from agent.outbox.spill import Spill, Tombstones, seq_ranges
+from agent.outbox.state import load_state
 from agent.outbox.unrecorded import skip_unrecorded
 from agent.private_files import private_dir
 from agent.records import Event, Priority, Record
@@ -128,7 +129,7 @@ class OutboxEngine:
         """Size the WAL and load the counters; pages not checked yet may turn out damaged right here."""
         try:
             self.space.size_wal(conn)
-            self._load_state(conn, fresh)
+            load_state(conn, self.seqs, self.space, fresh)
         except sqlite3.Error:
             conn.close()
             raise
@@ -141,7 +142,7 @@ class OutboxEngine:
         try:
             ro = connect_read_only(self.path)
             try:
-                self._load_state(ro, fresh=False)
+                load_state(ro, self.seqs, self.space, fresh=False)
             finally:
                 ro.close()
         except sqlite3.Error:  # nothing readable: the sidecar, else the clock, stays above old seqs
@@ -149,23 +150,6 @@ class OutboxEngine:
         if check_file:
             self._pending.extend(skip_unrecorded(self.seqs, self.gateway_id, self.clock()))
         self._degrade(failure, exc)
-
-    def _load_state(self, conn: sqlite3.Connection, fresh: bool) -> None:
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        # rowid seeks only: COUNT(*) would read the whole table at every start (a 2 GiB backlog). The
-        # row count only sizes eviction rounds; the seq span is an upper bound, exact without holes.
-        # (two scalar subqueries: SQLite seeks for a lone MIN or MAX, but scans for both in one SELECT)
-        top = conn.execute("SELECT (SELECT MAX(seq) FROM records), (SELECT MIN(seq) FROM records)").fetchone()
-        # accepted_at never decreases with seq: the newest record holds the largest (a rowid seek)
-        newest = conn.execute("SELECT accepted_at FROM records ORDER BY seq DESC LIMIT 1").fetchone()
-        last = max(int(meta.get("last_seq", 0)), int(top[0] or 0))
-        if fresh:  # a new file: the sidecar remembers seqs a deleted database handed out
-            last = max(last, self.seqs.reserved)
-        self.seqs.raise_floor(last + 1)
-        self.seqs.last_accepted_at = max(self.seqs.last_accepted_at, float(newest[0]) if newest else 0.0)
-        self.space.rows = int(top[0]) - int(top[1]) + 1 if top[0] is not None else 0
-        self.space.evicted_total = int(meta.get("evicted_total", 0))
-        self.space.expired_total = int(meta.get("expired_total", 0))
 
     def _replace_corrupt(self, reason: str) -> sqlite3.Connection:
         """Move the damaged file aside, start a fresh one above the old high-water mark, raise an alarm."""
@@ -309,7 +293,7 @@ class OutboxEngine:
         conn.execute("BEGIN IMMEDIATE")
         deleted = conn.executemany(_DELETE, ranges).rowcount if ranges else 0
         if rows:
-            conn.executemany(INSERT_SQL, rows)
+            insert_rows(conn, rows)
         # evicted_total too: records dropped from the RAM spill are counted here once on disk again
         conn.execute(_META, (self.seqs.last_seq, self.space.evicted_total))
         conn.execute("COMMIT")
@@ -361,7 +345,7 @@ class OutboxEngine:
                 self.generation += 1
                 self.space.measure_disk()
                 self.space.size_wal(self.conn)
-                self._load_state(self.conn, fresh=found == 0)
+                load_state(self.conn, self.seqs, self.space, fresh=found == 0)
             if self.degraded is not None and self.degraded.startswith(Failure.FULL.value):
                 self.space.ballast.release()
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -142,18 +142,43 @@ def shortest_float32(value: float) -> float:
 
     A float32 holds 6 to 9 significant decimal digits; widened to a Python float it prints all 17
     of the binary value. Trying 1..9 digits finds what the device's firmware computed (231.4).
+
+    Each try is ``float(f"{value:.{digits}g}")`` computed in integers (this runs for every float32
+    reading; formatting was most of a poll's decoding): ``value`` is exactly num/den, rounded to
+    ``digits`` significant digits half to even as the formatting does, then converted with Python's
+    correctly rounded int -> float.
     """
-    if not math.isfinite(value) or value == 0.0 or abs(value) > FLOAT_MAX[DataType.FLOAT32]:
+    if not math.isfinite(value) or value == 0.0 or abs(value) > _F32_MAX:
         return value
-    target = _F32.pack(value)
+    pack, p10 = _F32.pack, _POW10
+    target = pack(value)
+    num, den = abs(value).as_integer_ratio()
+    lead = math.floor(math.log10(abs(value)))  # then made exact: 10**lead <= |value| < 10**(lead + 1)
+    while (num < den * p10[lead]) if lead >= 0 else (num * p10[-lead] < den):
+        lead -= 1
+    while (num >= den * p10[lead + 1]) if lead >= -1 else (num * p10[-lead - 1] >= den):
+        lead += 1
     for digits in range(1, 10):
-        candidate = float(f"{value:.{digits}g}")
+        scale = lead - digits + 1  # the candidate is an integer times 10**scale
+        if scale >= 0:
+            unit = den * p10[scale]
+            q, r = divmod(num, unit)
+        else:
+            unit = den
+            q, r = divmod(num * p10[-scale], den)
+        if 2 * r > unit or (2 * r == unit and q & 1):
+            q += 1
+        candidate = float(q * p10[scale]) if scale >= 0 else q / p10[-scale]
+        if value < 0:
+            candidate = -candidate
         # beyond the largest float32 a candidate would not pack (nor be accepted by a write)
-        if abs(candidate) <= FLOAT_MAX[DataType.FLOAT32] and _F32.pack(candidate) == target:
+        if abs(candidate) <= _F32_MAX and pack(candidate) == target:
             return candidate
     return value  # 9 digits always round-trip; kept for a value that is not a float32 at all
 
 
+_POW10 = tuple(10**i for i in range(100))  # float32 magnitudes span 1e-45 .. 3.4e38
+_F32_MAX = FLOAT_MAX[DataType.FLOAT32]
 _F32 = struct.Struct(">f")
 
 
@@ -166,15 +191,24 @@ def point_decoder(point: Point) -> Callable[[Sequence[int]], PointValue]:
     layout = struct.Struct(f"{'>' if point.byte_order is Endian.BIG else '<'}{count}H").pack
     value = struct.Struct(">" + _FORMAT[point.type]).unpack
     swap = point.word_order is not Endian.BIG
+    # _to_engineering's branches, decided once: most points are neither float32 nor scaled
+    plain = not _scaled(point) and point.type is not DataType.FLOAT32
+    last_data, last_value = b"", None  # the last registers and their value: a reading that did not move
 
     def decode(words: Sequence[int]) -> PointValue:
+        nonlocal last_data, last_value
         if len(words) != count:
             raise CodecError(f"{point.type} at {point.address} takes {count} registers, got {len(words)}")
         try:
             data = layout(*reversed(words)) if swap else layout(*words)
         except struct.error:
             raise CodecError(f"register values must be 0..65535, got {list(words)}") from None
-        return _to_engineering(point, value(data)[0])
+        if data == last_data:
+            return last_value
+        raw = value(data)[0]
+        last_value = raw if plain else _to_engineering(point, raw)
+        last_data = data
+        return last_value
 
     return decode
 

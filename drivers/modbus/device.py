@@ -11,20 +11,20 @@ a silent unit must not hold the shared RS-485 line for one timeout per planned r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 
 from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
 from agent.logs import log_event
-from agent.records import Event, JsonValue, PointValue, Priority, Quality, Reading, Record
+from agent.records import Event, JsonValue, PointValue, Priority, Quality, Reading, Record, new_reading
 from drivers.base import RecordSink
 from drivers.modbus.bus import BusQueue
 from drivers.modbus.codec import CodecError, point_decoder
+from drivers.modbus.deadline_wait import DeadlineWait
 from drivers.modbus.device_learning import DeviceLearning
+from drivers.modbus.device_types import CycleResult, DeviceCounters, DeviceSpec
 from drivers.modbus.learned import IllegalRanges
 from drivers.modbus.planner import PlannedRead, PlanPoint, plan_reads, split_read, uncovered
 from drivers.modbus.profile import Point, ReadLimits
@@ -36,38 +36,6 @@ log = logging.getLogger(__name__)
 
 ILLEGAL_DATA_ADDRESS = 2
 MAX_PAUSE_S = 3600.0  # nothing due (every point unreadable, nothing learned): still look up hourly
-
-
-@dataclass
-class DeviceCounters:
-    cycles: int = 0
-    requests: int = 0
-    readings: int = 0
-    timeouts: int = 0
-    exceptions: int = 0
-    errors: int = 0
-    decode_errors: int = 0
-    last_read_ts: float | None = None
-
-
-@dataclass
-class CycleResult:
-    readings: list[Reading] = field(default_factory=list)
-    answered: int = 0  # requests the device answered (an exception is an answer)
-    failed: int = 0  # requests that gave no usable data
-    silent: bool = False  # a timeout cut the cycle short
-
-
-@dataclass
-class DeviceSpec:
-    """What a poller needs to know about its device, resolved from config + profile."""
-
-    name: str
-    unit: int
-    points: dict[str, Point]  # the polled points
-    periods: dict[str, float]
-    limits: ReadLimits
-    known_ranges: list[tuple[str, int, int]] = field(default_factory=list)  # every profile point
 
 
 def _stop_if_cancelled() -> None:
@@ -106,7 +74,7 @@ class DevicePoller:
         self._decoders: dict[str, tuple[Callable[[list[int]], PointValue], str | None]] = {}
         self._on_learn = on_learn
         self._wall = wall
-        self._wake = asyncio.Event()  # set_period: the wait for the old deadline ends early
+        self._pause = DeadlineWait()  # set_period: the wait for the old deadline ends early
         self._clock: Callable[[], float] = time.monotonic  # the grid's clock (run() may pass another)
 
     @property
@@ -146,7 +114,7 @@ class DevicePoller:
             _stop_if_cancelled()
             wait = min(grid.next_deadline() - clock(), self._until_relearn(), MAX_PAUSE_S)
             if wait > 0:
-                await self._pause(wait, sleep)
+                await self._pause.wait(wait, sleep)
             due = grid.due(clock())
             if due:
                 await self._cycle(grid, due, sink, clock)
@@ -187,31 +155,6 @@ class DevicePoller:
             self._poll_again(self.learning.readmit())
         if changed or outcome.changed or outcome.silent:
             self._learned()  # the new back-off is saved too: a restart does not re-probe early
-
-    async def _pause(self, seconds: float, sleep: Callable[[float], Awaitable[None]]) -> None:
-        """Sleep until the next deadline, or until ``set_period`` moved the deadlines."""
-        if self._wake.is_set():
-            self._wake.clear()
-            return
-        if sleep is asyncio.sleep:
-            # the real clock: one timer and the event, not two tasks and a wait (once per cycle per device)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await self._wake.wait()
-            self._wake.clear()
-            return
-        sleeper = asyncio.ensure_future(sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waker.cancel()
-            slept = sleeper.done()
-            if not slept:
-                sleeper.cancel()
-        self._wake.clear()
-        if slept:
-            sleeper.result()  # a sleep that failed (or was cancelled) ends the loop
 
     def _account(self, result: CycleResult) -> list[Record]:
         self.counters.cycles += 1
@@ -305,7 +248,7 @@ class DevicePoller:
             self.counters.decode_errors += 1
             log_event(log, "decode_failed", logging.DEBUG, device=self.name, point=name, reason=str(exc))
             return Reading(self.name, name, None, ts, unit, Quality.BAD)
-        return Reading(self.name, name, value, ts, unit, Quality.GOOD)
+        return new_reading(self.name, name, value, ts, unit, Quality.GOOD)
 
     def _bad(self, points: Iterable[PlanPoint], result: CycleResult, reason: str) -> None:
         ts = self._wall()
@@ -359,7 +302,7 @@ class DevicePoller:
         now = self._clock()
         for name in names:
             self.grid.set_period(name, self.spec.periods[name], now)
-        self._wake.set()
+        self._pause.wake()
 
     def forget_learned(self) -> dict[str, JsonValue]:
         """Forget the ranges, unreadable points and read limit learned (technician's request)."""
@@ -376,7 +319,7 @@ class DevicePoller:
             now = self._clock()
             for name, period in list(self.grid.periods.items()):
                 self.grid.set_period(name, period, now)
-        self._wake.set()
+        self._pause.wake()
 
     # ----------------------------------------------------------------------------------- one-off
 
@@ -401,7 +344,7 @@ class DevicePoller:
             self.spec.periods[name] = period_s
             if self.grid is not None and name not in self.unreadable:
                 self.grid.set_period(name, period_s, now)
-        self._wake.set()
+        self._pause.wake()
 
     def status(self) -> dict[str, JsonValue]:
         c = self.counters

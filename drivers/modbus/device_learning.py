@@ -20,7 +20,7 @@ from drivers.modbus.planner import PlannedRead, PlanPoint
 from drivers.modbus.profile import Table
 
 if TYPE_CHECKING:
-    from drivers.modbus.device import DeviceSpec
+    from drivers.modbus.device_types import DeviceSpec
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 from agent.errors import ConfigError, ProfileError
 from agent.rules import AlarmRule, PointRule
 from drivers.modbus.config import Device
-from drivers.modbus.device import DeviceSpec
+from drivers.modbus.device_types import DeviceSpec
 from drivers.modbus.profile import Profile
 from drivers.modbus.profiles import ProfileRegistry
 

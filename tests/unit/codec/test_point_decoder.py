@@ -52,3 +52,19 @@ def test_same_value_or_error_as_decode_point(
 def test_types_it_hands_back_to_decode_point(fields: dict[str, object], words: list[int]) -> None:
     point = Point.model_validate({"address": 0} | fields)
     assert outcome(point_decoder(point), words) == outcome(decode_point, point, words)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(TYPES),
+    st.sampled_from([1.0, 0.1]),
+    st.lists(st.lists(st.integers(0, 0xFFFF), min_size=4, max_size=4), min_size=1, max_size=6),
+)
+def test_one_decoder_over_a_series_of_polls(type_: str, scale: float, polls: list[list[int]]) -> None:
+    """The decoder remembers its last registers (a value that did not move): repeats and changes in
+    any order give what decode_point gives."""
+    point = Point.model_validate({"table": "holding", "address": 3, "type": type_, "scale": scale})
+    decode = point_decoder(point)
+    width = point.register_count
+    for words in [*polls, *polls[::-1], polls[0], polls[0]]:
+        assert outcome(decode, words[:width]) == outcome(decode_point, point, words[:width])

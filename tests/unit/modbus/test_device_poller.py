@@ -7,7 +7,8 @@ import pytest
 from agent.errors import DeviceTimeout
 from agent.records import Event, Quality, Reading
 from drivers.modbus.bus import SerialBusQueue
-from drivers.modbus.device import DevicePoller, DeviceSpec
+from drivers.modbus.device import DevicePoller
+from drivers.modbus.device_types import DeviceSpec
 from drivers.modbus.planner import IllegalRanges
 from drivers.modbus.profile import DataType, Point, ReadLimits, Table
 from drivers.modbus.scheduler import DeviceState

@@ -8,7 +8,8 @@ import pytest
 
 from agent.records import Quality, Reading, Record
 from drivers.modbus.bus import SerialBusQueue
-from drivers.modbus.device import DevicePoller, DeviceSpec
+from drivers.modbus.device import DevicePoller
+from drivers.modbus.device_types import DeviceSpec
 from drivers.modbus.learned import IllegalRanges, ReprobePolicy
 from drivers.modbus.planner import PlannedRead, PlanPoint
 from drivers.modbus.profile import DataType, Point, ReadLimits, Table

@@ -8,7 +8,8 @@ import pytest
 
 from agent.records import Event, Reading, Record
 from drivers.modbus.bus import SerialBusQueue
-from drivers.modbus.device import DevicePoller, DeviceSpec
+from drivers.modbus.device import DevicePoller
+from drivers.modbus.device_types import DeviceSpec
 from drivers.modbus.profile import Point, ReadLimits, Table
 from drivers.modbus.scheduler import Backoff, DeviceHealth, DeviceState, PollGrid, stagger_offset
 from tests.unit.modbus.fakes import FakeTransport, FakeUnit
