@@ -200,8 +200,14 @@ class DrainScheduler:
         return Chunk(records, historical=not live, lane=lane)
 
     def _admit(self, records: list[StoredRecord]) -> list[StoredRecord]:
-        fresh = [r for r in records if r.seq not in self._pending]
-        self._pending.update(r.seq for r in fresh)
+        seqs = [r.seq for r in records]
+        pending = self._pending
+        if pending.isdisjoint(seqs):  # the common case: a fetch past everything handed out
+            fresh = records
+        else:
+            fresh = [r for r, s in zip(records, seqs, strict=True) if s not in pending]
+            seqs = [r.seq for r in fresh]
+        pending.update(seqs)
         if records:
             self.high_seq = max(self.high_seq, records[-1].seq)
         return fresh
@@ -249,7 +255,8 @@ class DrainScheduler:
         self._live_cursor = max(self._live_cursor, records[-1].seq)
         # A record still waiting in the live buffer is old now: the backlog stream takes it over
         # here, in seq order, so the historical stream never gets it after a newer record.
-        taken = {r.seq for r in records if r.seq in self._in_live}
+        in_live = self._in_live
+        taken = {r.seq for r in records if r.seq in in_live} if in_live else None
         if taken:
             live = self._buffers[(Stream.LIVE, lane)]
             kept = [r for r in live if r.seq not in taken]

@@ -40,6 +40,11 @@ def batch_properties(batch: EncodedBatch) -> Properties:
     return props
 
 
+def all_readings(records: list[StoredRecord]) -> bool:
+    """Every record is a reading (one set comprehension: cheaper than a test per record in Python)."""
+    return {r.kind for r in records} == {"reading"}
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One MQTT message of a chunk: a batch, or a single snapshot on its own topic."""
@@ -150,12 +155,13 @@ class BatchPublisher:
                     self._window.release()
                     await self._idle()
                     continue
-                if self._encode_inline(chunk):
+                readings_only = all_readings(chunk.records)
+                if self._encode_inline(chunk, readings_only):
                     # A small plain batch encodes in well under a millisecond; a thread hop would cost
                     # more than it saves (the GIL serialises the work anyway). zlib releases the GIL.
-                    messages = self._encode(chunk)
+                    messages = self._encode(chunk, readings_only)
                 else:
-                    messages = await asyncio.to_thread(self._encode, chunk)
+                    messages = await asyncio.to_thread(self._encode, chunk, readings_only)
                 for i, message in enumerate(messages):
                     if i:
                         await self._window.acquire()
@@ -163,10 +169,11 @@ class BatchPublisher:
                         self._backlog_inflight += 1
                     tg.create_task(self._publish(message))
 
-    def _encode_inline(self, chunk: Chunk) -> bool:
+    def _encode_inline(self, chunk: Chunk, readings_only: bool) -> bool:
         if len(chunk.records) > INLINE_ENCODE_MAX or (chunk.historical and self._codec.compress_historical):
             return False
-        return not any(is_snapshot(r) for r in chunk.records)  # pictures are 100 kB each: off the loop
+        # pictures are 100 kB each: off the loop
+        return readings_only or not any(is_snapshot(r) for r in chunk.records)
 
     async def _idle(self) -> None:
         if self._scheduler.pending == 0:
@@ -180,7 +187,9 @@ class BatchPublisher:
             woken.cancel()
         self._wake.clear()
 
-    def _encode(self, chunk: Chunk) -> list[Outgoing]:
+    def _encode(self, chunk: Chunk, readings_only: bool = False) -> list[Outgoing]:
+        if readings_only:  # a backlog drain's common chunk: no split
+            return self._encode_batches(self._topics.telemetry, chunk.records, chunk.historical)
         readings: list[StoredRecord] = []
         events: list[StoredRecord] = []
         snapshots: list[StoredRecord] = []
