@@ -150,7 +150,7 @@ class ModelWorker:
 
     def _run(self, batch: list[Request]) -> None:
         runner = self.runner  # read once: an update may swap it between batches
-        started = time.perf_counter()
+        started = time.monotonic()
         try:
             params = [r.params(runner) for r in batch]
             results = runner.infer([r.frame for r in batch], params, self._scratch)
@@ -159,17 +159,19 @@ class ModelWorker:
             error = exc if isinstance(exc, EdgepostError) else InferenceFailed(f"model {runner.name}: {exc!r}")
             key = f"infer:{runner.name}"
             log_limited(_limiter, logger, key, "inference_failed", model=runner.name, error=str(error))
-            deliver_all(batch, [error] * len(batch))
             self._answered_at = time.monotonic()
+            deliver_all(batch, [error] * len(batch))
             return
+        # bookkeeping first: the hand-back wakes the loop, which then wants the GIL this thread holds
+        # until it blocks on the queue again, so nothing should run between the two
         self.stats.batches += 1
         self.stats.frames += len(batch)
-        self.stats.busy_s += time.perf_counter() - started
+        self._answered_at = now = time.monotonic()
+        self.stats.busy_s += now - started
         if len(batch) == 1:
             deliver(batch[0], results[0])
         else:
             deliver_all(batch, results)
-        self._answered_at = time.monotonic()
 
 
 def batch_target(limit: int, clients: int, last_batch: int, idle_s: float, window_s: float) -> int:
