@@ -142,6 +142,9 @@ def bare_loop(session: ort.InferenceSession, name: str, manifest: Any, frames: l
     gain = np.float32(norm.scale) / std
     mean_px = tuple(m / norm.scale for m in norm.mean)
     pad = (np.float32(lb.pad_value) - np.asarray(mean_px, dtype=np.float32)) * gain
+    pad = pad[:, np.newaxis, np.newaxis]
+    uniform = bool(np.all(gain == gain[0]))  # one gain: blobFromImage scales too, no second pass
+    scale = float(gain[0]) if uniform else 1.0
     tensor = np.empty((batch, 3, in_h, in_w), dtype=np.float32)
     decoder, conf, iou = manifest.decoder, manifest.thresholds.confidence, manifest.thresholds.iou
     latencies = []
@@ -160,9 +163,12 @@ def bare_loop(session: ort.InferenceSession, name: str, manifest: Any, frames: l
                 new_w, new_h = max(1, min(in_w, round(w * r))), max(1, min(in_h, round(h * r)))
             px, py = (0, 0) if lb.anchor == "top_left" else ((in_w - new_w) // 2, (in_h - new_h) // 2)
             image = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-            blob = cv2.dnn.blobFromImage(image, 1.0, None, mean_px, spec.color == "RGB", False)
-            tensor[k] = pad[:, np.newaxis, np.newaxis]
-            tensor[k, :, py : py + new_h, px : px + new_w] = blob[0] * gain[:, np.newaxis, np.newaxis]
+            blob = cv2.dnn.blobFromImage(image, scale, None, mean_px, spec.color == "RGB", False)
+            sample = tensor[k]  # pad only the strips around the frame, like the product
+            sample[:, :py], sample[:, py + new_h :] = pad, pad
+            sample[:, py : py + new_h, :px], sample[:, py : py + new_h, px + new_w :] = pad, pad
+            region = sample[:, py : py + new_h, px : px + new_w]
+            region[...] = blob[0] if uniform else blob[0] * gain[:, np.newaxis, np.newaxis]
             placed.append((w, h, new_w, new_h, px, py))
         (out, *_) = session.run(None, {name: tensor})
         for k, (w, h, new_w, new_h, px, py) in enumerate(placed):

@@ -3,7 +3,10 @@
 Batching costs a camera no waiting by default: requests made in the same event-loop iteration are
 handed over together, and whatever queued up while the previous batch ran is taken as the next batch
 (up to ``max_batch``). Only when the previous batch held several frames (cameras are arriving together)
-does the worker wait up to ``batch_window_ms`` for the other cameras' frames.
+and the frame came in less than ``batch_window_ms`` after that batch was answered (the cameras keep
+the model busy, so a fuller batch is worth a short wait) does the worker wait up to ``batch_window_ms``
+for the other cameras' frames. A worker that sat idle longer has capacity to spare: it runs the frame
+at once instead of waiting for a camera that stopped sending.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +70,7 @@ class ModelWorker:
         self._scratch = InputBatch()  # the worker thread's reusable input tensor
         self._backlog: deque[Request] = deque()  # worker side
         self._last_batch = 1
+        self._answered_at = 0.0  # time.monotonic() when the last batch was answered
         self._stopped = False
         self._thread = threading.Thread(target=self._work, name=f"inference[{runner.name}]", daemon=True)
         self._thread.start()
@@ -119,10 +123,12 @@ class ModelWorker:
 
     def _collect(self) -> tuple[list[Request], bool]:
         limit = self.config.max_batch if self.runner.batch_dynamic else 1
-        want = min(limit, max(self.clients, 1)) if self._last_batch > 1 else 1
+        window_s = self.config.batch_window_ms / 1000.0
+        now = time.monotonic()
+        want = batch_target(limit, self.clients, self._last_batch, now - self._answered_at, window_s)
         running = True
         if len(self._backlog) < want:
-            deadline = time.monotonic() + self.config.batch_window_ms / 1000.0
+            deadline = now + window_s
             with contextlib.suppress(queue.Empty):
                 while running and len(self._backlog) < want:
                     running = self._take(max(0.0, deadline - time.monotonic()))
@@ -144,7 +150,7 @@ class ModelWorker:
 
     def _run(self, batch: list[Request]) -> None:
         runner = self.runner  # read once: an update may swap it between batches
-        started = time.perf_counter()
+        started = time.monotonic()
         try:
             params = [r.params(runner) for r in batch]
             results = runner.infer([r.frame for r in batch], params, self._scratch)
@@ -153,17 +159,27 @@ class ModelWorker:
             error = exc if isinstance(exc, EdgepostError) else InferenceFailed(f"model {runner.name}: {exc!r}")
             key = f"infer:{runner.name}"
             log_limited(_limiter, logger, key, "inference_failed", model=runner.name, error=str(error))
-            for request in batch:
-                deliver(request, error)
+            self._answered_at = time.monotonic()
+            deliver_all(batch, [error] * len(batch))
             return
+        # bookkeeping first: the hand-back wakes the loop, which then wants the GIL this thread holds
+        # until it blocks on the queue again, so nothing should run between the two
         self.stats.batches += 1
         self.stats.frames += len(batch)
-        self.stats.busy_s += time.perf_counter() - started
+        self._answered_at = now = time.monotonic()
+        self.stats.busy_s += now - started
         if len(batch) == 1:
             deliver(batch[0], results[0])
-            return
-        for request, detections in zip(batch, results, strict=True):
-            deliver(request, detections)
+        else:
+            deliver_all(batch, results)
+
+
+def batch_target(limit: int, clients: int, last_batch: int, idle_s: float, window_s: float) -> int:
+    """How many frames to wait for (up to the window) before running: the other cameras' frames only
+    while they arrive together (last batch > 1) and keep the model busy (idle no longer than the window)."""
+    if last_batch <= 1 or idle_s > window_s:
+        return 1
+    return min(limit, max(clients, 1))
 
 
 def _settle(future: asyncio.Future[list[Detection]], outcome: list[Detection] | BaseException) -> None:
@@ -179,3 +195,22 @@ def deliver(request: Request, outcome: list[Detection] | BaseException) -> None:
     """Settle a request's future on its own loop (from any thread)."""
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
         request.loop.call_soon_threadsafe(_settle, request.future, outcome)
+
+
+Outcome = list[Detection] | BaseException
+
+
+def _settle_all(futures: list[asyncio.Future[list[Detection]]], outcomes: Sequence[Outcome]) -> None:
+    for future, outcome in zip(futures, outcomes, strict=True):
+        _settle(future, outcome)
+
+
+def deliver_all(batch: list[Request], outcomes: Sequence[Outcome]) -> None:
+    """Settle a batch's futures; one wake-up of the loop (not one per frame) when they share it."""
+    loop = batch[0].loop
+    if any(request.loop is not loop for request in batch):
+        for request, outcome in zip(batch, outcomes, strict=True):
+            deliver(request, outcome)
+        return
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+        loop.call_soon_threadsafe(_settle_all, [request.future for request in batch], outcomes)

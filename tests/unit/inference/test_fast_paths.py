@@ -5,6 +5,7 @@ worker's hand-over with one camera or several."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from drivers.camera.inference import worker as worker_module
 from drivers.camera.inference.config import InferenceConfig
 from drivers.camera.inference.detection import Detection
 from drivers.camera.inference.manifest import InputSpec
@@ -24,7 +26,7 @@ from drivers.camera.inference.postprocess import (
     nms,
 )
 from drivers.camera.inference.preprocess import FrameTransform, InputBatch, preprocess
-from drivers.camera.inference.worker import ModelWorker, Request
+from drivers.camera.inference.worker import ModelWorker, Request, batch_target
 
 IDENTITY = FrameTransform(1.0, 1.0, 0.0, 0.0, 1000, 1000)
 IMAGENET = {"scale": 1 / 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -161,6 +163,50 @@ async def test_worker_answers_every_request_with_its_own_result(cameras: int) ->
             assert max(runner.batches) == cameras
     finally:
         await asyncio.to_thread(worker.stop)
+
+
+class FrozenClock:
+    """The worker's clock, moved by hand (queue waits still take real time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    perf_counter = staticmethod(time.perf_counter)
+
+
+async def test_the_batch_window_waits_for_cameras_in_step_not_after_an_idle_spell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FrozenClock()
+    monkeypatch.setattr(worker_module, "time", clock)
+    runner = RecordingRunner()
+    # a window far longer than the test's deadline: a worker that waits it out fails the test
+    config = InferenceConfig(model="fake").model_copy(update={"batch_window_ms": 600_000.0})
+    worker = ModelWorker(config, runner)  # type: ignore[arg-type]
+    worker.clients = 2
+    try:
+        await asyncio.gather(ask(worker, "a0"), ask(worker, "b0"))
+        clock.now += 0.001  # camera a is back right away: the worker waits for b
+        first = asyncio.create_task(ask(worker, "a1"))
+        await asyncio.sleep(0)
+        assert [d[0].label for d in await asyncio.gather(first, ask(worker, "b1"))] == ["a1", "b1"]
+        assert runner.batches == [2, 2]
+        clock.now += 3600.0  # camera b stopped; a comes back after an idle hour: no waiting for b
+        (alone,) = await asyncio.wait_for(ask(worker, "a2"), timeout=30.0)
+        assert alone.label == "a2" and runner.batches == [2, 2, 1]
+    finally:
+        await asyncio.to_thread(worker.stop)
+
+
+def test_batch_target_counts_other_cameras_only_in_step_and_busy() -> None:
+    assert batch_target(limit=4, clients=3, last_batch=2, idle_s=0.001, window_s=0.004) == 3
+    assert batch_target(limit=2, clients=3, last_batch=3, idle_s=0.0, window_s=0.004) == 2  # max_batch caps
+    assert batch_target(limit=4, clients=3, last_batch=1, idle_s=0.0, window_s=0.004) == 1  # not in step
+    assert batch_target(limit=4, clients=3, last_batch=2, idle_s=0.5, window_s=0.004) == 1  # model was idle
+    assert batch_target(limit=4, clients=0, last_batch=2, idle_s=0.0, window_s=0.004) == 1
 
 
 def greedy_reference(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
