@@ -79,11 +79,33 @@ def _run_all(runs: list[Scenario], out: Path, mode: str, keep_workdir: bool, job
     return results
 
 
+# standing the pole up, starting the agent, stopping it and the checks, beyond the timeline and settle
+STAND_UP_AND_DOWN_S = 300.0
+
+
+async def _bounded(scenario: Scenario, work: Path, mode: str) -> RunResult:
+    """A scenario that outlives its timeline, settle and a generous stand-up bound is a hang of the rig
+    or the agent: it fails with what it left behind instead of holding CI until CI is killed."""
+    if mode == "soak":
+        return await run_scenario(scenario, work, mode)
+    limit = scenario.duration_s + scenario.expect.settle_s + STAND_UP_AND_DOWN_S
+    try:
+        async with asyncio.timeout(limit):
+            return await run_scenario(scenario, work, mode)
+    except TimeoutError:
+        raise ScenarioHung(f"{scenario.name} did not finish in {limit:.0f} s (timeline {scenario.duration_s:.0f} s, "
+                           f"settle {scenario.expect.settle_s:.0f} s): see agent.log") from None
+
+
+class ScenarioHung(EdgepostError):
+    pass
+
+
 def _run_one(scenario: Scenario, out: Path, mode: str, keep_workdir: bool) -> RunResult:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"edgepost-rig-{scenario.name}-"))
     try:
-        result = asyncio.run(run_scenario(scenario, work, mode))
+        result = asyncio.run(_bounded(scenario, work, mode))
     except EdgepostError as exc:
         now = time.time()
         result = RunResult(scenario.name, scenario.description, scenario.group, mode, scenario.seed, now, now,
