@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass, field
 
 from agent.errors import DeviceException, DeviceTimeout, FramingError, TransportError
 from agent.logs import log_event
-from agent.records import Event, JsonValue, PointValue, Priority, Quality, Reading, Record
+from agent.records import JsonValue, PointValue, Quality, Reading, Record
 from drivers.base import RecordSink
 from drivers.dlt645.address import MeterAddress
 from drivers.dlt645.bus import MeterBus
 from drivers.dlt645.master import SenderCounters
 from drivers.dlt645.profile import Dlt645Point
 from drivers.dlt645.requests import Dlt645Transaction, read_data
-from drivers.modbus.scheduler import Backoff, DeviceHealth, DeviceState, PollGrid
+from drivers.modbus.scheduler import Backoff, DeviceHealth, DeviceState, PollGrid, device_state_events
 
 log = logging.getLogger(__name__)
 
@@ -194,13 +194,7 @@ class MeterPoller:
         self.counters.cycles += 1
         previous = self.health.state
         new = self.health.record(result.answered, result.failed)
-        if new is None:
-            return []
-        level = logging.WARNING if new in (DeviceState.OFFLINE, DeviceState.DEGRADED) else logging.INFO
-        log_event(log, "device_state", level, device=self.name, state=str(new), previous=str(previous))
-        data: dict[str, JsonValue] = {"state": str(new), "previous": str(previous)}
-        priority = Priority.ALARM if new is DeviceState.OFFLINE else Priority.EVENT
-        return [Event(device=self.name, kind="device_state", ts=self._wall(), priority=priority, data=data)]
+        return device_state_events(log, self.name, previous, new, self._wall())
 
     def status(self) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] = {"state": str(self.state), "address": self.spec.address.digits}

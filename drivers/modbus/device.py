@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from agent.errors import DeviceError, DeviceException, DeviceTimeout, TransportError
 from agent.logs import log_event
-from agent.records import Event, JsonValue, PointValue, Priority, Quality, Reading, Record, new_reading
+from agent.records import JsonValue, PointValue, Quality, Reading, Record, new_reading
 from drivers.base import RecordSink
 from drivers.modbus.bus import BusQueue
 from drivers.modbus.codec import CodecError, point_decoder
@@ -29,7 +29,7 @@ from drivers.modbus.learned import IllegalRanges
 from drivers.modbus.planner import PlannedRead, PlanPoint, plan_reads, split_read, uncovered
 from drivers.modbus.profile import Point, ReadLimits
 from drivers.modbus.reprobe import reprobe_due
-from drivers.modbus.scheduler import Backoff, DeviceHealth, DeviceState, PollGrid
+from drivers.modbus.scheduler import Backoff, DeviceHealth, DeviceState, PollGrid, device_state_events
 from drivers.modbus.transport import ReadRequest
 
 log = logging.getLogger(__name__)
@@ -160,13 +160,7 @@ class DevicePoller:
         self.counters.cycles += 1
         previous = self.health.state
         new = self.health.record(result.answered, result.failed)
-        if new is None:
-            return []
-        level = logging.WARNING if new in (DeviceState.OFFLINE, DeviceState.DEGRADED) else logging.INFO
-        log_event(log, "device_state", level, device=self.name, state=str(new), previous=str(previous))
-        data: dict[str, JsonValue] = {"state": str(new), "previous": str(previous)}
-        priority = Priority.ALARM if new is DeviceState.OFFLINE else Priority.EVENT
-        return [Event(device=self.name, kind="device_state", ts=self._wall(), priority=priority, data=data)]
+        return device_state_events(log, self.name, previous, new, self._wall())
 
     async def poll(self, names: Iterable[str]) -> CycleResult:
         """Read the named points once (one cycle)."""

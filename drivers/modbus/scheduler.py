@@ -8,11 +8,14 @@ ones. A cycle that runs past a point's next deadline skips that slot (counted in
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from agent.logs import log_event
+from agent.records import Event, JsonValue, Priority, Record
 from drivers.serialbus.backoff import Backoff
 
 # deadlines this close together are served by one cycle (a 1 s and a 2 s point share a read)
@@ -136,3 +139,16 @@ class DeviceHealth:
 
 
 __all__ = ["Backoff", "DeviceHealth", "DeviceState", "PollGrid", "stagger_offset"]
+
+
+def device_state_events(log: logging.Logger, device: str, previous: DeviceState, new: DeviceState | None,
+                        ts: float) -> list[Record]:
+    """The ``device_state`` event (an alarm when the device went offline) for a change ``DeviceHealth.record``
+    reported, logged on the poller's logger; none when the state did not change."""
+    if new is None:
+        return []
+    level = logging.WARNING if new in (DeviceState.OFFLINE, DeviceState.DEGRADED) else logging.INFO
+    log_event(log, "device_state", level, device=device, state=str(new), previous=str(previous))
+    data: dict[str, JsonValue] = {"state": str(new), "previous": str(previous)}
+    priority = Priority.ALARM if new is DeviceState.OFFLINE else Priority.EVENT
+    return [Event(device=device, kind="device_state", ts=ts, priority=priority, data=data)]
